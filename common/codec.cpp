@@ -1,0 +1,152 @@
+#include "common/codec.h"
+
+#include <algorithm>
+
+namespace p2p::codec {
+
+namespace {
+
+struct Header {
+  std::uint8_t version = 0;
+  std::uint8_t command = 0;
+  std::uint64_t seq = 0;
+  MSGPACK_DEFINE(version, command, seq)
+};
+
+// Reads and drops the rest of a multipart message.
+void drain(zmq::socket_t& socket, bool more) {
+  while (more) {
+    zmq::message_t skip;
+    if (!socket.recv(skip, zmq::recv_flags::dontwait)) return;
+    more = skip.more();
+  }
+}
+
+}  // namespace
+
+msgpack::unpack_limit limits_for(std::size_t size) {
+  return msgpack::unpack_limit(size, size, limits::kMaxStringBytes, limits::kMaxBinBytes, 0, limits::kMaxDepth);
+}
+
+bool reply_possible(const Envelope& env, Layout layout) {
+  return layout != Layout::kRouter || !env.routing.empty();
+}
+
+Status recv_envelope(zmq::socket_t& socket, Layout layout, Envelope* out, zmq::recv_flags flags) {
+  *out = Envelope{};
+  try {
+    zmq::message_t frame;
+    if (!socket.recv(frame, flags)) return {ErrorCode::kTimeout, "no message"};
+    bool more = frame.more();
+    auto next = [&]() -> bool {
+      if (!more) return false;
+      frame = zmq::message_t();
+      // The rest of a multipart message is already here: it never blocks.
+      if (!socket.recv(frame, zmq::recv_flags::none)) return false;
+      more = frame.more();
+      return true;
+    };
+
+    if (layout == Layout::kRouter) {
+      // Routing frames up to the empty delimiter.
+      while (frame.size() != 0) {
+        if (out->routing.size() == limits::kMaxRoutingFrames) {
+          drain(socket, more);
+          out->routing.clear();  // cannot trust this envelope for a reply
+          return {ErrorCode::kBadRequest, "too many routing frames"};
+        }
+        out->routing.push_back(std::move(frame));
+        if (!next()) return {ErrorCode::kBadRequest, "no delimiter"};
+      }
+      if (!next()) return {ErrorCode::kBadRequest, "no header frame"};
+    } else if (layout == Layout::kDealer) {
+      if (frame.size() != 0) {
+        drain(socket, more);
+        return {ErrorCode::kBadRequest, "missing empty delimiter"};
+      }
+      if (!next()) return {ErrorCode::kBadRequest, "no header frame"};
+    }
+
+    Header header;
+    if (Status s = decode(frame, &header); !s.ok()) {
+      drain(socket, more);
+      return {ErrorCode::kBadRequest, "bad header"};
+    }
+    out->version = header.version;
+    out->command = header.command;
+    out->seq = header.seq;
+    if (!next()) return {ErrorCode::kBadRequest, "no body frame"};
+    out->body = std::move(frame);
+    if (more) {
+      next();
+      out->data = std::move(frame);
+      out->has_data = true;
+      if (more) {
+        drain(socket, more);
+        return {ErrorCode::kBadRequest, "too many frames"};
+      }
+    }
+    if (out->version != proto::kVersion)
+      return {ErrorCode::kVersion, "protocol version " + std::to_string(out->version) + " is not spoken here (1)"};
+    return Status::Ok();
+  } catch (const zmq::error_t& e) {
+    return {ErrorCode::kInternal, std::string("recv: ") + e.what()};
+  }
+}
+
+Status send_envelope(zmq::socket_t& socket, Layout layout, const std::vector<zmq::message_t>* routing,
+                     proto::Command command, std::uint64_t seq, zmq::message_t body, zmq::message_t* data,
+                     zmq::send_flags flags) {
+  try {
+    const auto more = flags | zmq::send_flags::sndmore;
+    auto send = [&](zmq::message_t& m, zmq::send_flags f) -> bool { return socket.send(m, f).has_value(); };
+    // Only the first frame can fail on dontwait: once it is queued, libzmq
+    // takes the rest of the multipart message atomically.
+    bool first = true;
+    auto send_part = [&](zmq::message_t& m, zmq::send_flags f) -> Status {
+      if (send(m, f)) {
+        first = false;
+        return Status::Ok();
+      }
+      return {first ? ErrorCode::kUnavailable : ErrorCode::kInternal, "send would block"};
+    };
+    if (layout == Layout::kRouter) {
+      if (routing == nullptr || routing->empty()) return {ErrorCode::kInternal, "no routing for ROUTER send"};
+      for (const auto& r : *routing) {
+        zmq::message_t copy;
+        copy.copy(const_cast<zmq::message_t&>(r));
+        if (Status s = send_part(copy, more); !s.ok()) return s;
+      }
+    }
+    if (layout != Layout::kRep) {
+      zmq::message_t delimiter;
+      if (Status s = send_part(delimiter, more); !s.ok()) return s;
+    }
+    zmq::message_t header = encode(Header{proto::kVersion, static_cast<std::uint8_t>(command), seq});
+    if (Status s = send_part(header, more); !s.ok()) return s;
+    if (Status s = send_part(body, data ? more : flags); !s.ok()) return s;
+    if (data) {
+      if (Status s = send_part(*data, flags); !s.ok()) return s;
+    }
+    return Status::Ok();
+  } catch (const zmq::error_t& e) {
+    // EHOSTUNREACH: ROUTER_MANDATORY and the peer is gone.
+    return {ErrorCode::kUnavailable, std::string("send: ") + e.what()};
+  }
+}
+
+Status send_error(zmq::socket_t& socket, Layout layout, const Envelope& req, const Status& status,
+                  zmq::send_flags flags) {
+  proto::ErrorBody body{static_cast<std::uint16_t>(status.code()), status.message()};
+  return send_envelope(socket, layout, &req.routing, proto::Command::kError, req.seq, encode(body), nullptr, flags);
+}
+
+Status error_from(const Envelope& reply) {
+  proto::ErrorBody body;
+  if (Status s = decode(reply.body, &body); !s.ok()) return {ErrorCode::kBadRequest, "unreadable error reply"};
+  if (body.code == 0 || body.code > static_cast<std::uint16_t>(ErrorCode::kShuttingDown))
+    return {ErrorCode::kInternal, body.message};
+  return {static_cast<ErrorCode>(body.code), body.message};
+}
+
+}  // namespace p2p::codec

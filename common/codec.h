@@ -1,0 +1,104 @@
+// Codec: the framing of every p2p-share message and the checked msgpack
+// decoding of its parts. All cppzmq and msgpack exceptions stop here.
+//
+// Frames, after any ROUTER routing frames and the empty delimiter:
+//   [header] [body] [data?]
+// header = msgpack [version u8, command u8, seq u64]; body = msgpack array
+// (a proto:: struct); data = raw chunk bytes, present only where the
+// protocol says so. The header is decoded for the caller; the body is decoded
+// by decode<T>() once the command tells which struct it is.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <msgpack.hpp>
+#include <zmq.hpp>
+
+#include "common/limits.h"
+#include "common/protocol.h"
+#include "common/status.h"
+
+namespace p2p::codec {
+
+// Which envelope a socket type sees around [header][body][data?].
+enum class Layout {
+  kRouter,  // [routing...][empty] ...   ROUTER sockets
+  kDealer,  // [empty] ...               DEALER sockets (we always add the delimiter)
+  kRep,     // ...                       REP sockets (libzmq strips the envelope)
+};
+
+struct Envelope {
+  std::vector<zmq::message_t> routing;  // kRouter only, without the delimiter
+  std::uint8_t version = 0;
+  std::uint8_t command = 0;  // raw; check with proto::is_known_command
+  std::uint64_t seq = 0;
+  zmq::message_t body;
+  zmq::message_t data;
+  bool has_data = false;
+
+  proto::Command cmd() const { return static_cast<proto::Command>(command); }
+};
+
+// Receives one whole message. Returns kTimeout when nothing is waiting (only
+// with recv_flags::dontwait). Returns kBadRequest when the frames are
+// malformed: then `out->routing` is filled when a reply is possible (check
+// reply_possible) and extra frames have been drained. kVersion when the
+// header's version is not ours. Never throws.
+Status recv_envelope(zmq::socket_t& socket, Layout layout, Envelope* out,
+                     zmq::recv_flags flags = zmq::recv_flags::dontwait);
+
+// True when `env` carries enough routing to address an error reply.
+bool reply_possible(const Envelope& env, Layout layout);
+
+// Sends [routing...][empty][header][body][data?]. `routing` is copied (cheap:
+// identity frames are small); body and data are consumed. With dontwait, a
+// full pipe or an unroutable ROUTER peer reports kUnavailable instead of
+// blocking. Never throws.
+Status send_envelope(zmq::socket_t& socket, Layout layout, const std::vector<zmq::message_t>* routing,
+                     proto::Command command, std::uint64_t seq, zmq::message_t body,
+                     zmq::message_t* data = nullptr, zmq::send_flags flags = zmq::send_flags::none);
+
+// msgpack-encodes a body into a message without an extra copy.
+template <class T>
+zmq::message_t encode(const T& body) {
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, body);
+  std::size_t size = buf.size();
+  char* data = buf.release();  // malloc'ed; zmq frees it with free()
+  return zmq::message_t(data, size, [](void* p, void*) { std::free(p); }, nullptr);
+}
+
+// The unpack limits for a frame of `size` bytes: no container may claim more
+// elements than there are bytes (msgpack-c would allocate before reading).
+msgpack::unpack_limit limits_for(std::size_t size);
+
+// Decodes `frame` as T with limits_for(frame.size()). kBadRequest on malformed
+// msgpack, wrong types or exceeded limits. Never throws.
+template <class T>
+Status decode(const zmq::message_t& frame, T* out) {
+  try {
+    msgpack::object_handle oh =
+        msgpack::unpack(static_cast<const char*>(frame.data()), frame.size(), nullptr, nullptr, limits_for(frame.size()));
+    oh.get().convert(*out);
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return {ErrorCode::kBadRequest, std::string("undecodable body: ") + e.what()};
+  }
+}
+
+// Convenience: reply kOk with `body` to the sender of `req`.
+template <class T>
+Status send_reply(zmq::socket_t& socket, Layout layout, const Envelope& req, const T& body,
+                  zmq::message_t* data = nullptr, zmq::send_flags flags = zmq::send_flags::none) {
+  return send_envelope(socket, layout, &req.routing, proto::Command::kOk, req.seq, encode(body), data, flags);
+}
+
+// Reply kError with `status` (code and message) to the sender of `req`.
+Status send_error(zmq::socket_t& socket, Layout layout, const Envelope& req, const Status& status,
+                  zmq::send_flags flags = zmq::send_flags::none);
+
+// Decodes an ErrorBody into the Status it carries; kBadRequest if unreadable.
+Status error_from(const Envelope& reply);
+
+}  // namespace p2p::codec

@@ -1,0 +1,41 @@
+#include "common/manifest.h"
+
+#include "common/file_name.h"
+#include "common/limits.h"
+#include "common/sha256.h"
+
+namespace p2p {
+
+std::uint64_t chunk_count_for(std::uint64_t size, std::uint32_t chunk_size) {
+  return chunk_size == 0 ? 0 : (size + chunk_size - 1) / chunk_size;
+}
+
+Hash Manifest::file_id() const {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_array(4);
+  pk.pack(name);
+  pk.pack(size);
+  pk.pack(chunk_size);
+  pk.pack(chunks);
+  return sha256(buf.data(), buf.size());
+}
+
+std::uint32_t Manifest::chunk_length(std::uint64_t index) const {
+  std::uint64_t start = chunk_offset(index);
+  std::uint64_t end = std::min<std::uint64_t>(size, start + chunk_size);
+  return static_cast<std::uint32_t>(end - start);
+}
+
+Status Manifest::validate() const {
+  if (Status s = validate_name(name); !s.ok()) return s;
+  if (chunk_size < limits::kMinChunkSize || chunk_size > limits::kMaxChunkSize)
+    return {ErrorCode::kBadRequest, "chunk size " + std::to_string(chunk_size) + " out of range"};
+  if (chunks.size() != chunk_count_for(size, chunk_size))
+    return {ErrorCode::kBadRequest, "manifest lists " + std::to_string(chunks.size()) + " chunks for " +
+                                        std::to_string(size) + " bytes"};
+  if (replicas > limits::kMaxReplicas) return {ErrorCode::kBadRequest, "replicas out of range"};
+  return Status::Ok();
+}
+
+}  // namespace p2p

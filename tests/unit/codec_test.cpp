@@ -1,0 +1,152 @@
+#include <catch2/catch.hpp>
+
+#include "common/codec.h"
+#include "common/sockets.h"
+
+using namespace p2p;
+
+namespace {
+
+// A connected DEALER/ROUTER pair over inproc, the layouts the codec serves.
+struct Pair {
+  zmq::context_t ctx;
+  zmq::socket_t router = make_socket(ctx, zmq::socket_type::router, limits::kMaxControlMessage);
+  zmq::socket_t dealer = make_socket(ctx, zmq::socket_type::dealer, limits::kMaxControlMessage);
+  Pair() {
+    router.bind("inproc://codec");
+    dealer.connect("inproc://codec");
+  }
+  Status recv_router(codec::Envelope* env) {
+    std::vector<zmq::pollitem_t> items{{router.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, std::chrono::milliseconds(2000));
+    return codec::recv_envelope(router, codec::Layout::kRouter, env);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("request body round-trips through dealer and router") {
+  Pair p;
+  proto::PlaceRequest req{"movie.mkv", 123456789, 3};
+  REQUIRE(codec::send_envelope(p.dealer, codec::Layout::kDealer, nullptr, proto::Command::kPlace, 42,
+                               codec::encode(req))
+              .ok());
+  codec::Envelope env;
+  REQUIRE(p.recv_router(&env).ok());
+  CHECK(env.cmd() == proto::Command::kPlace);
+  CHECK(env.seq == 42);
+  CHECK(env.routing.size() == 1);
+  proto::PlaceRequest got;
+  REQUIRE(codec::decode(env.body, &got).ok());
+  CHECK(got.name == "movie.mkv");
+  CHECK(got.size == 123456789);
+  CHECK(got.replicas == 3);
+}
+
+TEST_CASE("data frame travels beside the body") {
+  Pair p;
+  std::string bytes(1000, 'x');
+  zmq::message_t data(bytes.data(), bytes.size());
+  proto::ChunkRef ref;
+  REQUIRE(codec::send_envelope(p.dealer, codec::Layout::kDealer, nullptr, proto::Command::kGetChunk, 1,
+                               codec::encode(ref), &data)
+              .ok());
+  codec::Envelope env;
+  REQUIRE(p.recv_router(&env).ok());
+  REQUIRE(env.has_data);
+  CHECK(env.data.to_string() == bytes);
+}
+
+TEST_CASE("message without empty delimiter is rejected") {
+  Pair p;
+  p.dealer.send(zmq::str_buffer("not-a-delimiter"), zmq::send_flags::none);
+  codec::Envelope env;
+  Status s = p.recv_router(&env);
+  CHECK(s.code() == ErrorCode::kBadRequest);
+}
+
+TEST_CASE("garbage header is rejected and reply stays possible") {
+  Pair p;
+  p.dealer.send(zmq::message_t(), zmq::send_flags::sndmore);
+  p.dealer.send(zmq::str_buffer("\xc1\xc1"), zmq::send_flags::none);  // 0xc1 is never valid msgpack
+  codec::Envelope env;
+  Status s = p.recv_router(&env);
+  CHECK(s.code() == ErrorCode::kBadRequest);
+  CHECK(codec::reply_possible(env, codec::Layout::kRouter));
+}
+
+TEST_CASE("too many frames are rejected and drained") {
+  Pair p;
+  zmq::message_t body = codec::encode(proto::Empty{});
+  REQUIRE(codec::send_envelope(p.dealer, codec::Layout::kDealer, nullptr, proto::Command::kPing, 1,
+                               codec::encode(proto::Empty{}), nullptr, zmq::send_flags::sndmore)
+              .ok());
+  p.dealer.send(zmq::str_buffer("data"), zmq::send_flags::sndmore);
+  p.dealer.send(zmq::str_buffer("extra"), zmq::send_flags::none);
+  codec::Envelope env;
+  CHECK(p.recv_router(&env).code() == ErrorCode::kBadRequest);
+  // The next message decodes cleanly: nothing of the bad one is left behind.
+  REQUIRE(codec::send_envelope(p.dealer, codec::Layout::kDealer, nullptr, proto::Command::kPing, 2, std::move(body))
+              .ok());
+  REQUIRE(p.recv_router(&env).ok());
+  CHECK(env.seq == 2);
+}
+
+TEST_CASE("wrong protocol version is reported as version error") {
+  Pair p;
+  p.dealer.send(zmq::message_t(), zmq::send_flags::sndmore);
+  msgpack::sbuffer hb;
+  msgpack::pack(hb, std::make_tuple(std::uint8_t{9}, std::uint8_t{34}, std::uint64_t{1}));
+  p.dealer.send(zmq::buffer(hb.data(), hb.size()), zmq::send_flags::sndmore);
+  p.dealer.send(codec::encode(proto::Empty{}), zmq::send_flags::none);
+  codec::Envelope env;
+  CHECK(p.recv_router(&env).code() == ErrorCode::kVersion);
+}
+
+TEST_CASE("body with wrong types is rejected") {
+  auto wrong = codec::encode(std::make_tuple(std::string("name"), std::string("not a number")));
+  proto::PlaceRequest req;
+  CHECK(codec::decode(wrong, &req).code() == ErrorCode::kBadRequest);
+}
+
+TEST_CASE("array claiming more elements than bytes is rejected before allocating") {
+  // dd ff ff ff ff: array32 of 4 billion elements in a 5-byte frame.
+  const unsigned char bomb[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+  zmq::message_t frame(bomb, sizeof bomb);
+  proto::AnnounceBody body;
+  CHECK(codec::decode(frame, &body).code() == ErrorCode::kBadRequest);
+}
+
+TEST_CASE("hash of the wrong length is rejected") {
+  proto::ChunkRef ref;
+  std::vector<char> short_bin(31, 'a');
+  auto frame = codec::encode(std::make_tuple(short_bin));
+  CHECK(codec::decode(frame, &ref).code() == ErrorCode::kBadRequest);
+  auto as_string = codec::encode(std::make_tuple(std::string(32, 'a')));
+  CHECK(codec::decode(as_string, &ref).code() == ErrorCode::kBadRequest);
+}
+
+TEST_CASE("oversized string is rejected") {
+  proto::SearchRequest req;
+  auto frame = codec::encode(std::make_tuple(std::string(limits::kMaxStringBytes + 1, 'a')));
+  CHECK(codec::decode(frame, &req).code() == ErrorCode::kBadRequest);
+}
+
+TEST_CASE("error reply carries code and message") {
+  Pair p;
+  REQUIRE(codec::send_envelope(p.dealer, codec::Layout::kDealer, nullptr, proto::Command::kLocate, 7,
+                               codec::encode(proto::QueryRequest{"x"}))
+              .ok());
+  codec::Envelope req;
+  REQUIRE(p.recv_router(&req).ok());
+  REQUIRE(codec::send_error(p.router, codec::Layout::kRouter, req, {ErrorCode::kNotFound, "no file named x"}).ok());
+  std::vector<zmq::pollitem_t> items{{p.dealer.handle(), 0, ZMQ_POLLIN, 0}};
+  zmq::poll(items, std::chrono::milliseconds(2000));
+  codec::Envelope reply;
+  REQUIRE(codec::recv_envelope(p.dealer, codec::Layout::kDealer, &reply).ok());
+  CHECK(reply.cmd() == proto::Command::kError);
+  CHECK(reply.seq == 7);
+  Status s = codec::error_from(reply);
+  CHECK(s.code() == ErrorCode::kNotFound);
+  CHECK(s.message() == "no file named x");
+}
