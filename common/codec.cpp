@@ -56,7 +56,11 @@ Status recv_envelope(zmq::socket_t& socket, Layout layout, Envelope* out, zmq::r
           return {ErrorCode::kBadRequest, "too many routing frames"};
         }
         out->routing.push_back(std::move(frame));
-        if (!next()) return {ErrorCode::kBadRequest, "no delimiter"};
+        if (!next()) {
+          // Only the first frame is surely the sender's identity; the rest is its garbage.
+          out->routing.resize(1);
+          return {ErrorCode::kBadRequest, "no delimiter"};
+        }
       }
       if (!next()) return {ErrorCode::kBadRequest, "no header frame"};
     } else if (layout == Layout::kDealer) {

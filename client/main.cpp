@@ -1,0 +1,120 @@
+// p2p: the command-line client (docs/design-brief.md "p2p (client)").
+// Parses flags, then hands over to one subcommand; every failure ends as one
+// "p2p: ..." line on stderr and a documented exit code (client/exit_codes.h).
+#include <cstdint>
+#include <exception>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <zmq.hpp>
+
+#include "client/exit_codes.h"
+#include "client/get_command.h"
+#include "client/global_options.h"
+#include "client/put_command.h"
+#include "client/query_commands.h"
+#include "common/log.h"
+#include "common/sockets.h"
+
+namespace {
+
+using namespace p2p::client;
+
+// ZeroMQ checks an endpoint's syntax at connect time (the connection itself is
+// asynchronous), so a throwaway connect tells a typo from an absent tracker.
+bool valid_endpoint(zmq::context_t& ctx, const std::string& endpoint, std::string* why) {
+  try {
+    zmq::socket_t probe = p2p::make_socket(ctx, zmq::socket_type::dealer, 1024);
+    probe.connect(endpoint);
+    return true;
+  } catch (const zmq::error_t& e) {
+    *why = e.what();
+    return false;
+  }
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"p2p: store and fetch files in a p2p-share network"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global flags may follow the subcommand too
+
+  GlobalOptions global;
+  std::int64_t timeout_ms = global.timeout.count();
+  std::int64_t chunk_timeout_ms = global.chunk_timeout.count();
+  app.add_option("--tracker", global.tracker, "tracker endpoint")->envname("P2P_TRACKER")->capture_default_str();
+  app.add_option("--timeout-ms", timeout_ms, "deadline of each tracker request")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--chunk-timeout-ms", chunk_timeout_ms, "deadline of each peer request")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_flag("-q,--quiet", global.quiet, "no progress bar");
+
+  PutOptions put;
+  CLI::App* put_cmd = app.add_subcommand("put", "store a local file");
+  put_cmd->add_option("PATH", put.path, "file to store")->required();
+  put_cmd->add_option("--name", put.name, "name in the network (default: the file name)");
+  put_cmd->add_option("--replicas", put.replicas, "copies wanted (default: the tracker's)");
+  put_cmd->add_flag("--force", put.force, "replace a different file of the same name");
+  put_cmd->add_option("--chunk-size", put.chunk_size, "chunk size in bytes (K/M suffixes allowed)")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  put_cmd->add_flag("--json", put.json, "print JSON");
+
+  GetOptions get;
+  CLI::App* get_cmd = app.add_subcommand("get", "fetch a file by name or file id");
+  get_cmd->add_option("NAME_OR_FILE_ID", get.query, "name or 64-hex-digit file id")->required();
+  get_cmd->add_option("-o,--output", get.output, "output path (default: ./NAME)");
+  get_cmd->add_flag("--force", get.force, "overwrite an existing output");
+  get_cmd->add_flag("--json", get.json, "print JSON");
+
+  std::string pattern;
+  bool json = false;
+  CLI::App* search_cmd = app.add_subcommand("search", "find files by substring or glob");
+  search_cmd->add_option("PATTERN", pattern, "substring, or glob with * and ?")->required();
+  search_cmd->add_flag("--json", json, "print JSON");
+  CLI::App* ls_cmd = app.add_subcommand("ls", "list every file");
+  ls_cmd->add_flag("--json", json, "print JSON");
+  std::string query;
+  CLI::App* stat_cmd = app.add_subcommand("stat", "show one file and its holders");
+  stat_cmd->add_option("NAME_OR_FILE_ID", query, "name or 64-hex-digit file id")->required();
+  stat_cmd->add_flag("--json", json, "print JSON");
+  CLI::App* peers_cmd = app.add_subcommand("peers", "list live peers");
+  peers_cmd->add_flag("--json", json, "print JSON");
+  CLI::App* status_cmd = app.add_subcommand("status", "network totals");
+  status_cmd->add_flag("--json", json, "print JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help exits 0; every real parse error is a usage error.
+    return app.exit(e) == 0 ? 0 : static_cast<int>(Exit::kUsage);
+  }
+  global.timeout = std::chrono::milliseconds(timeout_ms);
+  global.chunk_timeout = std::chrono::milliseconds(chunk_timeout_ms);
+  p2p::log::set_component("p2p");
+  p2p::log::set_level(global.quiet ? p2p::log::Level::kError : p2p::log::Level::kWarn);
+
+  zmq::context_t ctx;  // outlives every socket: commands close theirs before returning
+  if (std::string why; !valid_endpoint(ctx, global.tracker, &why))
+    return fail(Exit::kUsage, "invalid --tracker endpoint '" + global.tracker + "': " + why);
+
+  if (*put_cmd) return run_put(ctx, global, put);
+  if (*get_cmd) return run_get(ctx, global, get);
+  if (*search_cmd) return run_search(ctx, global, pattern, json);
+  if (*ls_cmd) return run_ls(ctx, global, json);
+  if (*stat_cmd) return run_stat(ctx, global, query, json);
+  if (*peers_cmd) return run_peers(ctx, global, json);
+  if (*status_cmd) return run_status(ctx, global, json);
+  return fail(Exit::kUsage, "no subcommand");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    return fail(Exit::kInternal, std::string("internal error: ") + e.what());
+  }
+}

@@ -1,0 +1,57 @@
+// OutputFile: where `get` writes, as a ChunkSink.
+//
+// Bytes go to OUT.part and only verified chunks are ever written there, so a
+// .part left by an interrupted get is resumed: open() hashes every chunk
+// already in it and keeps those that match the manifest. finish() makes the
+// file durable (fsync) and renames OUT.part to OUT.
+//
+// Errors are kIo with the path and the OS reason (the CLI exits 8).
+// Ownership: owns the .part descriptor. Thread affinity: one thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/chunk_fetcher.h"
+#include "common/manifest.h"
+#include "common/status.h"
+
+namespace p2p::client {
+
+class OutputFile final : public ChunkSink {
+ public:
+  // Refuses an existing `path` unless `force` (and a directory always),
+  // then opens or creates `path`.part and keeps its verified chunks.
+  // REQUIRES: manifest.validate() is OK; `manifest` outlives the OutputFile.
+  static Result<std::unique_ptr<OutputFile>> open(const std::string& path, const Manifest& manifest, bool force);
+
+  ~OutputFile() override;
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string part_path() const { return path_ + ".part"; }
+  // Chunk indexes not yet in the .part file, ascending.
+  const std::vector<std::uint64_t>& missing() const { return missing_; }
+  std::uint64_t reused_bytes() const { return reused_bytes_; }
+
+  // pwrite of one verified chunk at its offset.
+  Status write(std::uint64_t index, const void* data, std::size_t size) override;
+
+  // fsync, rename OUT.part -> OUT, fsync the directory.
+  Status finish();
+
+ private:
+  OutputFile(std::string path, const Manifest& manifest, int fd) : path_(std::move(path)), manifest_(manifest), fd_(fd) {}
+  Status scan_existing(std::uint64_t part_size);
+
+  std::string path_;
+  const Manifest& manifest_;
+  int fd_ = -1;
+  std::vector<std::uint64_t> missing_;
+  std::uint64_t reused_bytes_ = 0;
+};
+
+}  // namespace p2p::client

@@ -1,0 +1,110 @@
+#include "client/put_pipeline.h"
+
+#include "common/limits.h"
+
+namespace p2p::client {
+
+PutPipeline::PutPipeline(zmq::context_t& ctx, std::vector<proto::HolderInfo> peers, std::chrono::milliseconds timeout)
+    : ctx_(ctx), peers_(std::move(peers)), timeout_(timeout) {
+  for (std::size_t i = 1; i < peers_.size(); ++i) forward_.push_back(peers_[i].endpoint);
+}
+
+Status PutPipeline::connect() {
+  if (socket_) return Status::Ok();
+  try {
+    zmq::socket_t s = make_socket(ctx_, zmq::socket_type::dealer, limits::kMaxControlMessage);
+    s.connect(peers_.front().endpoint);
+    socket_ = std::move(s);
+    return Status::Ok();
+  } catch (const zmq::error_t& e) {
+    return peer_error({ErrorCode::kBadRequest, std::string("cannot connect: ") + e.what()});
+  }
+}
+
+Status PutPipeline::peer_error(Status s) const {
+  const proto::HolderInfo& first = peers_.front();
+  return {s.code(), "peer " + first.peer_id + " at " + first.endpoint + ": " + s.message()};
+}
+
+Status PutPipeline::timed_out() const {
+  const proto::HolderInfo& first = peers_.front();
+  return {ErrorCode::kTimeout, "peer " + first.peer_id + " at " + first.endpoint + " did not answer within " +
+                                   std::to_string(timeout_.count() * peers_.size()) + " ms"};
+}
+
+Status PutPipeline::put(Chunk chunk) {
+  if (Status s = connect(); !s.ok()) return s;
+  if (Status s = wait_until(kWindow - 1); !s.ok()) return s;
+  const std::uint64_t seq = next_seq_++;
+  const std::uint64_t bytes = chunk.data.size();
+  // The data frame is handed to ZeroMQ as is: no copy of the chunk.
+  Status s = codec::send_envelope(*socket_, codec::Layout::kDealer, nullptr, proto::Command::kPutChunk, seq,
+                                  codec::encode(proto::PutChunkRequest{chunk.hash, forward_}), &chunk.data,
+                                  zmq::send_flags::dontwait);
+  if (!s.ok()) return peer_error({ErrorCode::kInternal, "cannot send chunk " + std::to_string(chunk.index)});
+  in_flight_.emplace(seq, bytes);
+  return Status::Ok();
+}
+
+Status PutPipeline::drain() { return wait_until(0); }
+
+Status PutPipeline::receive(Clock::time_point deadline, codec::Envelope* env) {
+  while (true) {
+    std::vector<zmq::pollitem_t> items{{socket_->handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, until(deadline));
+    if (!(items[0].revents & ZMQ_POLLIN)) {
+      if (Clock::now() >= deadline) return timed_out();
+      continue;
+    }
+    Status s = codec::recv_envelope(*socket_, codec::Layout::kDealer, env);
+    if (s.code() == ErrorCode::kTimeout) continue;  // spurious wake-up
+    if (!s.ok()) return peer_error({ErrorCode::kBadRequest, "malformed reply: " + s.message()});
+    return Status::Ok();
+  }
+}
+
+Clock::time_point PutPipeline::next_deadline() const {
+  // Each hop may wait its own forward timeout for the next one, so the chain
+  // gets one timeout per peer. The clock restarts on every reply.
+  return Clock::now() + timeout_ * static_cast<long>(peers_.size());
+}
+
+Status PutPipeline::wait_until(std::size_t max_in_flight) {
+  auto deadline = next_deadline();
+  while (in_flight_.size() > max_in_flight) {
+    codec::Envelope env;
+    if (Status s = receive(deadline, &env); !s.ok()) return s;
+    auto it = in_flight_.find(env.seq);
+    if (it == in_flight_.end()) continue;  // not a reply we wait for
+    if (env.cmd() == proto::Command::kError) return peer_error(codec::error_from(env));
+    if (env.cmd() != proto::Command::kOk)
+      return peer_error({ErrorCode::kBadRequest, std::string("unexpected reply ") + proto::command_name(env.cmd())});
+    acked_bytes_ += it->second;
+    in_flight_.erase(it);
+    deadline = next_deadline();
+  }
+  return Status::Ok();
+}
+
+Result<proto::CommitReply> PutPipeline::commit(const Manifest& manifest) {
+  if (Status s = connect(); !s.ok()) return s;
+  if (Status s = drain(); !s.ok()) return s;
+  const std::uint64_t seq = next_seq_++;
+  Status sent = codec::send_envelope(*socket_, codec::Layout::kDealer, nullptr, proto::Command::kCommit, seq,
+                                     codec::encode(proto::CommitRequest{manifest, forward_}), nullptr,
+                                     zmq::send_flags::dontwait);
+  if (!sent.ok()) return peer_error({ErrorCode::kInternal, "cannot send COMMIT"});
+  const auto deadline = next_deadline();
+  while (true) {
+    codec::Envelope env;
+    if (Status s = receive(deadline, &env); !s.ok()) return s;
+    if (env.seq != seq) continue;
+    if (env.cmd() == proto::Command::kError) return peer_error(codec::error_from(env));
+    proto::CommitReply reply;
+    if (env.cmd() != proto::Command::kOk || !codec::decode(env.body, &reply).ok())
+      return peer_error({ErrorCode::kBadRequest, "unreadable COMMIT reply"});
+    return reply;
+  }
+}
+
+}  // namespace p2p::client

@@ -1,0 +1,73 @@
+// PutPipeline: the windowed PUT_CHUNK stream of `put` and its COMMIT.
+//
+// Chunks go to the first placed peer with forward = the other placed peers'
+// endpoints (the peers chain them on). Up to `window` chunks are in flight;
+// replies are matched by seq. The first ERROR reply fails the stream with
+// that peer's Status (no_space, forward_failed, bad_chunk ...), prefixed by
+// which peer answered; no reply within the timeout is kTimeout naming the
+// peer. Memory: window x chunk size (the in-flight chunks live in ZeroMQ).
+//
+// Ownership: owns its DEALER; the context must outlive it.
+// Thread affinity: one thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "common/chunk_reader.h"
+#include "common/codec.h"
+#include "common/manifest.h"
+#include "common/protocol.h"
+#include "common/sockets.h"
+#include "common/status.h"
+
+namespace p2p::client {
+
+class PutPipeline {
+ public:
+  // Chunks in flight: deep enough to keep a loopback chain busy (zguide ch.7
+  // needed 3-5 to hide a round trip; the chain adds a hop per replica).
+  static constexpr std::size_t kWindow = 8;
+
+  // REQUIRES: !peers.empty(). `timeout` is for one hop; the chain gets one
+  // per peer, since each hop may wait its own forward timeout for the next.
+  PutPipeline(zmq::context_t& ctx, std::vector<proto::HolderInfo> peers, std::chrono::milliseconds timeout);
+
+  // Sends one chunk, first waiting for a free slot in the window.
+  Status put(Chunk chunk);
+  // Waits until every chunk sent so far is acknowledged.
+  Status drain();
+  // COMMIT of `manifest` along the chain; the reply names the peers that committed.
+  Result<proto::CommitReply> commit(const Manifest& manifest);
+
+  // Bytes acknowledged by the chain so far (for progress).
+  std::uint64_t acked_bytes() const { return acked_bytes_; }
+
+ private:
+  Status connect();
+  // Receives replies until at most `max_in_flight` requests are outstanding.
+  Status wait_until(std::size_t max_in_flight);
+  // The next well-formed reply; kTimeout naming the peer at `deadline`.
+  Status receive(Clock::time_point deadline, codec::Envelope* env);
+  Clock::time_point next_deadline() const;
+  Status peer_error(Status s) const;
+  Status timed_out() const;
+
+  zmq::context_t& ctx_;
+  std::vector<proto::HolderInfo> peers_;
+  std::vector<std::string> forward_;  // endpoints of peers_[1..]
+  std::chrono::milliseconds timeout_;
+  std::optional<zmq::socket_t> socket_;
+  std::unordered_map<std::uint64_t, std::uint64_t> in_flight_;  // seq -> chunk bytes
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t acked_bytes_ = 0;
+};
+
+}  // namespace p2p::client

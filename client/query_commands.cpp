@@ -1,0 +1,154 @@
+#include "client/query_commands.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "client/exit_codes.h"
+#include "client/progress_bar.h"
+#include "common/file_name.h"
+#include "common/tracker_client.h"
+
+namespace p2p::client {
+
+namespace {
+
+using Row = std::vector<std::string>;
+
+// Left-aligned columns, two spaces apart, the last one unpadded.
+void print_table(const Row& header, const std::vector<Row>& rows) {
+  std::vector<std::size_t> width(header.size());
+  for (std::size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
+  for (const Row& row : rows)
+    for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  auto print_row = [&](const Row& row) {
+    std::string line;
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      line += row[c];
+      if (c + 1 < row.size()) line += std::string(width[c] - row[c].size() + 2, ' ');
+    }
+    std::printf("%s\n", line.c_str());
+  };
+  print_row(header);
+  for (const Row& row : rows) print_row(row);
+}
+
+void print_json(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
+
+nlohmann::json to_json(const proto::FileSummary& f) {
+  return {{"file_id", f.file_id.hex()}, {"name", f.name},         {"size", f.size},
+          {"chunks", f.chunk_count},    {"replicas", f.replicas}, {"holders", f.holders}};
+}
+
+nlohmann::json to_json(const proto::HolderInfo& h) { return {{"peer_id", h.peer_id}, {"endpoint", h.endpoint}}; }
+
+int print_files(const proto::ListReply& reply, bool json) {
+  if (json) {
+    nlohmann::json files = nlohmann::json::array();
+    for (const auto& f : reply.files) files.push_back(to_json(f));
+    print_json(files);
+    return static_cast<int>(Exit::kSuccess);
+  }
+  std::vector<Row> rows;
+  for (const auto& f : reply.files)
+    rows.push_back({f.name, human_bytes(f.size), std::to_string(f.holders) + "/" + std::to_string(f.replicas),
+                    f.file_id.hex()});
+  print_table({"NAME", "SIZE", "HOLDERS", "FILE_ID"}, rows);
+  return static_cast<int>(Exit::kSuccess);
+}
+
+}  // namespace
+
+int run_search(zmq::context_t& ctx, const GlobalOptions& global, const std::string& pattern, bool json) {
+  TrackerClient tracker(ctx, global.tracker, global.timeout);
+  proto::ListReply reply;
+  if (Status s = tracker.call(proto::Command::kSearch, proto::SearchRequest{pattern}, &reply); !s.ok())
+    return fail(s, Origin::kTracker);
+  return print_files(reply, json);
+}
+
+int run_ls(zmq::context_t& ctx, const GlobalOptions& global, bool json) {
+  TrackerClient tracker(ctx, global.tracker, global.timeout);
+  proto::ListReply reply;
+  if (Status s = tracker.call(proto::Command::kList, proto::Empty{}, &reply); !s.ok()) return fail(s, Origin::kTracker);
+  return print_files(reply, json);
+}
+
+int run_stat(zmq::context_t& ctx, const GlobalOptions& global, const std::string& query, bool json) {
+  if (!Hash::from_hex(query)) {
+    if (Status s = validate_name(query); !s.ok())
+      return fail(Exit::kBadName, "invalid name '" + query + "': " + s.message());
+  }
+  TrackerClient tracker(ctx, global.tracker, global.timeout);
+  proto::StatReply reply;
+  if (Status s = tracker.call(proto::Command::kStat, proto::QueryRequest{query}, &reply); !s.ok())
+    return fail(s, Origin::kTracker);
+  const proto::FileSummary& f = reply.file;
+  if (json) {
+    nlohmann::json j = to_json(f);
+    j["holder_peers"] = nlohmann::json::array();
+    for (const auto& h : reply.holders) j["holder_peers"].push_back(to_json(h));
+    print_json(j);
+    return static_cast<int>(Exit::kSuccess);
+  }
+  std::printf("name      %s\nfile_id   %s\nsize      %s (%llu bytes)\nchunks    %llu\nreplicas  %u wanted, %u live\n",
+              f.name.c_str(), f.file_id.hex().c_str(), human_bytes(f.size).c_str(),
+              static_cast<unsigned long long>(f.size), static_cast<unsigned long long>(f.chunk_count), f.replicas,
+              f.holders);
+  for (const auto& h : reply.holders) std::printf("holder    %s  %s\n", h.peer_id.c_str(), h.endpoint.c_str());
+  return static_cast<int>(Exit::kSuccess);
+}
+
+int run_peers(zmq::context_t& ctx, const GlobalOptions& global, bool json) {
+  TrackerClient tracker(ctx, global.tracker, global.timeout);
+  proto::PeersReply reply;
+  if (Status s = tracker.call(proto::Command::kPeers, proto::Empty{}, &reply); !s.ok()) return fail(s, Origin::kTracker);
+  if (json) {
+    nlohmann::json peers = nlohmann::json::array();
+    for (const auto& p : reply.peers)
+      peers.push_back({{"peer_id", p.peer_id},
+                       {"endpoint", p.endpoint},
+                       {"capacity", p.capacity},
+                       {"free_bytes", p.free_bytes},
+                       {"files", p.files},
+                       {"last_seen_ms", p.last_seen_ms},
+                       {"services", p.services}});
+    print_json(peers);
+    return static_cast<int>(Exit::kSuccess);
+  }
+  std::vector<Row> rows;
+  for (const auto& p : reply.peers) {
+    std::string services;
+    for (const auto& s : p.services) services += (services.empty() ? "" : ",") + s;
+    rows.push_back({p.peer_id, p.endpoint, human_bytes(p.capacity), human_bytes(p.free_bytes), std::to_string(p.files),
+                    std::to_string(p.last_seen_ms) + " ms", services});
+  }
+  print_table({"PEER_ID", "ENDPOINT", "CAPACITY", "FREE", "FILES", "LAST_SEEN", "SERVICES"}, rows);
+  return static_cast<int>(Exit::kSuccess);
+}
+
+int run_status(zmq::context_t& ctx, const GlobalOptions& global, bool json) {
+  TrackerClient tracker(ctx, global.tracker, global.timeout);
+  proto::StatusReply r;
+  if (Status s = tracker.call(proto::Command::kStatus, proto::Empty{}, &r); !s.ok()) return fail(s, Origin::kTracker);
+  if (json) {
+    print_json({{"peers", r.peers},
+                {"files", r.files},
+                {"bytes", r.bytes},
+                {"stored_bytes", r.stored_bytes},
+                {"capacity", r.capacity},
+                {"free_bytes", r.free_bytes},
+                {"under_replicated", r.under_replicated},
+                {"unavailable", r.unavailable}});
+    return static_cast<int>(Exit::kSuccess);
+  }
+  std::printf("peers             %u\nfiles             %u\nbytes             %s\nstored            %s\n"
+              "capacity          %s\nfree              %s\nunder_replicated  %u\nunavailable       %u\n",
+              r.peers, r.files, human_bytes(r.bytes).c_str(), human_bytes(r.stored_bytes).c_str(),
+              human_bytes(r.capacity).c_str(), human_bytes(r.free_bytes).c_str(), r.under_replicated, r.unavailable);
+  return static_cast<int>(Exit::kSuccess);
+}
+
+}  // namespace p2p::client

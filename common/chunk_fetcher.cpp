@@ -1,0 +1,225 @@
+#include "common/chunk_fetcher.h"
+
+#include <algorithm>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/codec.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "common/sha256.h"
+#include "common/sockets.h"
+
+namespace p2p {
+
+namespace {
+
+struct Holder {
+  proto::HolderInfo info;
+  std::optional<zmq::socket_t> socket;                        // empty once the holder is dropped
+  std::unordered_map<std::uint64_t, std::uint64_t> in_flight;  // seq -> chunk index
+  std::unordered_set<std::uint64_t> lacks;                     // chunks it answered not_found for
+  Clock::time_point deadline;  // dropped if nothing arrives by then while requests are in flight
+
+  bool live() const { return socket.has_value(); }
+  std::string label() const { return "peer " + info.peer_id + " at " + info.endpoint; }
+};
+
+class Fetcher {
+ public:
+  Fetcher(zmq::context_t& ctx, const Manifest& manifest, const FetchOptions& options, ChunkSink& sink,
+          const FetchProgress& progress)
+      : ctx_(ctx), manifest_(manifest), options_(options), sink_(sink), progress_(progress) {}
+
+  Status run(const std::vector<std::uint64_t>& indexes, const std::vector<proto::HolderInfo>& holders) {
+    for (std::uint64_t index : indexes) {
+      if (index >= manifest_.chunk_count())
+        return {ErrorCode::kBadRequest, "chunk " + std::to_string(index) + " is not in the manifest"};
+      pending_.push_back(index);
+    }
+    holders_.resize(holders.size());
+    for (std::size_t i = 0; i < holders.size(); ++i) {
+      holders_[i].info = holders[i];
+      connect(holders_[i]);
+    }
+    while (true) {
+      if (changed_) {
+        if (Status s = check_servable(); !s.ok()) return s;
+        changed_ = false;
+      }
+      fill_windows();
+      if (pending_.empty() && in_flight_total() == 0) return Status::Ok();
+      if (Status s = wait_and_receive(); !s.ok()) return s;
+    }
+  }
+
+ private:
+  void connect(Holder& h) {
+    try {
+      zmq::socket_t s = make_socket(ctx_, zmq::socket_type::dealer, limits::kMaxDataMessage);
+      s.connect(h.info.endpoint);
+      h.socket = std::move(s);
+    } catch (const zmq::error_t& e) {
+      drop(h, std::string("cannot connect: ") + e.what());
+    }
+  }
+
+  // Forgets a holder: its outstanding chunks go back to the front of the queue.
+  void drop(Holder& h, const std::string& why) {
+    last_failure_ = h.label() + ": " + why;
+    P2P_WARN("dropping %s", last_failure_.c_str());
+    for (const auto& [seq, index] : h.in_flight) pending_.push_front(index);
+    h.in_flight.clear();
+    h.socket.reset();
+    changed_ = true;
+  }
+
+  std::size_t in_flight_total() const {
+    std::size_t n = 0;
+    for (const Holder& h : holders_) n += h.in_flight.size();
+    return n;
+  }
+
+  // kUnavailable for the lowest pending chunk that every live holder lacks.
+  // In-flight chunks are always with a live holder that may have them.
+  Status check_servable() const {
+    std::optional<std::uint64_t> first;
+    for (std::uint64_t index : pending_) {
+      bool servable = std::any_of(holders_.begin(), holders_.end(),
+                                  [&](const Holder& h) { return h.live() && !h.lacks.count(index); });
+      if (!servable && (!first || index < *first)) first = index;
+    }
+    if (!first) return Status::Ok();
+    std::string why = last_failure_.empty() ? "no holder has it" : "last failure: " + last_failure_;
+    return {ErrorCode::kUnavailable, "no live holder can supply chunk " + std::to_string(*first) + " of '" +
+                                         manifest_.name + "' (" + why + ")"};
+  }
+
+  // Takes the first pending chunk `h` does not lack, if any.
+  std::optional<std::uint64_t> take_for(const Holder& h) {
+    for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+      if (h.lacks.count(*it)) continue;
+      std::uint64_t index = *it;
+      pending_.erase(it);
+      return index;
+    }
+    return std::nullopt;
+  }
+
+  void fill_windows() {
+    for (Holder& h : holders_) {
+      while (h.live() && h.in_flight.size() < options_.window) {
+        std::optional<std::uint64_t> index = take_for(h);
+        if (!index) break;
+        if (h.in_flight.empty()) h.deadline = Clock::now() + options_.chunk_timeout;
+        std::uint64_t seq = next_seq_++;
+        h.in_flight.emplace(seq, *index);
+        Status s = codec::send_envelope(*h.socket, codec::Layout::kDealer, nullptr, proto::Command::kGetChunk, seq,
+                                        codec::encode(proto::ChunkRef{manifest_.chunks[*index]}), nullptr,
+                                        zmq::send_flags::dontwait);
+        if (!s.ok()) drop(h, "cannot send: " + s.message());
+      }
+    }
+  }
+
+  Status wait_and_receive() {
+    std::vector<zmq::pollitem_t> items;
+    std::vector<Holder*> polled;
+    Clock::time_point deadline = Clock::time_point::max();
+    for (Holder& h : holders_) {
+      if (!h.live() || h.in_flight.empty()) continue;
+      items.push_back({h.socket->handle(), 0, ZMQ_POLLIN, 0});
+      polled.push_back(&h);
+      deadline = std::min(deadline, h.deadline);
+    }
+    if (items.empty()) {  // unreachable while check_servable holds; never spin
+      Status s = check_servable();
+      return s.ok() ? Status{ErrorCode::kInternal, "fetch stalled with chunks pending"} : s;
+    }
+    zmq::poll(items, until(deadline));
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      Holder& h = *polled[i];
+      if (items[i].revents & ZMQ_POLLIN) {
+        if (Status s = receive_all(h); !s.ok()) return s;
+      }
+      if (h.live() && !h.in_flight.empty() && Clock::now() >= h.deadline)
+        drop(h, "no reply within " + std::to_string(options_.chunk_timeout.count()) + " ms");
+    }
+    return Status::Ok();
+  }
+
+  // Handles every reply waiting on `h`; fails only when the sink fails.
+  Status receive_all(Holder& h) {
+    while (h.live()) {
+      codec::Envelope env;
+      Status s = codec::recv_envelope(*h.socket, codec::Layout::kDealer, &env);
+      if (s.code() == ErrorCode::kTimeout) return Status::Ok();  // nothing more waiting
+      if (!s.ok()) {
+        drop(h, "malformed reply: " + s.message());
+        return Status::Ok();
+      }
+      auto it = h.in_flight.find(env.seq);
+      if (it == h.in_flight.end()) continue;  // not ours; ignore
+      std::uint64_t index = it->second;
+      h.in_flight.erase(it);
+      h.deadline = Clock::now() + options_.chunk_timeout;
+      if (Status r = on_reply(h, index, env); !r.ok()) return r;
+    }
+    return Status::Ok();
+  }
+
+  Status on_reply(Holder& h, std::uint64_t index, const codec::Envelope& env) {
+    const std::string chunk = "chunk " + std::to_string(index);
+    if (env.cmd() == proto::Command::kError) {
+      Status err = codec::error_from(env);
+      pending_.push_front(index);
+      if (err.code() == ErrorCode::kNotFound) {
+        h.lacks.insert(index);  // only this chunk; the holder stays useful
+        changed_ = true;
+      } else {
+        drop(h, chunk + ": " + err.to_string());
+      }
+      return Status::Ok();
+    }
+    const std::uint32_t length = manifest_.chunk_length(index);
+    if (env.cmd() != proto::Command::kOk || !env.has_data || env.data.size() != length ||
+        sha256(env.data.data(), env.data.size()) != manifest_.chunks[index]) {
+      pending_.push_front(index);
+      drop(h, "sent a bad reply or wrong bytes for " + chunk);
+      return Status::Ok();
+    }
+    if (Status s = sink_.write(index, env.data.data(), env.data.size()); !s.ok()) return s;
+    if (progress_) progress_(length);
+    return Status::Ok();
+  }
+
+  zmq::context_t& ctx_;
+  const Manifest& manifest_;
+  const FetchOptions& options_;
+  ChunkSink& sink_;
+  const FetchProgress& progress_;
+
+  std::deque<std::uint64_t> pending_;  // chunks not yet asked of anyone
+  std::vector<Holder> holders_;
+  std::uint64_t next_seq_ = 1;
+  std::string last_failure_;
+  bool changed_ = true;  // a holder was dropped or lacks a chunk: re-check what is servable
+};
+
+}  // namespace
+
+Status fetch_chunks(zmq::context_t& ctx, const Manifest& manifest, const std::vector<std::uint64_t>& indexes,
+                    const std::vector<proto::HolderInfo>& holders, const FetchOptions& options, ChunkSink& sink,
+                    const FetchProgress& progress) {
+  try {
+    Fetcher fetcher(ctx, manifest, options, sink, progress);
+    return fetcher.run(indexes, holders);
+  } catch (const std::exception& e) {
+    return {ErrorCode::kInternal, std::string("chunk fetch: ") + e.what()};
+  }
+}
+
+}  // namespace p2p

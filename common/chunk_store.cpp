@@ -1,0 +1,344 @@
+#include "common/chunk_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <string>
+#include <system_error>
+
+#include "common/codec.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "common/sha256.h"
+
+namespace p2p {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+Status errno_status(const std::string& what, const fs::path& path, int err) {
+  ErrorCode code = (err == ENOSPC || err == EDQUOT) ? ErrorCode::kNoSpace : ErrorCode::kIo;
+  return {code, what + " " + path.string() + ": " + std::strerror(err)};
+}
+
+// Closes a file descriptor on every path out of a function.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  // Closes now and reports the error close() may carry (delayed write errors).
+  int close() {
+    int rc = ::close(fd_);
+    fd_ = -1;
+    return rc;
+  }
+
+ private:
+  int fd_;
+};
+
+Status write_all(int fd, const void* data, std::size_t size, const fs::path& path) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::write(fd, p, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_status("write", path, errno);
+    }
+    p += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return Status::Ok();
+}
+
+Status read_all(int fd, void* data, std::size_t size, const fs::path& path) {
+  char* p = static_cast<char*>(data);
+  while (size > 0) {
+    ssize_t n = ::read(fd, p, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_status("read", path, errno);
+    }
+    if (n == 0) return {ErrorCode::kIo, "short read " + path.string()};
+    p += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return Status::Ok();
+}
+
+// Reads a whole file of at most `max_size` bytes.
+Result<std::string> read_file(const fs::path& path, std::uint64_t max_size) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return errno_status("open", path, errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return errno_status("stat", path, errno);
+  if (static_cast<std::uint64_t>(st.st_size) > max_size)
+    return Status{ErrorCode::kIo, path.string() + " is larger than " + std::to_string(max_size) + " bytes"};
+  std::string bytes(static_cast<std::size_t>(st.st_size), '\0');
+  if (Status s = read_all(fd.get(), bytes.data(), bytes.size(), path); !s.ok()) return s;
+  return bytes;
+}
+
+// A rename is durable only once its directory is synced.
+Status fsync_dir(const fs::path& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return errno_status("open", dir, errno);
+  if (::fsync(fd.get()) != 0) return errno_status("fsync", dir, errno);
+  return Status::Ok();
+}
+
+std::optional<Manifest> decode_manifest(const std::string& bytes) {
+  try {
+    msgpack::object_handle oh =
+        msgpack::unpack(bytes.data(), bytes.size(), nullptr, nullptr, codec::limits_for(bytes.size()));
+    Manifest m;
+    oh.get().convert(m);
+    return m;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+ChunkStore::ChunkStore(fs::path dir, std::uint64_t capacity) : dir_(std::move(dir)), capacity_(capacity) {}
+
+fs::path ChunkStore::chunk_path(const Hash& hash) const {
+  std::string hex = hash.hex();
+  return dir_ / "chunks" / hex.substr(0, 2) / hex;
+}
+
+fs::path ChunkStore::manifest_path(const Hash& file_id) const { return dir_ / "manifests" / file_id.hex(); }
+
+fs::path ChunkStore::tmp_path() {
+  std::uint64_t n;
+  {
+    std::lock_guard lock(mu_);
+    n = ++tmp_counter_;
+  }
+  return dir_ / "tmp" / (std::to_string(::getpid()) + "-" + std::to_string(n));
+}
+
+Status ChunkStore::write_durably(const fs::path& final_path, const void* data, std::size_t size) {
+  fs::path tmp = tmp_path();
+  Status s = [&]() -> Status {
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (fd.get() < 0) return errno_status("create", tmp, errno);
+    if (Status w = write_all(fd.get(), data, size, tmp); !w.ok()) return w;
+    if (::fsync(fd.get()) != 0) return errno_status("fsync", tmp, errno);
+    if (fd.close() != 0) return errno_status("close", tmp, errno);
+    std::error_code ec;
+    fs::create_directories(final_path.parent_path(), ec);
+    if (ec) return {ErrorCode::kIo, "mkdir " + final_path.parent_path().string() + ": " + ec.message()};
+    if (::rename(tmp.c_str(), final_path.c_str()) != 0) return errno_status("rename", final_path, errno);
+    return fsync_dir(final_path.parent_path());
+  }();
+  if (!s.ok()) ::unlink(tmp.c_str());
+  return s;
+}
+
+Result<ChunkStore::LoadReport> ChunkStore::load() {
+  try {
+    std::error_code ec;
+    for (const char* sub : {"chunks", "manifests", "tmp"}) {
+      fs::create_directories(dir_ / sub, ec);
+      if (ec) return Status{ErrorCode::kIo, "mkdir " + (dir_ / sub).string() + ": " + ec.message()};
+    }
+    // Leftovers of writes a crash interrupted.
+    for (const auto& entry : fs::directory_iterator(dir_ / "tmp")) fs::remove_all(entry.path());
+
+    LoadReport report;
+    if (Status s = load_chunks(&report); !s.ok()) return s;
+    if (Status s = load_manifests(&report); !s.ok()) return s;
+
+    std::lock_guard lock(mu_);
+    if (capacity_ == 0) {
+      struct statvfs vfs {};
+      if (::statvfs(dir_.c_str(), &vfs) != 0) return errno_status("statvfs", dir_, errno);
+      capacity_ = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize + stored_bytes_;
+    }
+    for (const auto& [id, m] : manifests_) {
+      for (const Hash& h : m.chunks) {
+        if (!chunks_.contains(h)) {
+          report.incomplete_manifests.push_back(id);
+          break;
+        }
+      }
+    }
+    return report;
+  } catch (const std::exception& e) {  // filesystem_error from the directory walks
+    return Status{ErrorCode::kIo, std::string("load ") + dir_.string() + ": " + e.what()};
+  }
+}
+
+Status ChunkStore::load_chunks(LoadReport* report) {
+  for (const auto& bucket : fs::directory_iterator(dir_ / "chunks")) {
+    if (!bucket.is_directory()) {
+      fs::remove(bucket.path());
+      continue;
+    }
+    for (const auto& entry : fs::directory_iterator(bucket.path())) {
+      const fs::path& path = entry.path();
+      std::optional<Hash> name = Hash::from_hex(path.filename().string());
+      if (!name || name->hex() != path.filename().string() ||
+          name->hex().substr(0, 2) != bucket.path().filename().string()) {
+        P2P_WARN("removing stray file %s", path.c_str());
+        fs::remove_all(path);
+        continue;
+      }
+      Result<std::string> bytes = read_file(path, limits::kMaxChunkSize);
+      if (!bytes.ok() || sha256(bytes->data(), bytes->size()) != *name) {
+        P2P_WARN("dropping corrupted chunk %s", name->hex().c_str());
+        fs::remove(path);
+        report->dropped_chunks.push_back(*name);
+        continue;
+      }
+      std::lock_guard lock(mu_);
+      chunks_[*name] = static_cast<std::uint32_t>(bytes->size());
+      stored_bytes_ += bytes->size();
+      ++report->chunks;
+    }
+  }
+  return Status::Ok();
+}
+
+Status ChunkStore::load_manifests(LoadReport* report) {
+  for (const auto& entry : fs::directory_iterator(dir_ / "manifests")) {
+    const fs::path& path = entry.path();
+    std::optional<Hash> name = Hash::from_hex(path.filename().string());
+    Result<std::string> bytes = read_file(path, static_cast<std::uint64_t>(limits::kMaxControlMessage));
+    std::optional<Manifest> m;
+    if (name && bytes.ok()) m = decode_manifest(bytes.value());
+    if (!m || !m->validate().ok() || m->file_id() != *name) {
+      P2P_WARN("dropping unreadable manifest %s", path.c_str());
+      fs::remove_all(path);
+      ++report->dropped_manifests;
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    manifests_[*name] = std::move(*m);
+    ++report->manifests;
+  }
+  return Status::Ok();
+}
+
+Status ChunkStore::put_chunk(const Hash& hash, const void* data, std::size_t size, Verify verify) {
+  if (size > limits::kMaxChunkSize)
+    return {ErrorCode::kBadChunk, "chunk of " + std::to_string(size) + " bytes exceeds the maximum chunk size"};
+  if (verify == Verify::kYes && sha256(data, size) != hash)
+    return {ErrorCode::kBadChunk, "chunk bytes do not match " + hash.hex()};
+  {
+    std::lock_guard lock(mu_);
+    if (chunks_.contains(hash)) return Status::Ok();
+    if (stored_bytes_ + reserved_bytes_ + size > capacity_)
+      return {ErrorCode::kNoSpace, "chunk of " + std::to_string(size) + " bytes exceeds the free capacity (" +
+                                       std::to_string(capacity_ - std::min(capacity_, stored_bytes_ + reserved_bytes_)) +
+                                       " bytes)"};
+    reserved_bytes_ += size;
+  }
+  // Two threads may write the same new chunk at once: both renames put the
+  // same bytes in place, and the index counts it once.
+  Status s = write_durably(chunk_path(hash), data, size);
+  std::lock_guard lock(mu_);
+  reserved_bytes_ -= size;
+  if (s.ok() && !chunks_.contains(hash)) {
+    chunks_[hash] = static_cast<std::uint32_t>(size);
+    stored_bytes_ += size;
+  }
+  return s;
+}
+
+Result<zmq::message_t> ChunkStore::read_chunk(const Hash& hash) const {
+  if (!has_chunk(hash)) return Status{ErrorCode::kNotFound, "no chunk " + hash.hex()};
+  fs::path path = chunk_path(hash);
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return errno_status("open", path, errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return errno_status("stat", path, errno);
+  if (static_cast<std::uint64_t>(st.st_size) > limits::kMaxChunkSize)
+    return Status{ErrorCode::kIo, path.string() + " is larger than a chunk"};
+  // Read straight into the message that will be sent: no second copy.
+  zmq::message_t msg(static_cast<std::size_t>(st.st_size));
+  if (Status s = read_all(fd.get(), msg.data(), msg.size(), path); !s.ok()) return s;
+  return msg;
+}
+
+bool ChunkStore::has_chunk(const Hash& hash) const {
+  std::lock_guard lock(mu_);
+  return chunks_.contains(hash);
+}
+
+Status ChunkStore::put_manifest(const Manifest& manifest) {
+  Hash id = manifest.file_id();
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, manifest);
+  if (Status s = write_durably(manifest_path(id), buf.data(), buf.size()); !s.ok()) return s;
+  std::lock_guard lock(mu_);
+  manifests_[id] = manifest;
+  return Status::Ok();
+}
+
+Result<Manifest> ChunkStore::manifest(const Hash& file_id) const {
+  std::lock_guard lock(mu_);
+  auto it = manifests_.find(file_id);
+  if (it == manifests_.end()) return Status{ErrorCode::kNotFound, "no manifest " + file_id.hex()};
+  return it->second;
+}
+
+std::vector<Manifest> ChunkStore::manifests() const {
+  std::lock_guard lock(mu_);
+  std::vector<Manifest> out;
+  out.reserve(manifests_.size());
+  for (const auto& [id, m] : manifests_) out.push_back(m);
+  return out;
+}
+
+bool ChunkStore::complete(const Manifest& manifest) const {
+  std::lock_guard lock(mu_);
+  for (const Hash& h : manifest.chunks)
+    if (!chunks_.contains(h)) return false;
+  return true;
+}
+
+std::vector<Hash> ChunkStore::missing_chunks(const Manifest& manifest) const {
+  std::vector<Hash> missing;
+  std::set<Hash> seen;
+  std::lock_guard lock(mu_);
+  for (const Hash& h : manifest.chunks)
+    if (!chunks_.contains(h) && seen.insert(h).second) missing.push_back(h);
+  return missing;
+}
+
+std::uint64_t ChunkStore::capacity() const {
+  std::lock_guard lock(mu_);
+  return capacity_;
+}
+
+std::uint64_t ChunkStore::stored_bytes() const {
+  std::lock_guard lock(mu_);
+  return stored_bytes_;
+}
+
+std::uint64_t ChunkStore::free_bytes() const {
+  std::lock_guard lock(mu_);
+  std::uint64_t used = stored_bytes_ + reserved_bytes_;
+  return used >= capacity_ ? 0 : capacity_ - used;
+}
+
+std::size_t ChunkStore::chunk_count() const {
+  std::lock_guard lock(mu_);
+  return chunks_.size();
+}
+
+}  // namespace p2p

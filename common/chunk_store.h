@@ -1,0 +1,95 @@
+// ChunkStore: a peer's content-addressed chunks and the manifests it holds,
+// on disk under one data directory:
+//   DIR/chunks/<first 2 hex>/<64 hex>   chunk bytes, named by their SHA-256
+//   DIR/manifests/<file id hex>         msgpack Manifest
+//   DIR/tmp/                            files being written; emptied by load()
+// Every file is written to tmp/, fsync'ed and renamed into place, so a crash
+// leaves either the whole file or nothing under its final name.
+//
+// Thread-safety: every method may be called from any thread at once (transfer
+// workers store and read concurrently). A mutex guards the in-memory index;
+// disk I/O happens outside it. Capacity is reserved under the mutex before a
+// write, so concurrent puts never overshoot it.
+// Lifetime: load() once before any other call; the object must outlive all
+// threads that use it. One process per directory (nothing locks it).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "common/hash.h"
+#include "common/manifest.h"
+#include "common/status.h"
+
+namespace p2p {
+
+class ChunkStore {
+ public:
+  // capacity: bytes of chunks this store may hold; 0 = decided by load():
+  // the file system's free space plus the bytes already stored.
+  ChunkStore(std::filesystem::path dir, std::uint64_t capacity);
+  ChunkStore(const ChunkStore&) = delete;
+  ChunkStore& operator=(const ChunkStore&) = delete;
+
+  struct LoadReport {
+    std::uint64_t chunks = 0;                 // kept
+    std::vector<Hash> dropped_chunks;         // bytes did not match the name; deleted
+    std::uint64_t manifests = 0;              // kept
+    std::uint64_t dropped_manifests = 0;      // undecodable or invalid; deleted
+    std::vector<Hash> incomplete_manifests;   // kept, but some chunk is missing
+  };
+  // Creates the layout, empties tmp/, re-hashes every chunk and loads the
+  // manifests. kIo when the directory cannot be created or read.
+  Result<LoadReport> load();
+
+  enum class Verify { kYes, kAlreadyVerified };
+  // Stores a chunk durably. kBadChunk if the bytes do not hash to `hash`,
+  // kNoSpace beyond capacity (or a full disk), kIo on other disk errors.
+  // A chunk already present is not rewritten (OK).
+  Status put_chunk(const Hash& hash, const void* data, std::size_t size, Verify verify = Verify::kYes);
+  // The chunk's bytes in a message of exactly its size; kNotFound if absent.
+  Result<zmq::message_t> read_chunk(const Hash& hash) const;
+  bool has_chunk(const Hash& hash) const;
+
+  // Stores a manifest durably under its file id. REQUIRES: manifest.validate().
+  Status put_manifest(const Manifest& manifest);
+  Result<Manifest> manifest(const Hash& file_id) const;
+  std::vector<Manifest> manifests() const;
+  // True when every chunk of `manifest` is here.
+  bool complete(const Manifest& manifest) const;
+  // Chunks of `manifest` not here, in manifest order (duplicates once).
+  std::vector<Hash> missing_chunks(const Manifest& manifest) const;
+
+  std::uint64_t capacity() const;
+  std::uint64_t stored_bytes() const;  // bytes of all chunks here
+  std::uint64_t free_bytes() const;    // capacity minus stored and reserved bytes
+  std::size_t chunk_count() const;
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  std::filesystem::path chunk_path(const Hash& hash) const;
+  std::filesystem::path manifest_path(const Hash& file_id) const;
+  std::filesystem::path tmp_path();
+  // Writes `data` to a new tmp file, fsyncs it, renames it to `final_path`
+  // and fsyncs the directory.
+  Status write_durably(const std::filesystem::path& final_path, const void* data, std::size_t size);
+  Status load_chunks(LoadReport* report);
+  Status load_manifests(LoadReport* report);
+
+  const std::filesystem::path dir_;
+  mutable std::mutex mu_;
+  std::uint64_t capacity_;                                      // guarded by mu_
+  std::unordered_map<Hash, std::uint32_t, HashHasher> chunks_;  // guarded by mu_: hash -> size
+  std::map<Hash, Manifest> manifests_;                          // guarded by mu_
+  std::uint64_t stored_bytes_ = 0;                              // guarded by mu_
+  std::uint64_t reserved_bytes_ = 0;                            // guarded by mu_: puts in progress
+  std::uint64_t tmp_counter_ = 0;                               // guarded by mu_
+};
+
+}  // namespace p2p

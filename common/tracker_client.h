@@ -1,0 +1,60 @@
+// TrackerClient: request/reply to the tracker over a DEALER.
+//
+// Each call sends one request with a fresh seq and waits up to `timeout` for
+// the reply with that seq; replies with other seqs (late answers to earlier,
+// timed-out requests) are dropped. ZeroMQ connects asynchronously, so an
+// absent tracker is only ever detected by that timeout (kTimeout). After a
+// timeout the socket is closed and reopened (Lazy Pirate, zguide ch.4) so
+// the unanswered request is not delivered later by a reconnect.
+//
+// An ERROR reply becomes its Status (code and message); a malformed reply
+// or an undecodable body is kBadRequest. Never throws.
+//
+// Ownership: owns its socket; the context must outlive the client.
+// Thread affinity: one thread (the socket's owner) for the whole lifetime.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "common/codec.h"
+#include "common/protocol.h"
+#include "common/status.h"
+
+namespace p2p {
+
+class TrackerClient {
+ public:
+  TrackerClient(zmq::context_t& ctx, std::string endpoint, std::chrono::milliseconds timeout);
+
+  const std::string& endpoint() const { return endpoint_; }
+
+  // Sends `command` with `request` as body and decodes the OK reply into
+  // `reply`.
+  template <class Request, class Reply>
+  Status call(proto::Command command, const Request& request, Reply* reply) {
+    codec::Envelope env;
+    if (Status s = round_trip(command, codec::encode(request), &env); !s.ok()) return s;
+    if (Status s = codec::decode(env.body, reply); !s.ok())
+      return {ErrorCode::kBadRequest,
+              std::string("unreadable ") + proto::command_name(command) + " reply from the tracker: " + s.message()};
+    return Status::Ok();
+  }
+
+ private:
+  // Sends the request and receives the matching reply; OK only for kOk replies.
+  Status round_trip(proto::Command command, zmq::message_t body, codec::Envelope* reply);
+  Status ensure_connected();
+
+  zmq::context_t& ctx_;
+  std::string endpoint_;
+  std::chrono::milliseconds timeout_;
+  std::optional<zmq::socket_t> socket_;  // empty until the first call and after a timeout
+  std::uint64_t next_seq_ = 1;
+};
+
+}  // namespace p2p

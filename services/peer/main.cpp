@@ -1,0 +1,163 @@
+// p2p-peer: stores chunks and serves them (docs/design-brief.md "p2p-peer").
+#include <signal.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+
+#include <CLI/CLI.hpp>
+
+#include "common/chunk_store.h"
+#include "common/log.h"
+#include "services/peer/peer_id.h"
+#include "services/peer/peer_options.h"
+#include "services/peer/replication_service.h"
+#include "services/peer/service_thread.h"
+#include "services/peer/storage_service.h"
+#include "services/peer/transfer_service.h"
+
+namespace {
+
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+p2p::log::Level parse_level(const std::string& name) {
+  if (name == "debug") return p2p::log::Level::kDebug;
+  if (name == "warn") return p2p::log::Level::kWarn;
+  if (name == "error") return p2p::log::Level::kError;
+  return p2p::log::Level::kInfo;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace p2p;
+  // Block the stop signals before any thread starts: every thread inherits
+  // the mask, and only main receives them, through sigtimedwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  peer::PeerOptions o;
+  std::string capacity_text;
+  long heartbeat_ms = o.heartbeat.count();
+  long forward_timeout_ms = o.forward_timeout.count();
+  CLI::App app{"p2p-share peer: stores chunks and serves them to clients and peers"};
+  app.add_option("--tracker", o.tracker, "tracker endpoint")->capture_default_str();
+  app.add_option("--listen", o.listen, "data endpoint to bind (:0 picks a free port)")->capture_default_str();
+  app.add_option("--data", o.data_dir, "data directory (created)")->required();
+  app.add_option("--advertise", o.advertise, "endpoint given to others (default: the bound one)");
+  app.add_option("--workers", o.workers, "transfer worker threads")->capture_default_str()->check(CLI::Range(1u, 1024u));
+  app.add_option("--capacity", capacity_text, "bytes to store, K/M/G/T suffixes (default: free space + stored)");
+  app.add_option("--heartbeat-ms", heartbeat_ms, "tracker heartbeat interval")->capture_default_str()->check(CLI::Range(1L, 3600000L));
+  app.add_option("--liveness", o.liveness, "missed heartbeats before the tracker counts as gone")
+      ->capture_default_str()->check(CLI::Range(1, 100));
+  app.add_option("--forward-timeout-ms", forward_timeout_ms, "wait for the next peer of a write pipeline")
+      ->capture_default_str()->check(CLI::Range(1L, 3600000L));
+  app.add_option("--log-level", o.log_level, "debug|info|warn|error")
+      ->capture_default_str()->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+  o.heartbeat = std::chrono::milliseconds(heartbeat_ms);
+  o.forward_timeout = std::chrono::milliseconds(forward_timeout_ms);
+  if (!capacity_text.empty()) {
+    std::optional<std::uint64_t> capacity = peer::parse_byte_size(capacity_text);
+    if (!capacity || *capacity == 0) {
+      std::fprintf(stderr, "--capacity: '%s' is not a size like 500M or 2G\n", capacity_text.c_str());
+      return kExitUsage;
+    }
+    o.capacity = *capacity;
+  }
+  if (o.advertise.empty() && peer::is_wildcard_endpoint(o.listen)) {
+    std::fprintf(stderr, "--advertise is required when listening on all interfaces (%s)\n", o.listen.c_str());
+    return kExitUsage;
+  }
+
+  log::set_component("peer");
+  log::set_level(parse_level(o.log_level));
+
+  std::error_code ec;
+  std::filesystem::create_directories(o.data_dir, ec);
+  if (ec) {
+    P2P_ERROR("cannot create %s: %s", o.data_dir.c_str(), ec.message().c_str());
+    return kExitError;
+  }
+  Result<std::string> peer_id = peer::load_or_create_peer_id(o.data_dir);
+  if (!peer_id.ok()) {
+    P2P_ERROR("peer id: %s", peer_id.status().to_string().c_str());
+    return kExitError;
+  }
+
+  // The store is checked before anything is served: a chunk that does not
+  // match its name is never handed out.
+  ChunkStore store(o.data_dir, o.capacity);
+  Result<ChunkStore::LoadReport> report = store.load();
+  if (!report.ok()) {
+    P2P_ERROR("store: %s", report.status().to_string().c_str());
+    return kExitError;
+  }
+  P2P_INFO("store %s: %llu chunks (%zu corrupted dropped), %llu manifests (%zu incomplete, %llu unreadable dropped); "
+           "%llu of %llu bytes used",
+           o.data_dir.c_str(), static_cast<unsigned long long>(report->chunks), report->dropped_chunks.size(),
+           static_cast<unsigned long long>(report->manifests), report->incomplete_manifests.size(),
+           static_cast<unsigned long long>(report->dropped_manifests),
+           static_cast<unsigned long long>(store.stored_bytes()), static_cast<unsigned long long>(store.capacity()));
+  for (const Hash& id : report->incomplete_manifests)
+    P2P_WARN("store: file %s is incomplete here and is not announced", id.hex().c_str());
+
+  zmq::context_t ctx;  // declared before the services: destroyed after they are joined
+  ServiceLinkOptions link;
+  link.tracker_endpoint = o.tracker;
+  link.ready.peer_id = peer_id.value();
+  link.ready.capacity = store.capacity();
+  link.heartbeat = o.heartbeat;
+  link.liveness = o.liveness;
+
+  peer::TransferOptions transfer_options;
+  transfer_options.listen = o.listen;
+  transfer_options.advertise = o.advertise;
+  transfer_options.workers = o.workers;
+  transfer_options.forward_timeout = o.forward_timeout;
+  transfer_options.drain_timeout = o.forward_timeout + std::chrono::seconds(1);
+  transfer_options.committed_endpoint = peer::kCommittedEndpoint;
+  transfer_options.link = link;
+  peer::TransferService transfer(ctx, store, transfer_options);
+  Result<std::string> endpoint = transfer.start();
+  if (!endpoint.ok()) {
+    P2P_ERROR("%s", endpoint.status().to_string().c_str());
+    return kExitUsage;
+  }
+  link.ready.endpoint = endpoint.value();
+  peer::StorageService storage(ctx, store, link, peer::kCommittedEndpoint);
+  peer::ReplicationService replication(ctx, link);
+  storage.start();
+  replication.start();
+
+  std::printf("listening %s\n", endpoint->c_str());
+  std::fflush(stdout);
+  P2P_INFO("peer %s serving %s; tracker %s; %u workers", peer_id->c_str(), endpoint->c_str(), o.tracker.c_str(),
+           o.workers);
+
+  for (;;) {
+    timespec tick{1, 0};  // a timeout keeps even this wait bounded
+    int sig = sigtimedwait(&stop_signals, nullptr, &tick);
+    if (sig == SIGINT || sig == SIGTERM) {
+      P2P_INFO("stopping on signal %d", sig);
+      break;
+    }
+  }
+  storage.stop();
+  replication.stop();
+  transfer.stop();
+  storage.join();
+  replication.join();
+  transfer.join();
+  P2P_INFO("stopped");
+  return 0;
+}

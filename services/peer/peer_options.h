@@ -1,0 +1,41 @@
+// p2p-peer's command-line options, their defaults and why.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace p2p::peer {
+
+// Workers block on fsync and on the next peer of a write pipeline, so fewer
+// than 4 would starve a pipeline of 3 replicas: max(4, cores).
+unsigned default_workers();
+
+struct PeerOptions {
+  std::string tracker = "tcp://127.0.0.1:5555";  // the brief's default tracker
+  std::string listen = "tcp://127.0.0.1:0";      // any free port on loopback
+  std::string data_dir;                          // required: where chunks live
+  std::string advertise;                         // empty: the bound endpoint
+  unsigned workers = default_workers();
+  // Bytes of chunks this peer stores; 0 = free space of the data dir's file
+  // system at start plus bytes already stored.
+  std::uint64_t capacity = 0;
+  std::chrono::milliseconds heartbeat{1000};  // matches the tracker's default
+  int liveness = 3;                           // 3-5 is the zguide's advice
+  // How long a pipeline step waits for the next peer: a 4 MiB chunk with an
+  // fsync per hop fits easily; a dead next peer is noticed in this time.
+  std::chrono::milliseconds forward_timeout{10000};
+  std::string log_level = "info";
+};
+
+// "4096", "64K", "10M", "2G", "1T" (powers of 1024; case-insensitive, an
+// optional trailing "B" or "iB" allowed); nullopt when malformed or overflowing.
+std::optional<std::uint64_t> parse_byte_size(std::string_view text);
+
+// True when `endpoint` binds every interface (tcp://*:N, tcp://0.0.0.0:N,
+// tcp://[::]:N): such an address cannot be handed to other peers.
+bool is_wildcard_endpoint(std::string_view endpoint);
+
+}  // namespace p2p::peer

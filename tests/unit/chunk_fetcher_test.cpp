@@ -1,0 +1,211 @@
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <set>
+
+#include "common/chunk_fetcher.h"
+#include "common/sha256.h"
+#include "fake_peer.h"
+
+using namespace p2p;
+using test::FakePeer;
+using test::FakeReply;
+
+namespace {
+
+constexpr std::uint32_t kChunk = limits::kMinChunkSize;
+
+// A file of `chunks` chunks (the last one short) and its manifest.
+struct TestFile {
+  std::string bytes;
+  Manifest manifest;
+
+  explicit TestFile(std::uint64_t chunks) {
+    bytes.resize(chunks * kChunk - 100);
+    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 131 + i / 7) & 0xff);
+    manifest.name = "file.bin";
+    manifest.size = bytes.size();
+    manifest.chunk_size = kChunk;
+    for (std::uint64_t i = 0; i < chunks; ++i) manifest.chunks.push_back(sha256(slice(i).data(), slice(i).size()));
+  }
+  std::string slice(std::uint64_t index) const { return bytes.substr(index * kChunk, kChunk); }
+  std::vector<std::uint64_t> all() const {
+    std::vector<std::uint64_t> v;
+    for (std::uint64_t i = 0; i < manifest.chunk_count(); ++i) v.push_back(i);
+    return v;
+  }
+  std::optional<std::uint64_t> index_of(const Hash& h) const {
+    for (std::uint64_t i = 0; i < manifest.chunk_count(); ++i)
+      if (manifest.chunks[i] == h) return i;
+    return std::nullopt;
+  }
+};
+
+struct MemorySink : ChunkSink {
+  std::map<std::uint64_t, std::string> chunks;
+  Status write(std::uint64_t index, const void* data, std::size_t size) override {
+    chunks[index] = std::string(static_cast<const char*>(data), size);
+    return Status::Ok();
+  }
+};
+
+// Serves GET_CHUNK for the chunks in `has` (every chunk when empty), not_found otherwise.
+FakePeer::Handler serving(const TestFile& file, std::set<std::uint64_t> has = {}) {
+  return [&file, has](const codec::Envelope& env) {
+    proto::ChunkRef ref;
+    if (env.cmd() != proto::Command::kGetChunk || !codec::decode(env.body, &ref).ok())
+      return FakeReply::error(ErrorCode::kBadRequest, "not a GET_CHUNK");
+    auto index = file.index_of(ref.hash);
+    if (!index || (!has.empty() && !has.count(*index))) return FakeReply::error(ErrorCode::kNotFound, "no such chunk");
+    FakeReply r;
+    r.body = codec::encode(ref);
+    r.data = file.slice(*index);
+    return r;
+  };
+}
+
+FakePeer::Handler wrong_bytes() {
+  return [](const codec::Envelope& env) {
+    FakeReply r;
+    r.body = codec::encode(proto::ChunkRef{});
+    r.data = std::string(kChunk, 'X');
+    (void)env;
+    return r;
+  };
+}
+
+FakePeer::Handler silent() {
+  return [](const codec::Envelope&) { return FakeReply::silence(); };
+}
+
+proto::HolderInfo holder(const std::string& id) { return {id, "inproc://fetcher-" + id}; }
+
+void check_complete(const TestFile& file, const MemorySink& sink) {
+  REQUIRE(sink.chunks.size() == file.manifest.chunk_count());
+  for (const auto& [index, bytes] : sink.chunks) CHECK(bytes == file.slice(index));
+}
+
+FetchOptions quick() {
+  FetchOptions o;
+  o.chunk_timeout = std::chrono::milliseconds(300);
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("fetches every chunk from two holders at once") {
+  zmq::context_t ctx;
+  TestFile file(20);
+  FakePeer a(ctx, holder("a").endpoint, serving(file));
+  FakePeer b(ctx, holder("b").endpoint, serving(file));
+  MemorySink sink;
+  std::uint64_t progress = 0;
+  Status s = fetch_chunks(ctx, file.manifest, file.all(), {holder("a"), holder("b")}, quick(), sink,
+                          [&](std::uint64_t bytes) { progress += bytes; });
+  REQUIRE(s.ok());
+  check_complete(file, sink);
+  CHECK(progress == file.manifest.size);
+  CHECK(a.requests() > 0);
+  CHECK(b.requests() > 0);
+  CHECK(a.requests() + b.requests() == 20);
+}
+
+TEST_CASE("fetches only the chunks asked for") {
+  zmq::context_t ctx;
+  TestFile file(6);
+  FakePeer a(ctx, holder("a").endpoint, serving(file));
+  MemorySink sink;
+  REQUIRE(fetch_chunks(ctx, file.manifest, {1, 4}, {holder("a")}, quick(), sink).ok());
+  REQUIRE(sink.chunks.size() == 2);
+  CHECK(sink.chunks.at(1) == file.slice(1));
+  CHECK(sink.chunks.at(4) == file.slice(4));
+  CHECK(a.requests() == 2);
+}
+
+TEST_CASE("a holder sending wrong bytes loses its chunks to the other") {
+  zmq::context_t ctx;
+  TestFile file(12);
+  FakePeer bad(ctx, holder("bad").endpoint, wrong_bytes());
+  FakePeer good(ctx, holder("good").endpoint, serving(file));
+  MemorySink sink;
+  REQUIRE(fetch_chunks(ctx, file.manifest, file.all(), {holder("bad"), holder("good")}, quick(), sink).ok());
+  check_complete(file, sink);
+  CHECK(bad.requests() >= 1);
+  CHECK(good.requests() == 12);
+}
+
+TEST_CASE("a silent holder times out and its chunks move, within its window") {
+  zmq::context_t ctx;
+  TestFile file(10);
+  FakePeer quiet(ctx, holder("quiet").endpoint, silent());
+  FakePeer good(ctx, holder("good").endpoint, serving(file));
+  MemorySink sink;
+  FetchOptions options = quick();
+  auto start = Clock::now();
+  REQUIRE(fetch_chunks(ctx, file.manifest, file.all(), {holder("quiet"), holder("good")}, options, sink).ok());
+  check_complete(file, sink);
+  CHECK(Clock::now() - start >= options.chunk_timeout);
+  // Never more requests in flight than the window, however long it waits.
+  CHECK(quiet.requests() >= 1);
+  CHECK(quiet.requests() <= static_cast<int>(options.window));
+}
+
+TEST_CASE("not_found from a holder means only that chunk is missing there") {
+  zmq::context_t ctx;
+  TestFile file(8);
+  std::set<std::uint64_t> most{0, 1, 2, 4, 5, 6, 7};
+  FakePeer a(ctx, holder("a").endpoint, serving(file, most));
+  FakePeer b(ctx, holder("b").endpoint, serving(file, {3}));
+  MemorySink sink;
+  REQUIRE(fetch_chunks(ctx, file.manifest, file.all(), {holder("a"), holder("b")}, quick(), sink).ok());
+  check_complete(file, sink);
+}
+
+TEST_CASE("a chunk no holder has is unavailable and named") {
+  zmq::context_t ctx;
+  TestFile file(8);
+  std::set<std::uint64_t> without_5{0, 1, 2, 3, 4, 6, 7};
+  FakePeer a(ctx, holder("a").endpoint, serving(file, without_5));
+  FakePeer b(ctx, holder("b").endpoint, serving(file, without_5));
+  MemorySink sink;
+  Status s = fetch_chunks(ctx, file.manifest, file.all(), {holder("a"), holder("b")}, quick(), sink);
+  CHECK(s.code() == ErrorCode::kUnavailable);
+  CHECK_THAT(s.message(), Catch::Contains("chunk 5"));
+  CHECK(sink.chunks.count(5) == 0);
+}
+
+TEST_CASE("all holders failing is unavailable") {
+  zmq::context_t ctx;
+  TestFile file(6);
+  FakePeer bad(ctx, holder("bad").endpoint, wrong_bytes());
+  FakePeer quiet(ctx, holder("quiet").endpoint, silent());
+  FakePeer broken(ctx, holder("broken").endpoint,
+                  [](const codec::Envelope&) { return FakeReply::error(ErrorCode::kInternal, "disk on fire"); });
+  MemorySink sink;
+  Status s = fetch_chunks(ctx, file.manifest, file.all(), {holder("bad"), holder("quiet"), holder("broken")}, quick(),
+                          sink);
+  CHECK(s.code() == ErrorCode::kUnavailable);
+  CHECK_THAT(s.message(), Catch::Contains("chunk 0"));
+  CHECK(sink.chunks.empty());
+}
+
+TEST_CASE("no holders at all is unavailable at once") {
+  zmq::context_t ctx;
+  TestFile file(2);
+  MemorySink sink;
+  Status s = fetch_chunks(ctx, file.manifest, file.all(), {}, quick(), sink);
+  CHECK(s.code() == ErrorCode::kUnavailable);
+}
+
+TEST_CASE("a sink error stops the fetch and is returned as is") {
+  struct FullDisk : ChunkSink {
+    Status write(std::uint64_t, const void*, std::size_t) override { return {ErrorCode::kIo, "disk full"}; }
+  };
+  zmq::context_t ctx;
+  TestFile file(4);
+  FakePeer a(ctx, holder("a").endpoint, serving(file));
+  FullDisk sink;
+  Status s = fetch_chunks(ctx, file.manifest, file.all(), {holder("a")}, quick(), sink);
+  CHECK(s.code() == ErrorCode::kIo);
+  CHECK(s.message() == "disk full");
+}

@@ -1,0 +1,240 @@
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/chunk_store.h"
+#include "common/limits.h"
+#include "common/sha256.h"
+
+using namespace p2p;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh directory under /tmp, removed with everything in it.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::random_device rd;
+    path = fs::temp_directory_path() / ("p2p-chunk-store-test-" + std::to_string(rd()) + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+std::string bytes_of(std::size_t size, char seed) {
+  std::string s(size, '\0');
+  for (std::size_t i = 0; i < size; ++i) s[i] = static_cast<char>(seed + i * 7 + i / 251);
+  return s;
+}
+
+Hash hash_of(const std::string& s) { return sha256(s.data(), s.size()); }
+
+// A valid manifest of `content` cut in kMinChunkSize pieces, and the pieces.
+Manifest manifest_of(const std::string& name, const std::string& content, std::vector<std::string>* chunks) {
+  Manifest m;
+  m.name = name;
+  m.size = content.size();
+  m.chunk_size = limits::kMinChunkSize;
+  for (std::size_t off = 0; off < content.size(); off += m.chunk_size) {
+    std::string piece = content.substr(off, m.chunk_size);
+    m.chunks.push_back(hash_of(piece));
+    if (chunks) chunks->push_back(piece);
+  }
+  return m;
+}
+
+ChunkStore::LoadReport load_ok(ChunkStore& store) {
+  Result<ChunkStore::LoadReport> r = store.load();
+  REQUIRE(r.ok());
+  return r.value();
+}
+
+}  // namespace
+
+TEST_CASE("stored chunk reads back with its exact bytes") {
+  TempDir dir;
+  ChunkStore store(dir.path, 1 << 20);
+  load_ok(store);
+  std::string data = bytes_of(5000, 'a');
+  Hash h = hash_of(data);
+  REQUIRE(store.put_chunk(h, data.data(), data.size()).ok());
+  CHECK(store.has_chunk(h));
+  CHECK(store.stored_bytes() == 5000);
+  CHECK(store.free_bytes() == (1 << 20) - 5000);
+  Result<zmq::message_t> read = store.read_chunk(h);
+  REQUIRE(read.ok());
+  CHECK(read->size() == data.size());
+  CHECK(read->to_string() == data);
+  std::string hex = h.hex();
+  CHECK(fs::exists(dir.path / "chunks" / hex.substr(0, 2) / hex));
+}
+
+TEST_CASE("chunk with wrong hash is rejected") {
+  TempDir dir;
+  ChunkStore store(dir.path, 1 << 20);
+  load_ok(store);
+  std::string data = bytes_of(100, 'a');
+  Hash wrong = hash_of("something else");
+  Status s = store.put_chunk(wrong, data.data(), data.size());
+  CHECK(s.code() == ErrorCode::kBadChunk);
+  CHECK_FALSE(store.has_chunk(wrong));
+  CHECK(store.stored_bytes() == 0);
+}
+
+TEST_CASE("absent chunk reads as not found") {
+  TempDir dir;
+  ChunkStore store(dir.path, 1 << 20);
+  load_ok(store);
+  CHECK(store.read_chunk(hash_of("nothing")).status().code() == ErrorCode::kNotFound);
+}
+
+TEST_CASE("put beyond capacity is refused") {
+  TempDir dir;
+  ChunkStore store(dir.path, 1000);
+  load_ok(store);
+  std::string a = bytes_of(600, 'a'), b = bytes_of(600, 'b');
+  REQUIRE(store.put_chunk(hash_of(a), a.data(), a.size()).ok());
+  CHECK(store.put_chunk(hash_of(b), b.data(), b.size()).code() == ErrorCode::kNoSpace);
+  CHECK_FALSE(store.has_chunk(hash_of(b)));
+  // A chunk already here costs nothing, so storing it again still succeeds.
+  CHECK(store.put_chunk(hash_of(a), a.data(), a.size()).ok());
+  CHECK(store.stored_bytes() == 600);
+  CHECK(store.free_bytes() == 400);
+}
+
+TEST_CASE("concurrent puts of the same chunk store it once") {
+  TempDir dir;
+  ChunkStore store(dir.path, 1 << 20);
+  load_ok(store);
+  std::string data = bytes_of(20000, 'c');
+  Hash h = hash_of(data);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&] {
+      if (store.put_chunk(h, data.data(), data.size()).ok()) ++ok;
+    });
+  for (auto& t : threads) t.join();
+  CHECK(ok == 4);
+  CHECK(store.chunk_count() == 1);
+  CHECK(store.stored_bytes() == data.size());
+  CHECK(fs::is_empty(dir.path / "tmp"));
+}
+
+TEST_CASE("store reloads its chunks and manifests after restart") {
+  TempDir dir;
+  std::vector<std::string> chunks;
+  Manifest m = manifest_of("report.pdf", bytes_of(40000, 'r'), &chunks);
+  {
+    ChunkStore store(dir.path, 1 << 20);
+    load_ok(store);
+    for (const auto& c : chunks) REQUIRE(store.put_chunk(hash_of(c), c.data(), c.size()).ok());
+    REQUIRE(store.put_manifest(m).ok());
+    CHECK(store.complete(m));
+  }
+  ChunkStore store(dir.path, 1 << 20);
+  ChunkStore::LoadReport report = load_ok(store);
+  CHECK(report.chunks == chunks.size());
+  CHECK(report.manifests == 1);
+  CHECK(report.dropped_chunks.empty());
+  CHECK(report.incomplete_manifests.empty());
+  CHECK(store.stored_bytes() == 40000);
+  Result<Manifest> back = store.manifest(m.file_id());
+  REQUIRE(back.ok());
+  CHECK(back->name == "report.pdf");
+  CHECK(back->chunks == m.chunks);
+  CHECK(store.complete(back.value()));
+  CHECK(store.manifests().size() == 1);
+}
+
+TEST_CASE("corrupted chunk is dropped on load") {
+  TempDir dir;
+  std::string good = bytes_of(3000, 'g'), bad = bytes_of(3000, 'b');
+  {
+    ChunkStore store(dir.path, 1 << 20);
+    load_ok(store);
+    REQUIRE(store.put_chunk(hash_of(good), good.data(), good.size()).ok());
+    REQUIRE(store.put_chunk(hash_of(bad), bad.data(), bad.size()).ok());
+  }
+  std::string hex = hash_of(bad).hex();
+  fs::path bad_path = dir.path / "chunks" / hex.substr(0, 2) / hex;
+  {
+    std::fstream f(bad_path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('X');  // one flipped byte
+  }
+  ChunkStore store(dir.path, 1 << 20);
+  ChunkStore::LoadReport report = load_ok(store);
+  REQUIRE(report.dropped_chunks.size() == 1);
+  CHECK(report.dropped_chunks[0] == hash_of(bad));
+  CHECK(report.chunks == 1);
+  CHECK_FALSE(store.has_chunk(hash_of(bad)));
+  CHECK_FALSE(fs::exists(bad_path));
+  CHECK(store.has_chunk(hash_of(good)));
+  CHECK(store.stored_bytes() == good.size());
+}
+
+TEST_CASE("incomplete manifest is reported") {
+  TempDir dir;
+  std::vector<std::string> chunks;
+  Manifest m = manifest_of("movie.mkv", bytes_of(50000, 'm'), &chunks);
+  {
+    ChunkStore store(dir.path, 1 << 20);
+    load_ok(store);
+    for (std::size_t i = 1; i < chunks.size(); ++i)  // all but the first
+      REQUIRE(store.put_chunk(hash_of(chunks[i]), chunks[i].data(), chunks[i].size()).ok());
+    REQUIRE(store.put_manifest(m).ok());
+    CHECK_FALSE(store.complete(m));
+    std::vector<Hash> missing = store.missing_chunks(m);
+    REQUIRE(missing.size() == 1);
+    CHECK(missing[0] == m.chunks[0]);
+  }
+  ChunkStore store(dir.path, 1 << 20);
+  ChunkStore::LoadReport report = load_ok(store);
+  REQUIRE(report.incomplete_manifests.size() == 1);
+  CHECK(report.incomplete_manifests[0] == m.file_id());
+  CHECK(report.manifests == 1);
+}
+
+TEST_CASE("undecodable manifest is dropped on load") {
+  TempDir dir;
+  {
+    ChunkStore store(dir.path, 1 << 20);
+    load_ok(store);
+  }
+  fs::path junk = dir.path / "manifests" / hash_of("junk").hex();
+  std::ofstream(junk) << "not msgpack at all";
+  ChunkStore store(dir.path, 1 << 20);
+  ChunkStore::LoadReport report = load_ok(store);
+  CHECK(report.dropped_manifests == 1);
+  CHECK(report.manifests == 0);
+  CHECK_FALSE(fs::exists(junk));
+  CHECK(store.manifests().empty());
+}
+
+TEST_CASE("leftover temporary files are removed on load") {
+  TempDir dir;
+  fs::create_directories(dir.path / "tmp");
+  std::ofstream(dir.path / "tmp" / "half-written") << "partial";
+  ChunkStore store(dir.path, 1 << 20);
+  load_ok(store);
+  CHECK(fs::is_empty(dir.path / "tmp"));
+}
+
+TEST_CASE("capacity defaults to free space plus stored bytes") {
+  TempDir dir;
+  ChunkStore store(dir.path, 0);
+  load_ok(store);
+  CHECK(store.capacity() > 0);
+  CHECK(store.free_bytes() == store.capacity());
+}

@@ -1,0 +1,97 @@
+#include <catch2/catch.hpp>
+
+#include <mutex>
+#include <set>
+
+#include "client/put_pipeline.h"
+#include "common/sha256.h"
+#include "fake_peer.h"
+
+using namespace p2p;
+using p2p::client::PutPipeline;
+using test::FakePeer;
+using test::FakeReply;
+
+namespace {
+
+constexpr std::uint32_t kChunk = limits::kMinChunkSize;
+
+Chunk make_chunk(std::uint64_t index) {
+  std::string bytes(kChunk, static_cast<char>('a' + index % 26));
+  Chunk c;
+  c.index = index;
+  c.offset = index * kChunk;
+  c.data = zmq::message_t(bytes.data(), bytes.size());
+  c.hash = sha256(bytes.data(), bytes.size());
+  return c;
+}
+
+std::vector<proto::HolderInfo> chain() {
+  return {{"first", "inproc://put-first"}, {"second", "tcp://127.0.0.1:7001"}, {"third", "tcp://127.0.0.1:7002"}};
+}
+
+}  // namespace
+
+TEST_CASE("put pipeline streams chunks with the rest of the chain as forward, then commits") {
+  zmq::context_t ctx;
+  std::mutex mu;
+  std::set<Hash> stored;
+  bool forward_ok = true;
+  FakePeer peer(ctx, "inproc://put-first", [&](const codec::Envelope& env) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (env.cmd() == proto::Command::kPutChunk) {
+      proto::PutChunkRequest req;
+      REQUIRE(codec::decode(env.body, &req).ok());
+      forward_ok = forward_ok && req.forward == std::vector<std::string>{"tcp://127.0.0.1:7001", "tcp://127.0.0.1:7002"};
+      if (sha256(env.data.data(), env.data.size()) != req.hash) return FakeReply::error(ErrorCode::kBadChunk, "bad");
+      stored.insert(req.hash);
+      return FakeReply{};
+    }
+    proto::CommitRequest commit;
+    REQUIRE(codec::decode(env.body, &commit).ok());
+    FakeReply r;
+    r.body = codec::encode(proto::CommitReply{commit.manifest.file_id(), {"first", "second", "third"}});
+    return r;
+  });
+
+  PutPipeline pipeline(ctx, chain(), std::chrono::milliseconds(5000));
+  Manifest manifest{"f", 20 * kChunk, kChunk, {}, 3};
+  for (std::uint64_t i = 0; i < 20; ++i) {
+    Chunk c = make_chunk(i);
+    manifest.chunks.push_back(c.hash);
+    REQUIRE(pipeline.put(std::move(c)).ok());
+  }
+  auto committed = pipeline.commit(manifest);
+  REQUIRE(committed.ok());
+  CHECK(committed->file_id == manifest.file_id());
+  CHECK(committed->peer_ids.size() == 3);
+  CHECK(pipeline.acked_bytes() == manifest.size);
+  std::lock_guard<std::mutex> lock(mu);
+  CHECK(forward_ok);
+  CHECK(stored.size() == 20);
+}
+
+TEST_CASE("put pipeline fails with the peer's no_space and names the peer") {
+  zmq::context_t ctx;
+  FakePeer peer(ctx, "inproc://put-first",
+                [](const codec::Envelope&) { return FakeReply::error(ErrorCode::kNoSpace, "capacity reached"); });
+  PutPipeline pipeline(ctx, chain(), std::chrono::milliseconds(5000));
+  Status s = pipeline.put(make_chunk(0));
+  if (s.ok()) s = pipeline.drain();
+  CHECK(s.code() == ErrorCode::kNoSpace);
+  CHECK_THAT(s.message(), Catch::Contains("first") && Catch::Contains("capacity reached"));
+}
+
+TEST_CASE("put pipeline keeps at most its window in flight and times out on a silent peer") {
+  zmq::context_t ctx;
+  FakePeer peer(ctx, "inproc://put-first", [](const codec::Envelope&) { return FakeReply::silence(); });
+  std::vector<proto::HolderInfo> one{{"first", "inproc://put-first"}};
+  PutPipeline pipeline(ctx, one, std::chrono::milliseconds(200));
+  Status s;
+  std::uint64_t sent = 0;
+  for (; sent < 2 * PutPipeline::kWindow && s.ok(); ++sent) s = pipeline.put(make_chunk(sent));
+  CHECK(s.code() == ErrorCode::kTimeout);
+  CHECK_THAT(s.message(), Catch::Contains("first") && Catch::Contains("inproc://put-first"));
+  CHECK(peer.requests() <= static_cast<int>(PutPipeline::kWindow));
+  CHECK(sent == PutPipeline::kWindow + 1);  // the next put waited for a free slot
+}

@@ -1,0 +1,336 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <random>
+#include <map>
+#include <set>
+
+#include <zmq_addon.hpp>
+
+#include "common/chunk_store.h"
+#include "common/sha256.h"
+#include "common/sockets.h"
+#include "services/peer/transfer_service.h"
+
+using namespace p2p;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_dir() {
+  std::random_device rd;
+  fs::path p = fs::temp_directory_path() / ("p2p-transfer-test-" + std::to_string(rd()) + std::to_string(rd()));
+  fs::create_directories(p);
+  return p;
+}
+
+// One peer's data plane in-process: a store in a temp dir and a running
+// transfer service. No tracker: its link keeps retrying a closed port.
+struct Peer {
+  fs::path dir = temp_dir();
+  ChunkStore store;
+  std::string peer_id = "peer-" + dir.filename().string().substr(18, 8);
+  std::unique_ptr<peer::TransferService> service;
+  std::string endpoint;
+
+  Peer(zmq::context_t& ctx, std::uint64_t capacity = 64 << 20, std::chrono::milliseconds forward_timeout = 5000ms)
+      : store(dir, capacity) {
+    REQUIRE(store.load().ok());
+    peer::TransferOptions o;
+    o.listen = "tcp://127.0.0.1:0";
+    o.workers = 2;
+    o.forward_timeout = forward_timeout;
+    o.drain_timeout = 2000ms;
+    o.link.tracker_endpoint = "tcp://127.0.0.1:1";
+    o.link.ready.peer_id = peer_id;
+    o.link.heartbeat = 100ms;
+    service = std::make_unique<peer::TransferService>(ctx, store, o);
+    Result<std::string> ep = service->start();
+    REQUIRE(ep.ok());
+    endpoint = ep.value();
+  }
+  ~Peer() {
+    service.reset();  // joins every thread before the store goes
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+// A client DEALER speaking to one peer.
+struct Client {
+  zmq::socket_t socket;
+  std::uint64_t seq = 0;
+
+  Client(zmq::context_t& ctx, const std::string& endpoint)
+      : socket(make_socket(ctx, zmq::socket_type::dealer, limits::kMaxDataPlaneMessage)) {
+    socket.connect(endpoint);
+  }
+
+  codec::Envelope receive() {
+    std::vector<zmq::pollitem_t> items{{socket.handle(), 0, ZMQ_POLLIN, 0}};
+    const auto deadline = Clock::now() + 5000ms;
+    codec::Envelope reply;
+    Status s{ErrorCode::kTimeout, "no reply"};
+    while (s.code() == ErrorCode::kTimeout && Clock::now() < deadline) {
+      zmq::poll(items, until(deadline));
+      s = codec::recv_envelope(socket, codec::Layout::kDealer, &reply);
+    }
+    REQUIRE(s.ok());
+    return reply;
+  }
+
+  template <class T>
+  codec::Envelope request(proto::Command command, const T& body, const std::string* data = nullptr) {
+    std::optional<zmq::message_t> frame;
+    if (data) frame.emplace(data->data(), data->size());
+    REQUIRE(codec::send_envelope(socket, codec::Layout::kDealer, nullptr, command, ++seq, codec::encode(body),
+                                 frame ? &*frame : nullptr)
+                .ok());
+    codec::Envelope reply = receive();
+    CHECK(reply.seq == seq);
+    return reply;
+  }
+};
+
+Status status_of(const codec::Envelope& reply) {
+  return reply.cmd() == proto::Command::kOk ? Status::Ok() : codec::error_from(reply);
+}
+
+std::string bytes_of(std::size_t size, char seed) {
+  std::string s(size, '\0');
+  for (std::size_t i = 0; i < size; ++i) s[i] = static_cast<char>(seed + i * 13 + i / 101);
+  return s;
+}
+
+Hash hash_of(const std::string& s) { return sha256(s.data(), s.size()); }
+
+Manifest one_chunk_manifest(const std::string& name, const std::string& chunk) {
+  Manifest m;
+  m.name = name;
+  m.size = chunk.size();
+  m.chunk_size = limits::kMaxChunkSize;  // any test chunk fits in one
+  m.chunks = {hash_of(chunk)};
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("PUT_CHUNK then GET_CHUNK returns the bytes") {
+  zmq::context_t ctx;
+  Peer peer(ctx);
+  Client client(ctx, peer.endpoint);
+  std::string data = bytes_of(100000, 'p');
+  codec::Envelope put = client.request(proto::Command::kPutChunk, proto::PutChunkRequest{hash_of(data), {}}, &data);
+  REQUIRE(status_of(put).ok());
+  CHECK(peer.store.has_chunk(hash_of(data)));
+
+  codec::Envelope got = client.request(proto::Command::kGetChunk, proto::ChunkRef{hash_of(data)});
+  REQUIRE(got.cmd() == proto::Command::kOk);
+  REQUIRE(got.has_data);
+  CHECK(got.data.to_string() == data);
+  proto::ChunkRef ref;
+  REQUIRE(codec::decode(got.body, &ref).ok());
+  CHECK(ref.hash == hash_of(data));
+}
+
+TEST_CASE("GET_CHUNK of an absent chunk is not_found") {
+  zmq::context_t ctx;
+  Peer peer(ctx);
+  Client client(ctx, peer.endpoint);
+  codec::Envelope got = client.request(proto::Command::kGetChunk, proto::ChunkRef{hash_of("absent")});
+  CHECK(status_of(got).code() == ErrorCode::kNotFound);
+}
+
+TEST_CASE("PUT_CHUNK with a wrong hash is refused with bad_chunk") {
+  zmq::context_t ctx;
+  Peer peer(ctx);
+  Client client(ctx, peer.endpoint);
+  std::string data = bytes_of(1000, 'w');
+  codec::Envelope put = client.request(proto::Command::kPutChunk, proto::PutChunkRequest{hash_of("other"), {}}, &data);
+  CHECK(status_of(put).code() == ErrorCode::kBadChunk);
+  CHECK(peer.store.chunk_count() == 0);
+}
+
+TEST_CASE("PUT_CHUNK beyond capacity is refused with no_space") {
+  zmq::context_t ctx;
+  Peer peer(ctx, /*capacity=*/1000);
+  Client client(ctx, peer.endpoint);
+  std::string data = bytes_of(2000, 'n');
+  codec::Envelope put = client.request(proto::Command::kPutChunk, proto::PutChunkRequest{hash_of(data), {}}, &data);
+  CHECK(status_of(put).code() == ErrorCode::kNoSpace);
+}
+
+TEST_CASE("chained PUT_CHUNK and COMMIT store the file on every peer of the pipeline") {
+  zmq::context_t ctx;
+  Peer first(ctx), second(ctx);
+  Client client(ctx, first.endpoint);
+  std::string data = bytes_of(30000, 'c');
+  codec::Envelope put =
+      client.request(proto::Command::kPutChunk, proto::PutChunkRequest{hash_of(data), {second.endpoint}}, &data);
+  REQUIRE(status_of(put).ok());
+  CHECK(first.store.has_chunk(hash_of(data)));
+  CHECK(second.store.has_chunk(hash_of(data)));
+
+  Manifest m = one_chunk_manifest("chained.bin", data);
+  codec::Envelope commit = client.request(proto::Command::kCommit, proto::CommitRequest{m, {second.endpoint}});
+  REQUIRE(status_of(commit).ok());
+  proto::CommitReply reply;
+  REQUIRE(codec::decode(commit.body, &reply).ok());
+  CHECK(reply.file_id == m.file_id());
+  CHECK(reply.peer_ids == std::vector<std::string>{first.peer_id, second.peer_id});
+  CHECK(first.store.manifest(m.file_id()).ok());
+  CHECK(second.store.manifest(m.file_id()).ok());
+}
+
+TEST_CASE("failure of the next peer is reported as forward_failed") {
+  zmq::context_t ctx;
+  Peer peer(ctx, 64 << 20, /*forward_timeout=*/200ms);
+  Client client(ctx, peer.endpoint);
+  std::string data = bytes_of(5000, 'f');
+  // Nothing listens on port 1: the forward times out.
+  codec::Envelope put = client.request(proto::Command::kPutChunk,
+                                       proto::PutChunkRequest{hash_of(data), {"tcp://127.0.0.1:1"}}, &data);
+  Status s = status_of(put);
+  CHECK(s.code() == ErrorCode::kForwardFailed);
+  CHECK(s.message().find("tcp://127.0.0.1:1") != std::string::npos);
+  CHECK(peer.store.has_chunk(hash_of(data)));  // the local copy is kept
+
+  // A downstream refusal comes back with the downstream's reason.
+  Peer tiny(ctx, /*capacity=*/100);
+  codec::Envelope refused =
+      client.request(proto::Command::kPutChunk, proto::PutChunkRequest{hash_of(data), {tiny.endpoint}}, &data);
+  CHECK(status_of(refused).code() == ErrorCode::kForwardFailed);
+  CHECK(status_of(refused).message().find("no_space") != std::string::npos);
+}
+
+TEST_CASE("COMMIT with a missing chunk is refused with missing_chunks") {
+  zmq::context_t ctx;
+  Peer peer(ctx);
+  Client client(ctx, peer.endpoint);
+  Manifest m = one_chunk_manifest("missing.bin", bytes_of(20000, 'm'));
+  codec::Envelope commit = client.request(proto::Command::kCommit, proto::CommitRequest{m, {}});
+  CHECK(status_of(commit).code() == ErrorCode::kMissingChunks);
+  CHECK_FALSE(peer.store.manifest(m.file_id()).ok());
+}
+
+TEST_CASE("COMMIT of an invalid manifest is refused") {
+  zmq::context_t ctx;
+  Peer peer(ctx);
+  Client client(ctx, peer.endpoint);
+  Manifest bad_name = one_chunk_manifest("../etc/passwd", bytes_of(100, 'x'));
+  CHECK(status_of(client.request(proto::Command::kCommit, proto::CommitRequest{bad_name, {}})).code() ==
+        ErrorCode::kBadName);
+  Manifest bad_count = one_chunk_manifest("ok.bin", bytes_of(100, 'x'));
+  bad_count.size = 3 * limits::kMaxChunkSize;  // needs 3 chunks, lists 1
+  CHECK(status_of(client.request(proto::Command::kCommit, proto::CommitRequest{bad_count, {}})).code() ==
+        ErrorCode::kBadRequest);
+}
+
+TEST_CASE("committed manifest is served by GET_MANIFEST") {
+  zmq::context_t ctx;
+  Peer peer(ctx);
+  Client client(ctx, peer.endpoint);
+  std::string data = bytes_of(20000, 'g');
+  REQUIRE(status_of(client.request(proto::Command::kPutChunk, proto::PutChunkRequest{hash_of(data), {}}, &data)).ok());
+  Manifest m = one_chunk_manifest("served.bin", data);
+  REQUIRE(status_of(client.request(proto::Command::kCommit, proto::CommitRequest{m, {}})).ok());
+  codec::Envelope got = client.request(proto::Command::kGetManifest, proto::FileRef{m.file_id()});
+  REQUIRE(status_of(got).ok());
+  proto::ManifestReply reply;
+  REQUIRE(codec::decode(got.body, &reply).ok());
+  CHECK(reply.manifest.file_id() == m.file_id());
+  CHECK(status_of(client.request(proto::Command::kGetManifest, proto::FileRef{hash_of("none")})).code() ==
+        ErrorCode::kNotFound);
+}
+
+TEST_CASE("garbage frames get an ERROR and the service keeps serving") {
+  zmq::context_t ctx;
+  Peer peer(ctx);
+  Client client(ctx, peer.endpoint);
+
+  // Undecodable header.
+  std::vector<zmq::message_t> junk;
+  junk.emplace_back();
+  junk.emplace_back(std::string("\xc1garbage"));
+  junk.emplace_back(std::string("x"));
+  REQUIRE(zmq::send_multipart(client.socket, junk));
+  CHECK(status_of(client.receive()).code() == ErrorCode::kBadRequest);
+
+  // Unknown command, undecodable body, missing data frame.
+  CHECK(status_of(client.request(static_cast<proto::Command>(99), proto::Empty{})).code() ==
+        ErrorCode::kUnknownCommand);
+  CHECK(status_of(client.request(proto::Command::kGetChunk, std::string("not an array"))).code() == ErrorCode::kBadRequest);
+  CHECK(status_of(client.request(proto::Command::kPutChunk, proto::PutChunkRequest{})).code() ==
+        ErrorCode::kBadRequest);
+  // A forward endpoint that is not another peer's TCP address.
+  std::string data = bytes_of(100, 'i');
+  CHECK(status_of(client.request(proto::Command::kPutChunk,
+                                 proto::PutChunkRequest{hash_of(data), {"inproc://p2p-peer-committed"}}, &data))
+            .code() == ErrorCode::kBadRequest);
+
+  // Wrong protocol version.
+  std::vector<zmq::message_t> old;
+  old.emplace_back();
+  msgpack::sbuffer header;
+  msgpack::pack(header, std::make_tuple(std::uint8_t{9}, std::uint8_t{34}, std::uint64_t{7}));
+  old.emplace_back(header.data(), header.size());
+  old.emplace_back(codec::encode(proto::Empty{}));
+  REQUIRE(zmq::send_multipart(client.socket, old));
+  CHECK(status_of(client.receive()).code() == ErrorCode::kVersion);
+
+  CHECK(status_of(client.request(proto::Command::kPing, proto::Empty{})).ok());
+}
+
+TEST_CASE("pipelined requests are all answered, matched by seq") {
+  zmq::context_t ctx;
+  Peer peer(ctx);
+  Client client(ctx, peer.endpoint);
+  std::vector<std::string> chunks;
+  for (int i = 0; i < 16; ++i) chunks.push_back(bytes_of(20000 + i, static_cast<char>('a' + i)));
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    zmq::message_t data(chunks[i].data(), chunks[i].size());
+    REQUIRE(codec::send_envelope(client.socket, codec::Layout::kDealer, nullptr, proto::Command::kPutChunk, 100 + i,
+                                 codec::encode(proto::PutChunkRequest{hash_of(chunks[i]), {}}), &data)
+                .ok());
+  }
+  std::set<std::uint64_t> answered;
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    codec::Envelope reply = client.receive();
+    CHECK(status_of(reply).ok());
+    answered.insert(reply.seq);
+  }
+  CHECK(answered.size() == chunks.size());
+  CHECK(peer.store.chunk_count() == chunks.size());
+}
+
+TEST_CASE("stopping refuses new requests but answers those in flight") {
+  zmq::context_t ctx;
+  Peer peer(ctx, 64 << 20, /*forward_timeout=*/500ms);
+  Client client(ctx, peer.endpoint);
+  std::string data = bytes_of(5000, 'd');
+  zmq::message_t frame(data.data(), data.size());
+  REQUIRE(codec::send_envelope(client.socket, codec::Layout::kDealer, nullptr, proto::Command::kPutChunk, 1,
+                               codec::encode(proto::PutChunkRequest{hash_of(data), {"tcp://127.0.0.1:1"}}), &frame)
+              .ok());
+  // The worker stores locally after forwarding: from then on it waits downstream.
+  const auto deadline = Clock::now() + 5000ms;
+  while (!peer.store.has_chunk(hash_of(data)) && Clock::now() < deadline) {
+    std::vector<zmq::pollitem_t> none;
+    zmq::poll(none, 5ms);
+  }
+  REQUIRE(peer.store.has_chunk(hash_of(data)));
+  peer.service->stop();
+  REQUIRE(codec::send_envelope(client.socket, codec::Layout::kDealer, nullptr, proto::Command::kPing, 2,
+                               codec::encode(proto::Empty{}))
+              .ok());
+  std::map<std::uint64_t, Status> replies;
+  for (int i = 0; i < 2; ++i) {
+    codec::Envelope reply = client.receive();
+    replies[reply.seq] = status_of(reply);
+  }
+  CHECK(replies.at(1).code() == ErrorCode::kForwardFailed);  // drained, not dropped
+  CHECK(replies.at(2).code() == ErrorCode::kShuttingDown);
+}
