@@ -9,6 +9,11 @@ const char* command_name(Command c) {
     case Command::kDisconnect: return "DISCONNECT";
     case Command::kAnnounce: return "ANNOUNCE";
     case Command::kReplicated: return "REPLICATED";
+    case Command::kRemoved: return "REMOVED";
+    case Command::kDrain: return "DRAIN";
+    case Command::kLeave: return "LEAVE";
+    case Command::kDelete: return "DELETE";
+    case Command::kRelease: return "RELEASE";
     case Command::kPlace: return "PLACE";
     case Command::kPublish: return "PUBLISH";
     case Command::kLocate: return "LOCATE";

@@ -28,6 +28,9 @@ enum class Command : std::uint8_t {
   kDisconnect = 3,  // Empty; both directions; no reply
   kAnnounce = 4,    // AnnounceBody; no reply
   kReplicated = 5,  // ReplicatedBody (replication -> tracker); no reply
+  kRemoved = 6,     // FileList (storage -> tracker): files this peer no longer holds; no reply
+  kDrain = 7,       // Empty; storage -> tracker: "I am leaving, move my files";
+                    //        tracker -> storage: "start leaving" (p2p leave); no reply
   // client -> tracker; request/reply
   kPlace = 10,    // PlaceRequest -> PlaceReply
   kPublish = 11,  // PublishRequest -> PublishReply
@@ -37,8 +40,11 @@ enum class Command : std::uint8_t {
   kStat = 15,     // QueryRequest -> StatReply
   kPeers = 16,    // Empty -> PeersReply
   kStatus = 17,   // Empty -> StatusReply
+  kLeave = 18,    // QueryRequest{peer_id} -> Empty: ask a peer to drain and leave
   // tracker -> service
   kReplicate = 20,  // ReplicateOrder (to a replication service); answered by kReplicated
+  kDelete = 21,     // FileRef (to a storage service): drop this replica; answered by kRemoved
+  kRelease = 22,    // Empty (to a draining storage service): every file is safe elsewhere; exit
   // data plane: client or peer -> peer transfer service; request/reply
   kGetChunk = 30,     // ChunkRef -> ChunkRef + data frame
   kPutChunk = 31,     // PutChunkRequest + data frame -> Empty
@@ -86,7 +92,8 @@ struct ReadyBody {
 
 struct HeartbeatBody {
   std::uint64_t free_bytes = 0;  // from storage; 0 and ignored from others
-  MSGPACK_DEFINE(free_bytes)
+  std::uint32_t copies = 0;      // from replication: copy streams running now
+  MSGPACK_DEFINE(free_bytes, copies)
 };
 
 // "This peer holds every chunk of these files on disk."
@@ -168,7 +175,9 @@ struct PeerSummary {
   std::uint32_t files = 0;
   std::uint64_t last_seen_ms = 0;  // milliseconds since the last message
   std::vector<std::string> services;
-  MSGPACK_DEFINE(peer_id, endpoint, capacity, free_bytes, files, last_seen_ms, services)
+  bool draining = false;     // leaving: a source for copies, not a target
+  std::uint32_t copies = 0;  // copies this peer is receiving now
+  MSGPACK_DEFINE(peer_id, endpoint, capacity, free_bytes, files, last_seen_ms, services, draining, copies)
 };
 
 struct PeersReply {
@@ -185,7 +194,10 @@ struct StatusReply {
   std::uint64_t free_bytes = 0;
   std::uint32_t under_replicated = 0;  // files with fewer live holders than wanted
   std::uint32_t unavailable = 0;       // files with no live holder
-  MSGPACK_DEFINE(peers, files, bytes, stored_bytes, capacity, free_bytes, under_replicated, unavailable)
+  std::uint32_t copies = 0;            // REPLICATE orders in progress
+  std::uint32_t draining = 0;          // peers draining before they leave
+  MSGPACK_DEFINE(peers, files, bytes, stored_bytes, capacity, free_bytes, under_replicated, unavailable, copies,
+                 draining)
 };
 
 struct ReplicateOrder {
@@ -227,6 +239,11 @@ struct CommitReply {
 struct FileRef {
   Hash file_id;
   MSGPACK_DEFINE(file_id)
+};
+
+struct FileList {
+  std::vector<Hash> file_ids;
+  MSGPACK_DEFINE(file_ids)
 };
 
 struct ManifestReply {
