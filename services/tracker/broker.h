@@ -1,0 +1,123 @@
+// Broker: the tracker's single-threaded ROUTER loop, the hub of the control
+// plane (docs/design-brief.md "Control plane", docs/protocol.md 5.1-5.2).
+//
+// One ROUTER socket serves both sides, Majordomo style:
+// - peer services (READY, HEARTBEAT, DISCONNECT, ANNOUNCE, REPLICATED): the
+//   broker registers them, heartbeats every registered service each
+//   heartbeat interval, expires silent ones, and answers worker commands
+//   from unknown connections with DISCONNECT so they re-register;
+// - clients (PLACE, PUBLISH, LOCATE, SEARCH, LIST, STAT, PEERS, STATUS):
+//   exactly one reply each, OK + reply struct or ERROR{code, message}.
+// Every send is ROUTER_MANDATORY + dontwait: a slow or vanished client never
+// blocks the loop; a dropped reply is logged.
+//
+// Usage:
+//   zmq::context_t ctx;
+//   Broker broker(ctx, options);
+//   Result<std::string> ep = broker.bind();     // e.g. "tcp://127.0.0.1:40123"
+//   std::thread t([&] { broker.run(); });
+//   ...
+//   broker.stop();                              // from any thread
+//   t.join();
+//
+// Stopping: stop() sets an atomic flag that run() checks on every poll tick;
+// the poll timeout never exceeds kStopCheckInterval, so run() returns within
+// about that long. (A flag rather than an inproc control socket: stop() can
+// then be called from any thread, including a signal-waiting one, without
+// that thread owning a socket.)
+//
+// Thread affinity: bind() creates the socket in the calling thread; run()
+// may then be called once, on another thread (starting a thread is a full
+// memory barrier, which is all ZeroMQ asks when a socket changes threads).
+// From then on only stop() may be called from other threads. run() closes the
+// socket before returning. The context must outlive the broker.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "common/codec.h"
+#include "common/status.h"
+#include "services/tracker/file_index.h"
+#include "services/tracker/peer_registry.h"
+#include "services/tracker/tracker_options.h"
+
+namespace p2p::tracker {
+
+// Longest poll: bounds how late run() notices stop().
+inline constexpr std::chrono::milliseconds kStopCheckInterval{100};
+// Messages handled per poll wake-up before timers run again, so a flood of
+// requests cannot starve heartbeats and expiry.
+inline constexpr int kMaxBatch = 1000;
+// SEARCH and LIST answer at most this many files: bounds one reply's size.
+inline constexpr std::size_t kMaxSearchResults = 10000;
+
+class Broker {
+ public:
+  Broker(zmq::context_t& ctx, TrackerOptions options);
+  ~Broker() = default;
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // Creates the ROUTER and binds it to options.endpoint (":0" = any port).
+  // Returns the bound endpoint, or kIo naming the endpoint and the reason.
+  Result<std::string> bind();
+
+  // Serves until stop(). OK after a requested stop; an error only when the
+  // socket itself fails (e.g. the context was terminated). Never throws.
+  // REQUIRES: bind() succeeded.
+  Status run();
+
+  // Asks run() to return. Thread-safe, async-signal-safe.
+  void stop() noexcept { stop_.store(true); }
+
+ private:
+  void run_timers(TimePoint now);
+  void read_messages();
+  void handle(codec::Envelope& env, const std::string& routing, TimePoint now);
+  void handle_departures(const std::vector<Departure>& gone, const char* how);
+
+  // Worker commands: no reply, except DISCONNECT or ERROR when refused.
+  void on_ready(const codec::Envelope& env, const std::string& routing, TimePoint now);
+  void on_heartbeat(const codec::Envelope& env, const ServiceKey& service);
+  void on_disconnect(const std::string& routing);
+  void on_announce(const codec::Envelope& env, const ServiceKey& service);
+  void on_replicated(const codec::Envelope& env, const ServiceKey& service);
+
+  // Client requests: each returns the reply body or the error to send.
+  Result<proto::PlaceReply> place(const proto::PlaceRequest& req, TimePoint now);
+  Result<proto::PublishReply> publish(const proto::PublishRequest& req, TimePoint now);
+  Result<proto::LocateReply> locate(const proto::QueryRequest& req, TimePoint now);
+  Result<proto::ListReply> search(const proto::SearchRequest& req, TimePoint now);
+  Result<proto::ListReply> list(const proto::Empty& req, TimePoint now);
+  Result<proto::StatReply> stat(const proto::QueryRequest& req, TimePoint now);
+  Result<proto::PeersReply> peers(const proto::Empty& req, TimePoint now);
+  Result<proto::StatusReply> status(const proto::Empty& req, TimePoint now);
+
+  // Decodes the request body, runs `handler` and sends its one reply.
+  template <class Request, class Reply>
+  void serve(const codec::Envelope& env, Result<Reply> (Broker::*handler)(const Request&, TimePoint), TimePoint now);
+
+  // Logs the refusal and answers ERROR where a reply is possible.
+  void reject(const codec::Envelope& env, const Status& why);
+  void send_disconnect(const std::string& routing);
+  void log_dropped(const Status& send_status, const codec::Envelope& env);
+
+  proto::FileSummary summary(const FileRecord& file) const;
+  std::vector<proto::HolderInfo> holder_infos(const FileRecord& file) const;
+
+  zmq::context_t& ctx_;
+  const TrackerOptions options_;
+  std::optional<zmq::socket_t> socket_;  // from bind() until run() returns
+  std::atomic<bool> stop_{false};
+  PeerRegistry registry_;
+  FileIndex index_;
+  TimePoint next_heartbeat_{};
+};
+
+}  // namespace p2p::tracker

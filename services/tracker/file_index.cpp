@@ -1,0 +1,121 @@
+#include "services/tracker/file_index.h"
+
+namespace p2p::tracker {
+
+FileRecord& FileIndex::insert(const Manifest& manifest, const Hash& id, bool* is_new) {
+  auto [it, inserted] = files_.try_emplace(id);
+  if (inserted) {
+    it->second.id = id;
+    it->second.manifest = manifest;
+  }
+  *is_new = inserted;
+  return it->second;
+}
+
+void FileIndex::add_holder(FileRecord& file, const std::string& peer_id) {
+  file.holders.insert(peer_id);
+  by_peer_[peer_id].insert(file.id);
+}
+
+bool FileIndex::is_named(const FileRecord& file) const {
+  auto it = names_.find(file.manifest.name);
+  return it != names_.end() && it->second == file.id;
+}
+
+void FileIndex::drop_if_orphan(const Hash& id) {
+  auto it = files_.find(id);
+  if (it != files_.end() && it->second.holders.empty() && !is_named(it->second)) files_.erase(it);
+}
+
+HoldingOutcome FileIndex::add_holding(const Manifest& manifest, const std::string& peer_id) {
+  HoldingOutcome out;
+  out.id = manifest.file_id();
+  FileRecord& file = insert(manifest, out.id, &out.new_file);
+  add_holder(file, peer_id);
+  auto [name, inserted] = names_.try_emplace(manifest.name, out.id);
+  out.name_bound = inserted;
+  return out;
+}
+
+Result<Hash> FileIndex::publish(const Manifest& manifest, const std::vector<std::string>& holders, bool force) {
+  const Hash id = manifest.file_id();
+  auto name = names_.find(manifest.name);
+  std::optional<Hash> replaced;
+  if (name != names_.end() && name->second != id) {
+    if (!force)
+      return Status{ErrorCode::kNameExists,
+                    "the name '" + manifest.name + "' holds a different file (" + name->second.hex() + ")"};
+    replaced = name->second;
+  }
+  bool is_new = false;
+  FileRecord& file = insert(manifest, id, &is_new);
+  file.manifest.replicas = manifest.replicas;
+  for (const auto& peer : holders) add_holder(file, peer);
+  names_.insert_or_assign(manifest.name, id);
+  if (replaced) drop_if_orphan(*replaced);
+  return id;
+}
+
+std::size_t FileIndex::remove_peer(const std::string& peer_id) {
+  auto held = by_peer_.find(peer_id);
+  if (held == by_peer_.end()) return 0;
+  const std::set<Hash> ids = std::move(held->second);
+  by_peer_.erase(held);
+  for (const Hash& id : ids) {
+    auto it = files_.find(id);
+    if (it == files_.end()) continue;
+    it->second.holders.erase(peer_id);
+    drop_if_orphan(id);
+  }
+  return ids.size();
+}
+
+const FileRecord* FileIndex::find(const Hash& id) const {
+  auto it = files_.find(id);
+  return it == files_.end() ? nullptr : &it->second;
+}
+
+const FileRecord* FileIndex::find_name(std::string_view name) const {
+  auto it = names_.find(name);
+  return it == names_.end() ? nullptr : find(it->second);
+}
+
+const FileRecord* FileIndex::lookup(std::string_view query) const {
+  if (auto id = Hash::from_hex(query)) {
+    if (const FileRecord* f = find(*id)) return f;
+  }
+  return find_name(query);  // a 64-hex-digit name is a name too
+}
+
+std::vector<const FileRecord*> FileIndex::search(const NamePattern& pattern, std::size_t limit) const {
+  std::vector<const FileRecord*> out;
+  for (const auto& [name, id] : names_) {
+    if (out.size() == limit) break;
+    if (!pattern.matches(name)) continue;
+    if (const FileRecord* f = find(id)) out.push_back(f);
+  }
+  return out;
+}
+
+std::uint32_t FileIndex::wanted_replicas(const FileRecord& file) const {
+  return file.manifest.replicas != 0 ? file.manifest.replicas : default_replicas_;
+}
+
+std::size_t FileIndex::files_held_by(const std::string& peer_id) const {
+  auto it = by_peer_.find(peer_id);
+  return it == by_peer_.end() ? 0 : it->second.size();
+}
+
+IndexCounts FileIndex::counts() const {
+  IndexCounts c;
+  for (const auto& [id, f] : files_) {
+    ++c.files;
+    c.bytes += f.manifest.size;
+    c.stored_bytes += f.manifest.size * f.holders.size();
+    if (f.holders.size() < wanted_replicas(f)) ++c.under_replicated;
+    if (f.holders.empty()) ++c.unavailable;
+  }
+  return c;
+}
+
+}  // namespace p2p::tracker

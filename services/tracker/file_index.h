@@ -1,0 +1,94 @@
+// FileIndex: what the network stores. File id -> manifest and holders, and
+// name -> file id (docs/protocol.md 5.1, 5.2).
+//
+// Holders are peer ids. The broker keeps the invariant that every holder
+// here is a live peer: it removes a peer with remove_peer() the moment the
+// peer dies, leaves or restarts, and adds only live peers. So holder counts
+// are live counts. A file whose holders all went stays indexed (unavailable)
+// while a name points at it; a file no name points at any more (replaced by
+// PUBLISH --force) is dropped when its last holder goes.
+//
+// Manifests handed in must have passed Manifest::validate().
+// Thread affinity: none of its own; the broker thread owns it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/hash.h"
+#include "common/manifest.h"
+#include "common/status.h"
+#include "services/tracker/name_pattern.h"
+
+namespace p2p::tracker {
+
+struct FileRecord {
+  Hash id;
+  Manifest manifest;              // replicas as published; 0 means the tracker default
+  std::set<std::string> holders;  // live peers holding every chunk
+};
+
+struct IndexCounts {
+  std::uint32_t files = 0;
+  std::uint64_t bytes = 0;             // logical size of all files
+  std::uint64_t stored_bytes = 0;      // size x holders
+  std::uint32_t under_replicated = 0;  // holders < wanted replicas
+  std::uint32_t unavailable = 0;       // no holder
+};
+
+struct HoldingOutcome {
+  Hash id;
+  bool new_file = false;    // first time this file id was seen
+  bool name_bound = false;  // its name now points at it (it was free)
+};
+
+class FileIndex {
+ public:
+  // `default_replicas`: the wanted k of a file whose manifest says 0.
+  explicit FileIndex(std::uint32_t default_replicas) : default_replicas_(default_replicas) {}
+
+  // ANNOUNCE: `peer_id` holds the file. Indexes it if new and binds its name
+  // when the name is free. An existing file keeps its published replicas.
+  HoldingOutcome add_holding(const Manifest& manifest, const std::string& peer_id);
+
+  // PUBLISH: binds manifest.name to the manifest's file id, stores the
+  // manifest (its replicas replace the old value) and adds `holders`.
+  // kNameExists when the name is bound to another file id and !force.
+  Result<Hash> publish(const Manifest& manifest, const std::vector<std::string>& holders, bool force);
+
+  // The peer holds nothing any more (died, left, restarted). Returns how
+  // many files it held.
+  std::size_t remove_peer(const std::string& peer_id);
+
+  const FileRecord* find(const Hash& id) const;
+  const FileRecord* find_name(std::string_view name) const;
+  // `query` is 64 hex digits of a known file id, else a name.
+  const FileRecord* lookup(std::string_view query) const;
+
+  // Named files whose name matches, sorted by name, at most `limit`.
+  std::vector<const FileRecord*> search(const NamePattern& pattern, std::size_t limit) const;
+
+  std::uint32_t wanted_replicas(const FileRecord& file) const;
+  std::size_t files_held_by(const std::string& peer_id) const;
+  IndexCounts counts() const;
+
+ private:
+  FileRecord& insert(const Manifest& manifest, const Hash& id, bool* is_new);
+  void add_holder(FileRecord& file, const std::string& peer_id);
+  bool is_named(const FileRecord& file) const;
+  void drop_if_orphan(const Hash& id);
+
+  std::uint32_t default_replicas_;
+  std::unordered_map<Hash, FileRecord, HashHasher> files_;
+  std::map<std::string, Hash, std::less<>> names_;  // ordered: SEARCH answers sorted by name
+  std::unordered_map<std::string, std::set<Hash>> by_peer_;
+};
+
+}  // namespace p2p::tracker

@@ -1,0 +1,121 @@
+// p2p-tracker: the index of files and peers, and the control-plane broker.
+// Flags: docs/design-brief.md "p2p-tracker". Prints "listening <endpoint>"
+// on stdout once bound; logs go to stderr. SIGINT/SIGTERM stop it cleanly
+// (exit 0); bad flags exit 2; a failed bind exits 1 with a one-line error.
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <zmq.hpp>
+
+#include "common/limits.h"
+#include "common/log.h"
+#include "services/tracker/broker.h"
+#include "services/tracker/tracker_options.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+// How often the main thread looks up from waiting for a signal to check
+// whether the broker stopped on its own (a fatal socket error).
+constexpr long kSignalWaitNanos = 200'000'000;
+
+int run(int argc, char** argv) {
+  p2p::tracker::TrackerOptions options;
+  CLI::App app{"p2p-tracker: index of files and peers for p2p-share"};
+  int heartbeat_ms = static_cast<int>(options.heartbeat.count());
+  std::string log_level = "info";
+  app.add_option("--listen", options.endpoint, "endpoint to bind (':0' picks a free port)")->capture_default_str();
+  app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval on service links")
+      ->check(CLI::Range(1, 3'600'000))
+      ->capture_default_str();
+  app.add_option("--liveness", options.liveness, "a service is dead after liveness x heartbeat of silence")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_option("--replicas", options.replicas, "wanted replicas when a request says 0")
+      ->check(CLI::Range(1u, p2p::limits::kMaxReplicas))
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "debug | info | warn")
+      ->check(CLI::IsMember({"debug", "info", "warn"}))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints help (stdout) or the error (stderr)
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  options.heartbeat = std::chrono::milliseconds(heartbeat_ms);
+
+  p2p::log::set_component("tracker");
+  static const std::map<std::string, p2p::log::Level> kLevels{
+      {"debug", p2p::log::Level::kDebug}, {"info", p2p::log::Level::kInfo}, {"warn", p2p::log::Level::kWarn}};
+  p2p::log::set_level(kLevels.at(log_level));
+
+  // Block the stop signals before any thread exists (libzmq's included), so
+  // they are only ever taken by sigtimedwait below. Reset their disposition
+  // first: a shell starts background jobs with SIGINT ignored, and an ignored
+  // signal is discarded instead of left pending for sigtimedwait.
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  zmq::context_t ctx;
+  p2p::tracker::Broker broker(ctx, options);
+  p2p::Result<std::string> endpoint = broker.bind();
+  if (!endpoint.ok()) {
+    std::fprintf(stderr, "p2p-tracker: %s\n", endpoint.status().message().c_str());
+    return kExitFailure;
+  }
+  std::printf("listening %s\n", endpoint->c_str());
+  std::fflush(stdout);
+  P2P_INFO("listening %s heartbeat=%dms liveness=%d replicas=%u", endpoint->c_str(), heartbeat_ms, options.liveness,
+           options.replicas);
+
+  std::atomic<bool> finished{false};
+  p2p::Status result;
+  std::thread loop([&] {
+    result = broker.run();
+    finished.store(true);
+  });
+  while (!finished.load()) {
+    const timespec wait{0, kSignalWaitNanos};
+    const int sig = sigtimedwait(&stop_signals, nullptr, &wait);
+    if (sig == SIGINT || sig == SIGTERM) {
+      P2P_INFO("signal %d: stopping", sig);
+      broker.stop();
+      break;
+    }
+  }
+  loop.join();
+  if (!result.ok()) {
+    std::fprintf(stderr, "p2p-tracker: %s\n", result.message().c_str());
+    return kExitFailure;
+  }
+  P2P_INFO("stopped");
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "p2p-tracker: %s\n", e.what());
+    return kExitFailure;
+  }
+}

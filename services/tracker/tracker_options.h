@@ -1,0 +1,30 @@
+// TrackerOptions: everything p2p-tracker can be told, with the defaults the
+// CLI shows. Tests build one directly and shrink the timeouts.
+// REQUIRES (main.cpp checks the flags): heartbeat >= 1 ms, liveness >= 1,
+// 1 <= replicas <= limits::kMaxReplicas.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace p2p::tracker {
+
+struct TrackerOptions {
+  // Loopback by default: the tracker has no authentication, so exposing it
+  // is an explicit choice. ":0" (or ":*") picks a free port.
+  std::string endpoint = "tcp://127.0.0.1:5555";
+  // Heartbeat interval on every service link; must match the peers' value
+  // (MDP's known weakness: mismatched rates cause false deaths).
+  std::chrono::milliseconds heartbeat{1000};
+  // A service is dead after liveness x heartbeat of silence. 3 is the
+  // zguide's Paranoid Pirate / Majordomo value ("3-5 is reasonable").
+  int liveness = 3;
+  // Wanted replicas k when a request or manifest says 0. 3 survives two
+  // simultaneous peer losses, the usual storage-system default.
+  std::uint32_t replicas = 3;
+
+  std::chrono::milliseconds expiry() const { return heartbeat * liveness; }
+};
+
+}  // namespace p2p::tracker

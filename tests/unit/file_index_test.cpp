@@ -1,0 +1,158 @@
+#include <catch2/catch.hpp>
+
+#include "common/limits.h"
+#include "common/sha256.h"
+#include "services/tracker/file_index.h"
+
+using namespace p2p;
+using namespace p2p::tracker;
+
+namespace {
+
+// A valid manifest whose chunk hashes depend on `seed`, so two calls with
+// different seeds describe different contents of the same name.
+Manifest manifest_of(const std::string& name, std::uint64_t size, int seed = 0, std::uint32_t replicas = 0) {
+  Manifest m;
+  m.name = name;
+  m.size = size;
+  m.chunk_size = limits::kMinChunkSize;
+  m.replicas = replicas;
+  for (std::uint64_t i = 0; i < chunk_count_for(size, m.chunk_size); ++i) {
+    std::string text = name + "/" + std::to_string(seed) + "/" + std::to_string(i);
+    m.chunks.push_back(sha256(text.data(), text.size()));
+  }
+  REQUIRE(m.validate().ok());
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("announced file is found by name and by id") {
+  FileIndex index(3);
+  Manifest m = manifest_of("movie.mkv", 100000);
+  HoldingOutcome h = index.add_holding(m, "p1");
+  CHECK(h.new_file);
+  CHECK(h.name_bound);
+  CHECK(h.id == m.file_id());
+
+  const FileRecord* by_name = index.lookup("movie.mkv");
+  const FileRecord* by_id = index.lookup(m.file_id().hex());
+  REQUIRE(by_name != nullptr);
+  CHECK(by_name == by_id);
+  CHECK(by_name->holders == std::set<std::string>{"p1"});
+  CHECK(index.lookup("other") == nullptr);
+  CHECK(index.files_held_by("p1") == 1);
+
+  HoldingOutcome second = index.add_holding(m, "p2");
+  CHECK_FALSE(second.new_file);
+  CHECK(index.find(m.file_id())->holders.size() == 2);
+}
+
+TEST_CASE("announce does not steal a name bound to another file") {
+  FileIndex index(3);
+  Manifest a = manifest_of("x", 10, 1);
+  Manifest b = manifest_of("x", 10, 2);
+  index.add_holding(a, "p1");
+  HoldingOutcome h = index.add_holding(b, "p2");
+  CHECK(h.new_file);
+  CHECK_FALSE(h.name_bound);
+  CHECK(index.find_name("x")->id == a.file_id());
+  CHECK(index.find(b.file_id()) != nullptr);  // still reachable by id
+}
+
+TEST_CASE("publish of a different file under a taken name needs force") {
+  FileIndex index(3);
+  Manifest a = manifest_of("x", 10, 1);
+  Manifest b = manifest_of("x", 10, 2);
+  REQUIRE(index.publish(a, {"p1"}, false).ok());
+
+  auto refused = index.publish(b, {"p2"}, false);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == ErrorCode::kNameExists);
+  CHECK(index.find_name("x")->id == a.file_id());
+
+  auto same = index.publish(a, {"p3"}, false);  // same content: fine
+  REQUIRE(same.ok());
+  CHECK(index.find(a.file_id())->holders.size() == 2);
+
+  auto forced = index.publish(b, {"p2"}, true);
+  REQUIRE(forced.ok());
+  CHECK(forced.value() == b.file_id());
+  CHECK(index.find_name("x")->id == b.file_id());
+  CHECK(index.find(a.file_id()) != nullptr);  // the old file keeps its holders
+}
+
+TEST_CASE("replaced file is dropped when its last holder goes") {
+  FileIndex index(3);
+  Manifest a = manifest_of("x", 10, 1);
+  Manifest b = manifest_of("x", 10, 2);
+  REQUIRE(index.publish(a, {"p1"}, false).ok());
+  REQUIRE(index.publish(b, {"p2"}, true).ok());
+  CHECK(index.remove_peer("p1") == 1);
+  CHECK(index.find(a.file_id()) == nullptr);
+  CHECK(index.counts().files == 1);
+}
+
+TEST_CASE("named file stays indexed and unavailable when its holders die") {
+  FileIndex index(2);
+  Manifest m = manifest_of("doc", 1000);
+  index.add_holding(m, "p1");
+  index.add_holding(m, "p2");
+  CHECK(index.remove_peer("p1") == 1);
+  CHECK(index.remove_peer("p2") == 1);
+  CHECK(index.remove_peer("p2") == 0);
+  const FileRecord* f = index.find_name("doc");
+  REQUIRE(f != nullptr);
+  CHECK(f->holders.empty());
+  CHECK(index.files_held_by("p1") == 0);
+  CHECK(index.counts().unavailable == 1);
+}
+
+TEST_CASE("status counts bytes and replication health") {
+  FileIndex index(3);
+  index.add_holding(manifest_of("full", 100, 0, 2), "p1");  // wants 2, has 2
+  index.add_holding(manifest_of("full", 100, 0, 2), "p2");
+  index.add_holding(manifest_of("thin", 50), "p1");  // wants the default 3, has 1
+  REQUIRE(index.publish(manifest_of("gone", 30), {}, false).ok());  // no holder
+
+  IndexCounts c = index.counts();
+  CHECK(c.files == 3);
+  CHECK(c.bytes == 180);
+  CHECK(c.stored_bytes == 2 * 100 + 50);
+  CHECK(c.under_replicated == 2);  // thin and gone
+  CHECK(c.unavailable == 1);
+  CHECK(index.wanted_replicas(*index.find_name("thin")) == 3);
+  CHECK(index.wanted_replicas(*index.find_name("full")) == 2);
+}
+
+TEST_CASE("publish replaces the wanted replicas of a known file") {
+  FileIndex index(3);
+  index.add_holding(manifest_of("f", 10, 0, 1), "p1");
+  REQUIRE(index.publish(manifest_of("f", 10, 0, 5), {"p1"}, false).ok());
+  CHECK(index.wanted_replicas(*index.find_name("f")) == 5);
+}
+
+TEST_CASE("search returns matching named files sorted by name") {
+  FileIndex index(3);
+  for (const char* name : {"zeta.txt", "Alpha.TXT", "beta.bin", "gamma.txt"})
+    index.add_holding(manifest_of(name, 10), "p1");
+
+  auto names = [](const std::vector<const FileRecord*>& files) {
+    std::vector<std::string> out;
+    for (const auto* f : files) out.push_back(f->manifest.name);
+    return out;
+  };
+  CHECK(names(index.search(NamePattern("*.txt"), 100)) == std::vector<std::string>{"Alpha.TXT", "gamma.txt", "zeta.txt"});
+  CHECK(names(index.search(NamePattern("ETA"), 100)) == std::vector<std::string>{"beta.bin", "zeta.txt"});
+  CHECK(index.search(NamePattern(""), 100).size() == 4);
+  CHECK(names(index.search(NamePattern(""), 2)) == std::vector<std::string>{"Alpha.TXT", "beta.bin"});
+  CHECK(index.search(NamePattern("nothing"), 100).empty());
+}
+
+TEST_CASE("a query of 64 hex digits that is no file id is looked up as a name") {
+  FileIndex index(3);
+  const std::string hex_name(64, 'a');
+  index.add_holding(manifest_of(hex_name, 10), "p1");
+  REQUIRE(index.lookup(hex_name) != nullptr);
+  CHECK(index.lookup(hex_name)->manifest.name == hex_name);
+}

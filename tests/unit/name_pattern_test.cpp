@@ -1,0 +1,57 @@
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "services/tracker/name_pattern.h"
+
+using p2p::tracker::NamePattern;
+
+TEST_CASE("search pattern without wildcards matches a case-insensitive substring") {
+  NamePattern p("Report");
+  CHECK_FALSE(p.is_glob());
+  CHECK(p.matches("annual-report.pdf"));
+  CHECK(p.matches("REPORT"));
+  CHECK(p.matches("my Report 2"));
+  CHECK_FALSE(p.matches("repor"));
+  CHECK_FALSE(p.matches("notes.txt"));
+}
+
+TEST_CASE("empty search pattern matches every name") {
+  NamePattern p("");
+  CHECK(p.matches("a"));
+  CHECK(p.matches("anything at all"));
+}
+
+TEST_CASE("star glob must match the whole name") {
+  NamePattern p("*.TXT");
+  CHECK(p.is_glob());
+  CHECK(p.matches("notes.txt"));
+  CHECK(p.matches(".txt"));
+  CHECK_FALSE(p.matches("notes.txt.bak"));
+  CHECK_FALSE(p.matches("notes.tx"));
+}
+
+TEST_CASE("question mark glob matches exactly one byte") {
+  NamePattern p("file?.bin");
+  CHECK(p.matches("file1.bin"));
+  CHECK(p.matches("FILEx.BIN"));
+  CHECK_FALSE(p.matches("file.bin"));
+  CHECK_FALSE(p.matches("file12.bin"));
+}
+
+TEST_CASE("glob with several stars backtracks correctly") {
+  NamePattern p("a*b*c");
+  CHECK(p.matches("abc"));
+  CHECK(p.matches("aXXbYYbZZc"));
+  CHECK(p.matches("abcbc"));
+  CHECK_FALSE(p.matches("abcx"));
+  CHECK_FALSE(p.matches("xabc"));
+  CHECK(NamePattern("*").matches("anything"));
+  CHECK(NamePattern("**").matches(""));
+}
+
+TEST_CASE("hostile glob stays fast on a long name") {
+  // An exponential matcher would take ages here; the greedy one is quadratic.
+  NamePattern p("*a*a*a*a*a*a*a*a*a*b");
+  CHECK_FALSE(p.matches(std::string(255, 'a')));
+}

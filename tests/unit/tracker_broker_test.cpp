@@ -1,0 +1,565 @@
+// The tracker broker running on a thread in-process, driven over TCP by
+// DEALER sockets speaking the real protocol through common/codec.
+#include <catch2/catch.hpp>
+
+#include <functional>
+#include <optional>
+#include <thread>
+
+#include "common/codec.h"
+#include "common/limits.h"
+#include "common/sha256.h"
+#include "common/sockets.h"
+#include "services/tracker/broker.h"
+
+using namespace p2p;
+using namespace std::chrono_literals;
+using proto::Command;
+
+namespace {
+
+// Long enough that nothing expires during a test that does not heartbeat.
+constexpr auto kSlowHeartbeat = 1000ms;
+constexpr int kSlowLiveness = 30;
+constexpr auto kPatience = 3000ms;  // how long a test waits for a condition
+
+tracker::TrackerOptions options(std::chrono::milliseconds heartbeat = kSlowHeartbeat, int liveness = kSlowLiveness) {
+  tracker::TrackerOptions o;
+  o.endpoint = "tcp://127.0.0.1:0";
+  o.heartbeat = heartbeat;
+  o.liveness = liveness;
+  o.replicas = 3;
+  return o;
+}
+
+// The broker on its own thread; stopped and joined on destruction.
+// Declare sockets after it: they must close before the context does.
+struct RunningBroker {
+  zmq::context_t ctx;
+  tracker::Broker broker;
+  std::string endpoint;
+  Status result{ErrorCode::kInternal, "still running"};
+  std::thread thread;
+
+  explicit RunningBroker(tracker::TrackerOptions o) : broker(ctx, std::move(o)) {
+    Result<std::string> ep = broker.bind();
+    REQUIRE(ep.ok());
+    endpoint = ep.value();
+    thread = std::thread([this] { result = broker.run(); });
+  }
+  ~RunningBroker() {
+    broker.stop();
+    thread.join();
+  }
+};
+
+// A DEALER to the tracker: plays a client or a peer service.
+struct Dealer {
+  zmq::socket_t socket;
+  std::uint64_t seq = 1;
+
+  Dealer(zmq::context_t& ctx, const std::string& endpoint)
+      : socket(make_socket(ctx, zmq::socket_type::dealer, limits::kMaxControlMessage)) {
+    socket.connect(endpoint);
+  }
+
+  std::uint64_t send(Command command, zmq::message_t body) {
+    const std::uint64_t s = seq++;
+    REQUIRE(codec::send_envelope(socket, codec::Layout::kDealer, nullptr, command, s, std::move(body)).ok());
+    return s;
+  }
+  template <class T>
+  std::uint64_t send(Command command, const T& body) {
+    return send(command, codec::encode(body));
+  }
+
+  // Raw frames after the delimiter, for malformed input.
+  void send_raw(std::vector<zmq::message_t> frames) {
+    socket.send(zmq::message_t(), zmq::send_flags::sndmore);
+    for (std::size_t i = 0; i < frames.size(); ++i)
+      socket.send(frames[i], i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+
+  // The next message, or nullopt after `timeout`.
+  std::optional<codec::Envelope> recv(std::chrono::milliseconds timeout = kPatience) {
+    const auto deadline = Clock::now() + timeout;
+    do {
+      std::vector<zmq::pollitem_t> items{{socket.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, until(deadline));
+      codec::Envelope env;
+      Status s = codec::recv_envelope(socket, codec::Layout::kDealer, &env);
+      if (s.ok()) return env;
+      REQUIRE(s.code() == ErrorCode::kTimeout);
+    } while (Clock::now() < deadline);
+    return std::nullopt;
+  }
+
+  // The next message with `command`, skipping others (tracker heartbeats).
+  std::optional<codec::Envelope> recv_command(Command command, std::chrono::milliseconds timeout = kPatience) {
+    const auto deadline = Clock::now() + timeout;
+    while (auto env = recv(until(deadline))) {
+      if (env->cmd() == command) return env;
+    }
+    return std::nullopt;
+  }
+
+  // The reply to request `s`: OK or ERROR.
+  codec::Envelope reply_to(std::uint64_t s) {
+    const auto deadline = Clock::now() + kPatience;
+    while (auto env = recv(until(deadline))) {
+      if ((env->cmd() == Command::kOk || env->cmd() == Command::kError) && env->seq == s) return std::move(*env);
+    }
+    FAIL("no reply from the tracker");
+    return {};
+  }
+
+  // A request/reply round trip; an ERROR reply becomes its Status.
+  template <class Reply, class Request>
+  Result<Reply> call(Command command, const Request& request) {
+    codec::Envelope env = reply_to(send(command, request));
+    if (env.cmd() == Command::kError) return codec::error_from(env);
+    Reply reply;
+    if (Status s = codec::decode(env.body, &reply); !s.ok()) return s;
+    return reply;
+  }
+};
+
+// A peer service on its own connection.
+struct Service : Dealer {
+  Service(zmq::context_t& ctx, const std::string& endpoint, const std::string& peer_id,
+          const char* service = proto::kServiceStorage, std::uint64_t free_bytes = 1000)
+      : Dealer(ctx, endpoint) {
+    send(Command::kReady, proto::ReadyBody{peer_id, service, "tcp://127.0.0.1:7" + peer_id.substr(peer_id.size() - 1) + "00",
+                                           10000, free_bytes});
+  }
+  void announce(std::vector<Manifest> files) { send(Command::kAnnounce, proto::AnnounceBody{std::move(files)}); }
+  void heartbeat(std::uint64_t free_bytes = 0) { send(Command::kHeartbeat, proto::HeartbeatBody{free_bytes}); }
+};
+
+Manifest manifest_of(const std::string& name, std::uint64_t size, int seed = 0) {
+  Manifest m;
+  m.name = name;
+  m.size = size;
+  m.chunk_size = limits::kMinChunkSize;
+  for (std::uint64_t i = 0; i < chunk_count_for(size, m.chunk_size); ++i) {
+    std::string text = name + "/" + std::to_string(seed) + "/" + std::to_string(i);
+    m.chunks.push_back(sha256(text.data(), text.size()));
+  }
+  return m;
+}
+
+// Polls `condition` until it holds or kPatience passes. `between` runs
+// between attempts (e.g. to keep a service heartbeating); the short pause
+// only paces the polling, it synchronises nothing.
+bool eventually(const std::function<bool()>& condition, const std::function<void()>& between = {}) {
+  const auto deadline = Clock::now() + kPatience;
+  while (Clock::now() < deadline) {
+    if (condition()) return true;
+    if (between) between();
+    std::vector<zmq::pollitem_t> none;
+    zmq::poll(none, 5ms);
+  }
+  return condition();
+}
+
+template <class T>
+ErrorCode code_of(const Result<T>& r) {
+  return r.status().code();
+}
+
+std::uint32_t live_peers(Dealer& client) {
+  auto status = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
+  REQUIRE(status.ok());
+  return status->peers;
+}
+
+zmq::message_t header(std::uint8_t version, std::uint8_t command, std::uint64_t seq) {
+  return codec::encode(std::make_tuple(version, command, seq));
+}
+
+}  // namespace
+
+TEST_CASE("announced file is located at its live holder") {
+  RunningBroker t(options());
+  Service storage(t.ctx, t.endpoint, "peer-1");
+  Dealer client(t.ctx, t.endpoint);
+  Manifest m = manifest_of("movie.mkv", 100000);
+  storage.announce({m});
+
+  Result<proto::LocateReply> found = Status{ErrorCode::kInternal, "not asked"};
+  REQUIRE(eventually([&] {
+    found = client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"movie.mkv"});
+    return found.ok();
+  }));
+  CHECK(found->file_id == m.file_id());
+  CHECK(found->manifest.file_id() == m.file_id());
+  REQUIRE(found->holders.size() == 1);
+  CHECK(found->holders[0].peer_id == "peer-1");
+  CHECK(found->holders[0].endpoint == "tcp://127.0.0.1:7100");
+
+  auto by_id = client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{m.file_id().hex()});
+  REQUIRE(by_id.ok());
+  CHECK(by_id->manifest.name == "movie.mkv");
+
+  auto stat = client.call<proto::StatReply>(Command::kStat, proto::QueryRequest{"movie.mkv"});
+  REQUIRE(stat.ok());
+  CHECK(stat->file.holders == 1);
+  CHECK(stat->file.replicas == 3);
+  CHECK(stat->file.chunk_count == m.chunk_count());
+
+  CHECK(code_of(client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"nope"})) ==
+        ErrorCode::kNotFound);
+  CHECK(code_of(client.call<proto::StatReply>(Command::kStat, proto::QueryRequest{"nope"})) == ErrorCode::kNotFound);
+}
+
+TEST_CASE("invalid manifests in an announce are skipped") {
+  RunningBroker t(options());
+  Service storage(t.ctx, t.endpoint, "peer-1");
+  Dealer client(t.ctx, t.endpoint);
+  Manifest bad = manifest_of("bad", 100000);
+  bad.chunks.pop_back();  // chunk count no longer matches the size
+  storage.announce({bad, manifest_of("good", 10)});
+  REQUIRE(eventually([&] {
+    return client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"good"}).ok();
+  }));
+  CHECK(code_of(client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"bad"})) ==
+        ErrorCode::kNotFound);
+}
+
+TEST_CASE("place spreads a file over the peers with most free space") {
+  RunningBroker t(options());
+  Dealer client(t.ctx, t.endpoint);
+  CHECK(code_of(client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 10, 0})) ==
+        ErrorCode::kNoPeers);
+
+  Service small(t.ctx, t.endpoint, "peer-1", proto::kServiceStorage, 100);
+  Service big(t.ctx, t.endpoint, "peer-2", proto::kServiceStorage, 300);
+  Service mid(t.ctx, t.endpoint, "peer-3", proto::kServiceStorage, 200);
+  REQUIRE(eventually([&] { return live_peers(client) == 3; }));
+
+  auto two = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 150, 2});
+  REQUIRE(two.ok());
+  REQUIRE(two->peers.size() == 2);
+  CHECK(two->peers[0].peer_id == "peer-2");
+  CHECK(two->peers[0].endpoint == "tcp://127.0.0.1:7200");
+  CHECK(two->peers[1].peer_id == "peer-3");
+  CHECK(two->replicas == 2);
+  CHECK_FALSE(two->exists);
+
+  auto by_default = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 50, 0});
+  REQUIRE(by_default.ok());
+  CHECK(by_default->replicas == 3);
+  CHECK(by_default->peers.size() == 3);
+
+  auto capped = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 50, 1000});
+  REQUIRE(capped.ok());
+  CHECK(capped->replicas == limits::kMaxReplicas);
+
+  // A storage heartbeat refreshes free space: now peer-1 is the roomiest.
+  small.heartbeat(5000);
+  REQUIRE(eventually([&] {
+    auto p = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 1, 1});
+    return p.ok() && p->peers.at(0).peer_id == "peer-1";
+  }));
+
+  CHECK(code_of(client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 6000, 1})) ==
+        ErrorCode::kNoSpace);
+  CHECK(code_of(client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"a/b", 1, 1})) ==
+        ErrorCode::kBadName);
+}
+
+TEST_CASE("publish under a name holding other content needs force") {
+  RunningBroker t(options());
+  Service storage(t.ctx, t.endpoint, "peer-1");
+  Dealer client(t.ctx, t.endpoint);
+  REQUIRE(eventually([&] { return live_peers(client) == 1; }));
+
+  Manifest a = manifest_of("x", 100, 1);
+  Manifest b = manifest_of("x", 100, 2);
+  auto first = client.call<proto::PublishReply>(Command::kPublish, proto::PublishRequest{a, {"peer-1"}, false});
+  REQUIRE(first.ok());
+  CHECK(first->file_id == a.file_id());
+
+  auto place = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"x", 100, 1});
+  REQUIRE(place.ok());
+  CHECK(place->exists);
+  CHECK(place->existing_file_id == a.file_id());
+
+  CHECK(code_of(client.call<proto::PublishReply>(Command::kPublish, proto::PublishRequest{b, {"peer-1"}, false})) ==
+        ErrorCode::kNameExists);
+  auto again = client.call<proto::PublishReply>(Command::kPublish, proto::PublishRequest{a, {"peer-1"}, false});
+  CHECK(again.ok());  // the same content is no conflict
+
+  auto forced = client.call<proto::PublishReply>(Command::kPublish, proto::PublishRequest{b, {"peer-1"}, true});
+  REQUIRE(forced.ok());
+  auto now_b = client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"x"});
+  REQUIRE(now_b.ok());
+  CHECK(now_b->file_id == b.file_id());
+  auto old_a = client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{a.file_id().hex()});
+  REQUIRE(old_a.ok());  // the replaced file stays reachable by id while held
+  CHECK(old_a->file_id == a.file_id());
+}
+
+TEST_CASE("publish keeps only live holders and checks the manifest") {
+  RunningBroker t(options());
+  Dealer client(t.ctx, t.endpoint);
+  auto lonely = client.call<proto::PublishReply>(Command::kPublish,
+                                                 proto::PublishRequest{manifest_of("lonely", 10), {"ghost"}, false});
+  REQUIRE(lonely.ok());
+  CHECK(code_of(client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"lonely"})) ==
+        ErrorCode::kUnavailable);
+  auto stat = client.call<proto::StatReply>(Command::kStat, proto::QueryRequest{"lonely"});
+  REQUIRE(stat.ok());
+  CHECK(stat->file.holders == 0);
+  CHECK(stat->holders.empty());
+
+  Manifest broken = manifest_of("broken", 100000);
+  broken.chunks.pop_back();
+  CHECK(code_of(client.call<proto::PublishReply>(Command::kPublish, proto::PublishRequest{broken, {}, false})) ==
+        ErrorCode::kBadRequest);
+  CHECK(code_of(client.call<proto::PublishReply>(Command::kPublish,
+                                                 proto::PublishRequest{manifest_of("..", 10), {}, false})) ==
+        ErrorCode::kBadName);
+}
+
+TEST_CASE("search finds substrings and globs, sorted by name") {
+  RunningBroker t(options());
+  Dealer client(t.ctx, t.endpoint);
+  for (const char* name : {"report-2.txt", "Annual REPORT.pdf", "notes.txt", "photo.jpg"})
+    REQUIRE(client.call<proto::PublishReply>(Command::kPublish, proto::PublishRequest{manifest_of(name, 10), {}, false})
+                .ok());
+  auto names = [&](const std::string& pattern) {
+    auto reply = client.call<proto::ListReply>(Command::kSearch, proto::SearchRequest{pattern});
+    REQUIRE(reply.ok());
+    std::vector<std::string> out;
+    for (const auto& f : reply->files) out.push_back(f.name);
+    return out;
+  };
+  CHECK(names("report") == std::vector<std::string>{"Annual REPORT.pdf", "report-2.txt"});
+  CHECK(names("*.TXT") == std::vector<std::string>{"notes.txt", "report-2.txt"});
+  CHECK(names("?hoto.*") == std::vector<std::string>{"photo.jpg"});
+  CHECK(names("*.tx").empty());
+  CHECK(names("").size() == 4);
+
+  auto list = client.call<proto::ListReply>(Command::kList, proto::Empty{});
+  REQUIRE(list.ok());
+  REQUIRE(list->files.size() == 4);
+  CHECK(list->files[0].name == "Annual REPORT.pdf");
+  CHECK(list->files[0].holders == 0);
+}
+
+TEST_CASE("peer that stops heartbeating disappears from locate") {
+  RunningBroker t(options(50ms, 3));
+  Service storage(t.ctx, t.endpoint, "peer-1");
+  Dealer client(t.ctx, t.endpoint);
+  storage.announce({manifest_of("doc", 10)});
+  auto located = [&] { return client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"doc"}); };
+  REQUIRE(eventually([&] { return located().ok(); }, [&] { storage.heartbeat(); }));
+
+  // The tracker heartbeats registered services.
+  CHECK(storage.recv_command(Command::kHeartbeat).has_value());
+
+  // Now silence: the peer dies after liveness x heartbeat = 150 ms.
+  REQUIRE(eventually([&] { return code_of(located()) == ErrorCode::kUnavailable; }));
+  auto status = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
+  REQUIRE(status.ok());
+  CHECK(status->peers == 0);
+  CHECK(status->files == 1);
+  CHECK(status->unavailable == 1);
+
+  // Its late heartbeat comes from a connection the tracker forgot.
+  storage.heartbeat();
+  CHECK(storage.recv_command(Command::kDisconnect).has_value());
+}
+
+TEST_CASE("worker command from an unknown connection gets disconnect") {
+  RunningBroker t(options());
+  Dealer stranger(t.ctx, t.endpoint);
+  stranger.send(Command::kHeartbeat, proto::HeartbeatBody{});
+  CHECK(stranger.recv_command(Command::kDisconnect).has_value());
+  stranger.send(Command::kAnnounce, proto::AnnounceBody{{manifest_of("x", 10)}});
+  CHECK(stranger.recv_command(Command::kDisconnect).has_value());
+
+  Dealer client(t.ctx, t.endpoint);
+  CHECK(code_of(client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"x"})) ==
+        ErrorCode::kNotFound);
+}
+
+TEST_CASE("second ready on one connection gets disconnect") {
+  RunningBroker t(options());
+  Service storage(t.ctx, t.endpoint, "peer-1");
+  Dealer client(t.ctx, t.endpoint);
+  REQUIRE(eventually([&] { return live_peers(client) == 1; }));
+  storage.send(Command::kReady, proto::ReadyBody{"peer-1", proto::kServiceStorage, "tcp://127.0.0.1:7100", 1, 1});
+  CHECK(storage.recv_command(Command::kDisconnect).has_value());
+  CHECK(live_peers(client) == 0);
+}
+
+TEST_CASE("storage disconnect makes the peer leave") {
+  RunningBroker t(options());
+  Service storage(t.ctx, t.endpoint, "peer-1");
+  Service transfer(t.ctx, t.endpoint, "peer-1", proto::kServiceTransfer, 0);
+  Dealer client(t.ctx, t.endpoint);
+  storage.announce({manifest_of("doc", 10)});
+  REQUIRE(eventually([&] {
+    return client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"doc"}).ok();
+  }));
+  storage.send(Command::kDisconnect, proto::Empty{});
+  REQUIRE(eventually([&] {
+    return code_of(client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"doc"})) ==
+           ErrorCode::kUnavailable;
+  }));
+  CHECK(live_peers(client) == 0);
+  auto peers = client.call<proto::PeersReply>(Command::kPeers, proto::Empty{});
+  REQUIRE(peers.ok());
+  REQUIRE(peers->peers.size() == 1);  // transfer is still registered
+  CHECK(peers->peers[0].services == std::vector<std::string>{proto::kServiceTransfer});
+}
+
+TEST_CASE("restarted storage service is forgotten until it re-announces") {
+  RunningBroker t(options());
+  Dealer client(t.ctx, t.endpoint);
+  Service before(t.ctx, t.endpoint, "peer-1");
+  before.announce({manifest_of("doc", 10)});
+  auto located = [&] { return client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"doc"}); };
+  REQUIRE(eventually([&] { return located().ok(); }));
+
+  Service after(t.ctx, t.endpoint, "peer-1");  // same peer id, new connection
+  REQUIRE(eventually([&] { return code_of(located()) == ErrorCode::kUnavailable; }));
+  CHECK(live_peers(client) == 1);
+  after.announce({manifest_of("doc", 10)});
+  REQUIRE(eventually([&] { return located().ok(); }));
+
+  before.heartbeat();  // the old connection is stale now
+  CHECK(before.recv_command(Command::kDisconnect).has_value());
+}
+
+TEST_CASE("peers and status describe the live network") {
+  RunningBroker t(options());
+  Service storage(t.ctx, t.endpoint, "peer-1", proto::kServiceStorage, 700);
+  Service transfer(t.ctx, t.endpoint, "peer-1", proto::kServiceTransfer, 0);
+  Dealer client(t.ctx, t.endpoint);
+  storage.announce({manifest_of("a", 100), manifest_of("b", 50)});
+  storage.heartbeat(600);
+
+  REQUIRE(eventually([&] {
+    auto s = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
+    return s.ok() && s->files == 2 && s->free_bytes == 600;
+  }));
+  auto status = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
+  REQUIRE(status.ok());
+  CHECK(status->peers == 1);
+  CHECK(status->capacity == 10000);
+  CHECK(status->bytes == 150);
+  CHECK(status->stored_bytes == 150);
+  CHECK(status->under_replicated == 2);  // 1 holder of the default 3
+  CHECK(status->unavailable == 0);
+
+  REQUIRE(eventually([&] {
+    auto p = client.call<proto::PeersReply>(Command::kPeers, proto::Empty{});
+    return p.ok() && p->peers.size() == 1 && p->peers[0].services.size() == 2;
+  }));
+  auto peers = client.call<proto::PeersReply>(Command::kPeers, proto::Empty{});
+  REQUIRE(peers.ok());
+  const proto::PeerSummary& p = peers->peers.at(0);
+  CHECK(p.peer_id == "peer-1");
+  CHECK(p.files == 2);
+  CHECK(p.free_bytes == 600);
+  CHECK(p.services == std::vector<std::string>{proto::kServiceStorage, proto::kServiceTransfer});
+}
+
+TEST_CASE("malformed messages get error replies and the tracker keeps serving") {
+  RunningBroker t(options());
+  Dealer client(t.ctx, t.endpoint);
+
+  SECTION("garbage header") {
+    client.send_raw([] {
+      std::vector<zmq::message_t> f;
+      f.emplace_back(std::string("\xc1\xc1"));
+      f.emplace_back(codec::encode(proto::Empty{}));
+      return f;
+    }());
+    auto reply = client.recv_command(Command::kError);
+    REQUIRE(reply.has_value());
+    CHECK(codec::error_from(*reply).code() == ErrorCode::kBadRequest);
+  }
+  SECTION("message without a delimiter") {
+    client.socket.send(zmq::str_buffer("no delimiter here"), zmq::send_flags::none);
+    auto reply = client.recv_command(Command::kError);
+    REQUIRE(reply.has_value());
+    CHECK(codec::error_from(*reply).code() == ErrorCode::kBadRequest);
+  }
+  SECTION("too many frames") {
+    client.send_raw([] {
+      std::vector<zmq::message_t> f;
+      f.push_back(header(proto::kVersion, static_cast<std::uint8_t>(Command::kStatus), 9));
+      for (int i = 0; i < 3; ++i) f.emplace_back(codec::encode(proto::Empty{}));
+      return f;
+    }());
+    auto reply = client.recv_command(Command::kError);
+    REQUIRE(reply.has_value());
+    CHECK(codec::error_from(*reply).code() == ErrorCode::kBadRequest);
+  }
+  SECTION("unknown command") {
+    client.send_raw([] {
+      std::vector<zmq::message_t> f;
+      f.push_back(header(proto::kVersion, 77, 5));
+      f.emplace_back(codec::encode(proto::Empty{}));
+      return f;
+    }());
+    codec::Envelope reply = client.reply_to(5);
+    CHECK(codec::error_from(reply).code() == ErrorCode::kUnknownCommand);
+  }
+  SECTION("data-plane command sent to the tracker") {
+    auto r = client.call<proto::ChunkRef>(Command::kGetChunk, proto::ChunkRef{});
+    CHECK(code_of(r) == ErrorCode::kUnknownCommand);
+  }
+  SECTION("body of the wrong shape") {
+    CHECK(code_of(client.call<proto::PlaceReply>(Command::kPlace, std::string("not a PlaceRequest"))) ==
+          ErrorCode::kBadRequest);
+    CHECK(code_of(client.call<proto::LocateReply>(Command::kLocate, std::make_tuple(1, 2))) ==
+          ErrorCode::kBadRequest);
+  }
+  SECTION("bad ready body") {
+    Dealer worker(t.ctx, t.endpoint);
+    auto r = worker.call<proto::Empty>(Command::kReady, proto::ReadyBody{"p", "bogus-service", "tcp://x:1", 1, 1});
+    CHECK(code_of(r) == ErrorCode::kBadRequest);
+  }
+  SECTION("wrong protocol version") {
+    client.send_raw([] {
+      std::vector<zmq::message_t> f;
+      f.push_back(header(2, static_cast<std::uint8_t>(Command::kStatus), 6));
+      f.emplace_back(codec::encode(proto::Empty{}));
+      return f;
+    }());
+    codec::Envelope reply = client.reply_to(6);
+    CHECK(codec::error_from(reply).code() == ErrorCode::kVersion);
+  }
+  // Whatever came before, the tracker still answers.
+  CHECK(client.call<proto::StatusReply>(Command::kStatus, proto::Empty{}).ok());
+}
+
+TEST_CASE("broker run returns after stop") {
+  zmq::context_t ctx;
+  tracker::Broker broker(ctx, options());
+  REQUIRE(broker.bind().ok());
+  Status result{ErrorCode::kInternal, "not run"};
+  std::thread loop([&] { result = broker.run(); });
+  broker.stop();
+  loop.join();
+  CHECK(result.ok());
+}
+
+TEST_CASE("broker bind to a busy endpoint fails with a reason") {
+  zmq::context_t ctx;
+  tracker::Broker first(ctx, options());
+  Result<std::string> ep = first.bind();
+  REQUIRE(ep.ok());
+  tracker::TrackerOptions o = options();
+  o.endpoint = ep.value();
+  tracker::Broker second(ctx, o);
+  Result<std::string> busy = second.bind();
+  REQUIRE_FALSE(busy.ok());
+  CHECK(busy.status().code() == ErrorCode::kIo);
+  CHECK(busy.status().message().find(ep.value()) != std::string::npos);
+}
