@@ -1,0 +1,66 @@
+# p2p-share: the entry point. `make demo` shows it working; `make test` checks it.
+# Longer recipes live in scripts/ (install-deps, cluster, demo).
+
+BUILD_DIR ?= build
+JOBS      ?= 2
+PORT      ?= 5555
+N         ?= 3
+TRACKER   ?= tcp://127.0.0.1:5555
+DIR       ?= run/peer
+BIN       := $(BUILD_DIR)/bin
+CMAKE_GEN := -G Ninja
+
+# `make peer` listens on PORT only if PORT was given; otherwise on any free
+# port (PORT's default, 5555, is the tracker's).
+PEER_PORT := $(if $(filter command line environment,$(origin PORT)),$(PORT),0)
+
+.PHONY: all build deps configure binaries test tracker peer cluster stop demo asan tsan clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+configure: deps
+	@test -f $(BUILD_DIR)/build.ninja || cmake -S . -B $(BUILD_DIR) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Just the three programs (no tests), for the targets that run them.
+binaries: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target p2p-tracker p2p-peer p2p
+
+# Unit and integration tests; the integration tests run one at a time (RUN_SERIAL).
+test: build
+	ctest --test-dir $(BUILD_DIR) --no-tests=error --output-on-failure -j2
+
+tracker: binaries
+	$(BIN)/p2p-tracker --listen tcp://127.0.0.1:$(PORT)
+
+peer: binaries
+	$(BIN)/p2p-peer --tracker $(TRACKER) --listen tcp://127.0.0.1:$(PEER_PORT) --data $(DIR)
+
+cluster: binaries
+	@BUILD_DIR=$(BUILD_DIR) PORT=$(PORT) scripts/cluster start $(N)
+
+stop:
+	@scripts/cluster stop
+
+demo:
+	@BUILD_DIR=$(BUILD_DIR) scripts/demo
+
+# Sanitizer builds run the unit tests. setarch -R: newer kernels' mmap
+# randomisation breaks GCC 12's TSan ("unexpected memory mapping").
+asan: deps
+	@test -f build-asan/build.ninja || cmake -S . -B build-asan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DP2P_SANITIZE=address
+	cmake --build build-asan -j $(JOBS) --target p2p_unit_tests
+	ctest --test-dir build-asan -R '^unit:' --no-tests=error --output-on-failure -j2
+
+tsan: deps
+	@test -f build-tsan/build.ninja || cmake -S . -B build-tsan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DP2P_SANITIZE=thread
+	cmake --build build-tsan -j $(JOBS) --target p2p_unit_tests
+	TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp $$TSAN_OPTIONS" setarch $$(uname -m) -R ctest --test-dir build-tsan -R '^unit:' --no-tests=error --output-on-failure -j2
+
+clean: stop
+	rm -rf $(BUILD_DIR) build-asan build-tsan run

@@ -1,0 +1,147 @@
+// Gets that survive holders dying, lying or restarting, and a tracker restart.
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <filesystem>
+#include <string>
+
+#include "tests/support/cluster.h"
+#include "tests/support/eventually.h"
+#include "tests/support/json_output.h"
+#include "tests/support/random_file.h"
+
+using namespace p2p::test;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::uint64_t kMiB = 1u << 20;
+
+// A short chunk timeout so a dead holder costs ~1 s, not the default 10 s.
+const std::string kChunkTimeout = "--chunk-timeout-ms";
+const std::string kChunkTimeoutMs = "1500";
+
+void put(const Cluster& c, const fs::path& src, const std::string& name, const std::string& replicas = "3") {
+  RunResult r = c.p2p({"put", src.string(), "--name", name, "--replicas", replicas});
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+}
+
+}  // namespace
+
+TEST_CASE("a get completes byte-identical when a holder is killed with SIGKILL mid-transfer", "[failover]") {
+  Cluster c;
+  fs::path src = c.path("src"), out = c.path("out");
+  write_random_file(src, 64 * kMiB + 1, 30);
+  put(c, src, "big.bin");
+
+  Process get = c.p2p_background({kChunkTimeout, kChunkTimeoutMs, "get", "big.bin", "-o", out.string()}, "get.log");
+  // Kill as soon as the transfer has begun (the .part file exists).
+  fs::path part = out.string() + ".part";
+  CHECK(eventually([&] { return fs::exists(part) || fs::exists(out) || !get.running(); }, 30s, 1ms));
+  c.stop_peer(0, SIGKILL);
+
+  auto code = get.wait(120s);
+  INFO(get.log_tail());
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  CHECK(same_content(src, out));
+}
+
+TEST_CASE("a get fails over from a dead holder that the tracker still lists as live", "[failover]") {
+  // Liveness 50 x 100 ms: the tracker keeps listing the killed peer for ~5 s,
+  // so the client is certain to be sent to it and must move its chunks on.
+  Cluster c(ClusterOptions{}.with_liveness(50));
+  fs::path src = c.path("src"), out = c.path("out");
+  write_random_file(src, 16 * kMiB + 1, 31);
+  put(c, src, "f.bin");
+  c.stop_peer(0, SIGKILL);
+
+  RunResult get = c.p2p({kChunkTimeout, kChunkTimeoutMs, "get", "f.bin", "-o", out.string()}, 120s);
+  INFO(describe(get));
+  REQUIRE(get.exit_code == 0);
+  CHECK(same_content(src, out));
+}
+
+TEST_CASE("a corrupted chunk file on one holder is rejected and fetched from another holder", "[failover][integrity]") {
+  Cluster c;
+  fs::path src = c.path("src"), out = c.path("out");
+  write_random_file(src, 16 * kMiB + 1, 32);
+  put(c, src, "f.bin");
+
+  // Overwrite every chunk file on peer 0 in place (same size, wrong bytes), so
+  // whatever chunks the client asks it for come back corrupt.
+  int corrupted = 0;
+  for (const auto& e : fs::recursive_directory_iterator(c.peer_data(0) / "chunks")) {
+    if (!e.is_regular_file()) continue;
+    overwrite_random(e.path(), 0, fs::file_size(e.path()), 33 + corrupted);
+    ++corrupted;
+  }
+  REQUIRE(corrupted == 17);
+
+  RunResult get = c.p2p({kChunkTimeout, kChunkTimeoutMs, "get", "f.bin", "-o", out.string()}, 120s);
+  INFO(describe(get));
+  REQUIRE(get.exit_code == 0);
+  CHECK(same_content(src, out));
+}
+
+TEST_CASE("after the tracker is killed and restarted on the same port get works again unaided", "[failover][tracker]") {
+  Cluster c;
+  fs::path src = c.path("src"), out = c.path("out");
+  write_random_file(src, 4 * kMiB + 9, 34);
+  put(c, src, "f.bin");
+
+  c.stop_tracker(SIGKILL);
+  c.restart_tracker();
+  // Peers notice the silence (or the DISCONNECT), send READY again and re-announce.
+  RunResult last;
+  bool ok = eventually(
+      [&] {
+        last = c.p2p({"get", "f.bin", "-o", out.string(), "--force"}, 30s);
+        return last.exit_code == 0;
+      },
+      30s, 200ms);
+  INFO(describe(last));
+  REQUIRE(ok);
+  CHECK(same_content(src, out));
+  CHECK(c.wait_for_peers(3));
+  for (std::size_t i = 0; i < c.peer_count(); ++i) CHECK(c.peer_process(i).running());
+}
+
+TEST_CASE("a peer killed and restarted on the same data dir serves its files again", "[failover][peer]") {
+  Cluster c;
+  fs::path src = c.path("src"), out = c.path("out");
+  write_random_file(src, 3 * kMiB + 1, 35);
+  put(c, src, "solo.bin", "1");
+  auto stat = parse_json(c.p2p({"stat", "solo.bin", "--json"}));
+  REQUIRE(stat["holder_peers"].size() == 1);
+  auto holder = c.peer_index(stat["holder_peers"][0]["endpoint"].get<std::string>());
+  REQUIRE(holder.has_value());
+  const std::string id_before = c.peer_id(*holder);
+
+  c.stop_peer(*holder, SIGKILL);
+  RunResult last;
+  bool unavailable = eventually(
+      [&] {
+        last = c.p2p({kChunkTimeout, kChunkTimeoutMs, "get", "solo.bin", "-o", out.string(), "--force"}, 30s);
+        return last.exit_code == 6;  // unavailable: its only holder is gone
+      },
+      20s, 200ms);
+  {
+    INFO(describe(last));
+    CHECK(unavailable);
+  }
+
+  c.restart_peer(*holder);
+  CHECK(c.peer_id(*holder) == id_before);
+  bool ok = eventually(
+      [&] {
+        last = c.p2p({kChunkTimeout, kChunkTimeoutMs, "get", "solo.bin", "-o", out.string(), "--force"}, 30s);
+        return last.exit_code == 0;
+      },
+      30s, 200ms);
+  INFO(describe(last));
+  REQUIRE(ok);
+  CHECK(same_content(src, out));
+}
