@@ -11,6 +11,7 @@
 #include "client/exit_codes.h"
 #include "client/get_command.h"
 #include "client/global_options.h"
+#include "client/leave_command.h"
 #include "client/put_command.h"
 #include "client/query_commands.h"
 #include "common/log.h"
@@ -76,13 +77,19 @@ int run(int argc, char** argv) {
   CLI::App* ls_cmd = app.add_subcommand("ls", "list every file");
   ls_cmd->add_flag("--json", json, "print JSON");
   std::string query;
-  CLI::App* stat_cmd = app.add_subcommand("stat", "show one file and its holders");
+  CLI::App* stat_cmd = app.add_subcommand("stat", "show one file: wanted replicas, live holders");
   stat_cmd->add_option("NAME_OR_FILE_ID", query, "name or 64-hex-digit file id")->required();
   stat_cmd->add_flag("--json", json, "print JSON");
-  CLI::App* peers_cmd = app.add_subcommand("peers", "list live peers");
+  CLI::App* peers_cmd = app.add_subcommand("peers", "list live peers, whether each is draining, copies it receives");
   peers_cmd->add_flag("--json", json, "print JSON");
-  CLI::App* status_cmd = app.add_subcommand("status", "network totals");
+  CLI::App* status_cmd =
+      app.add_subcommand("status", "network totals, under-replicated and unavailable files, copies, draining peers");
   status_cmd->add_flag("--json", json, "print JSON");
+  std::string peer_id;
+  CLI::App* leave_cmd = app.add_subcommand(
+      "leave", "drain a peer: copy the files only it keeps enough of to other peers, then it exits");
+  leave_cmd->add_option("PEER_ID", peer_id, "peer id, as `p2p peers` shows it")->required();
+  leave_cmd->add_flag("--json", json, "print JSON");
 
   try {
     app.parse(argc, argv);
@@ -106,6 +113,7 @@ int run(int argc, char** argv) {
   if (*stat_cmd) return run_stat(ctx, global, query, json);
   if (*peers_cmd) return run_peers(ctx, global, json);
   if (*status_cmd) return run_status(ctx, global, json);
+  if (*leave_cmd) return run_leave(ctx, global, peer_id, json);
   return fail(Exit::kUsage, "no subcommand");
 }
 

@@ -88,15 +88,16 @@ int run_stat(zmq::context_t& ctx, const GlobalOptions& global, const std::string
   const proto::FileSummary& f = reply.file;
   if (json) {
     nlohmann::json j = to_json(f);
+    j["unavailable"] = f.holders == 0;
     j["holder_peers"] = nlohmann::json::array();
     for (const auto& h : reply.holders) j["holder_peers"].push_back(to_json(h));
     print_json(j);
     return static_cast<int>(Exit::kSuccess);
   }
-  std::printf("name      %s\nfile_id   %s\nsize      %s (%llu bytes)\nchunks    %llu\nreplicas  %u wanted, %u live\n",
+  std::printf("name      %s\nfile_id   %s\nsize      %s (%llu bytes)\nchunks    %llu\nreplicas  %u wanted, %u live%s\n",
               f.name.c_str(), f.file_id.hex().c_str(), human_bytes(f.size).c_str(),
               static_cast<unsigned long long>(f.size), static_cast<unsigned long long>(f.chunk_count), f.replicas,
-              f.holders);
+              f.holders, f.holders == 0 ? " (unavailable: no live holder)" : "");
   for (const auto& h : reply.holders) std::printf("holder    %s  %s\n", h.peer_id.c_str(), h.endpoint.c_str());
   return static_cast<int>(Exit::kSuccess);
 }
@@ -114,7 +115,9 @@ int run_peers(zmq::context_t& ctx, const GlobalOptions& global, bool json) {
                        {"free_bytes", p.free_bytes},
                        {"files", p.files},
                        {"last_seen_ms", p.last_seen_ms},
-                       {"services", p.services}});
+                       {"services", p.services},
+                       {"draining", p.draining},
+                       {"copies", p.copies}});
     print_json(peers);
     return static_cast<int>(Exit::kSuccess);
   }
@@ -123,9 +126,10 @@ int run_peers(zmq::context_t& ctx, const GlobalOptions& global, bool json) {
     std::string services;
     for (const auto& s : p.services) services += (services.empty() ? "" : ",") + s;
     rows.push_back({p.peer_id, p.endpoint, human_bytes(p.capacity), human_bytes(p.free_bytes), std::to_string(p.files),
-                    std::to_string(p.last_seen_ms) + " ms", services});
+                    std::to_string(p.copies), p.draining ? "draining" : "live", std::to_string(p.last_seen_ms) + " ms",
+                    services});
   }
-  print_table({"PEER_ID", "ENDPOINT", "CAPACITY", "FREE", "FILES", "LAST_SEEN", "SERVICES"}, rows);
+  print_table({"PEER_ID", "ENDPOINT", "CAPACITY", "FREE", "FILES", "COPIES", "STATE", "LAST_SEEN", "SERVICES"}, rows);
   return static_cast<int>(Exit::kSuccess);
 }
 
@@ -141,13 +145,17 @@ int run_status(zmq::context_t& ctx, const GlobalOptions& global, bool json) {
                 {"capacity", r.capacity},
                 {"free_bytes", r.free_bytes},
                 {"under_replicated", r.under_replicated},
-                {"unavailable", r.unavailable}});
+                {"unavailable", r.unavailable},
+                {"copies", r.copies},
+                {"draining", r.draining}});
     return static_cast<int>(Exit::kSuccess);
   }
   std::printf("peers             %u\nfiles             %u\nbytes             %s\nstored            %s\n"
-              "capacity          %s\nfree              %s\nunder_replicated  %u\nunavailable       %u\n",
+              "capacity          %s\nfree              %s\nunder_replicated  %u\nunavailable       %u\n"
+              "copies            %u\ndraining          %u\n",
               r.peers, r.files, human_bytes(r.bytes).c_str(), human_bytes(r.stored_bytes).c_str(),
-              human_bytes(r.capacity).c_str(), human_bytes(r.free_bytes).c_str(), r.under_replicated, r.unavailable);
+              human_bytes(r.capacity).c_str(), human_bytes(r.free_bytes).c_str(), r.under_replicated, r.unavailable,
+              r.copies, r.draining);
   return static_cast<int>(Exit::kSuccess);
 }
 

@@ -46,6 +46,8 @@ class Fetcher {
       connect(holders_[i]);
     }
     while (true) {
+      if (options_.cancelled && options_.cancelled())
+        return {ErrorCode::kShuttingDown, "fetch of '" + manifest_.name + "' cancelled"};
       if (changed_) {
         if (Status s = check_servable(); !s.ok()) return s;
         changed_ = false;
@@ -139,7 +141,9 @@ class Fetcher {
       Status s = check_servable();
       return s.ok() ? Status{ErrorCode::kInternal, "fetch stalled with chunks pending"} : s;
     }
-    zmq::poll(items, until(deadline));
+    std::chrono::milliseconds wait = until(deadline);
+    if (options_.cancelled) wait = std::min(wait, kCancelCheckInterval);
+    zmq::poll(items, wait);
     for (std::size_t i = 0; i < items.size(); ++i) {
       Holder& h = *polled[i];
       if (items[i].revents & ZMQ_POLLIN) {

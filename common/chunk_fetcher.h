@@ -11,6 +11,8 @@
 // - a chunk that no live holder can give: kUnavailable naming the first such
 //   chunk, with the last holder failure as the reason.
 // - the sink's error (e.g. a full disk) stops the fetch and is returned as is.
+// - `options.cancelled` returning true stops the fetch with kShuttingDown
+//   within kCancelCheckInterval (a peer copying a file is shutting down).
 //
 // Memory is bounded by holders x window x chunk size: at most that many
 // replies are ever in flight, and each is released once written.
@@ -49,7 +51,14 @@ struct FetchOptions {
   std::size_t window = 4;
   // A holder with requests in flight that sends nothing for this long is dropped.
   std::chrono::milliseconds chunk_timeout{10000};
+  // Polled between waits; null = never cancelled. Must be cheap and thread-safe
+  // to call from the fetching thread (e.g. reads an atomic stop flag).
+  std::function<bool()> cancelled;
 };
+
+// The longest a fetch with `cancelled` set waits before asking it again:
+// bounds how long a stopping peer waits for a copy to give up.
+inline constexpr std::chrono::milliseconds kCancelCheckInterval{100};
 
 // Called after each chunk is written, with its size in bytes.
 using FetchProgress = std::function<void(std::uint64_t bytes)>;

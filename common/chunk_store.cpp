@@ -320,6 +320,46 @@ std::vector<Hash> ChunkStore::missing_chunks(const Manifest& manifest) const {
   return missing;
 }
 
+Result<ChunkStore::RemoveReport> ChunkStore::remove_file(const Hash& file_id) {
+  RemoveReport report;
+  {
+    // Unlinks happen under the mutex: a put_chunk of the same hash that starts
+    // after this block rewrites the chunk in full and re-indexes it, and one
+    // that checked before it saw the chunk present and wrote nothing.
+    std::lock_guard lock(mu_);
+    auto it = manifests_.find(file_id);
+    if (it == manifests_.end()) return Status{ErrorCode::kNotFound, "no manifest " + file_id.hex()};
+    fs::path path = manifest_path(file_id);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_status("unlink", path, errno);
+    std::set<Hash> candidates(it->second.chunks.begin(), it->second.chunks.end());
+    manifests_.erase(it);
+    for (const auto& [other_id, other] : manifests_) {
+      for (const Hash& h : other.chunks) {
+        if (candidates.erase(h) > 0) ++report.shared;
+      }
+      if (candidates.empty()) break;
+    }
+    for (const Hash& h : candidates) {
+      auto chunk = chunks_.find(h);
+      if (chunk == chunks_.end()) continue;  // never fetched here (an incomplete file)
+      fs::path chunk_file = chunk_path(h);
+      if (::unlink(chunk_file.c_str()) != 0 && errno != ENOENT) {
+        P2P_WARN("store: cannot delete chunk %s: %s", chunk_file.c_str(), std::strerror(errno));
+        continue;
+      }
+      stored_bytes_ -= chunk->second;
+      report.bytes += chunk->second;
+      ++report.chunks;
+      chunks_.erase(chunk);
+    }
+  }
+  // The manifest must not come back after a crash; chunk files may (load()
+  // keeps them as unreferenced chunks), so only the manifest directory is synced.
+  if (Status s = fsync_dir(dir_ / "manifests"); !s.ok())
+    P2P_WARN("store: removal of %s may not survive a crash: %s", file_id.hex().c_str(), s.to_string().c_str());
+  return report;
+}
+
 std::uint64_t ChunkStore::capacity() const {
   std::lock_guard lock(mu_);
   return capacity_;

@@ -66,6 +66,20 @@ class ChunkStore {
   // Chunks of `manifest` not here, in manifest order (duplicates once).
   std::vector<Hash> missing_chunks(const Manifest& manifest) const;
 
+  struct RemoveReport {
+    std::uint64_t chunks = 0;  // chunks deleted (those no other manifest uses)
+    std::uint64_t bytes = 0;   // their bytes, no longer counted as stored
+    std::uint64_t shared = 0;  // chunks kept because another stored manifest uses them
+  };
+  // Drops a file this store holds: first its manifest (so a crash in between
+  // leaves only unreferenced chunks, never a manifest without its chunks),
+  // then every chunk of it that no other stored manifest references.
+  // kNotFound when no manifest of `file_id` is stored (nothing changes); kIo
+  // when the manifest cannot be unlinked. A chunk that cannot be unlinked is
+  // logged and kept. A concurrent put of a chunk being removed may find it
+  // present and later miss it at COMMIT (missing_chunks): never wrong bytes.
+  Result<RemoveReport> remove_file(const Hash& file_id);
+
   std::uint64_t capacity() const;
   std::uint64_t stored_bytes() const;  // bytes of all chunks here
   std::uint64_t free_bytes() const;    // capacity minus stored and reserved bytes

@@ -96,6 +96,7 @@ LinkEvents ServiceLink::process(bool readable) {
   if (now - last_send_ >= options_.heartbeat) {
     proto::HeartbeatBody hb;
     if (options_.free_bytes) hb.free_bytes = options_.free_bytes();
+    if (options_.copies) hb.copies = options_.copies();
     (void)send(proto::Command::kHeartbeat, codec::encode(hb));  // a full queue is handled by the silence timeout
   }
   return events;

@@ -47,6 +47,9 @@ struct ServiceLinkOptions {
   int liveness = 3;  // tracker silence of liveness x heartbeat means it is gone
   // Reported in READY and HEARTBEAT (storage); null = 0 (other services).
   std::function<std::uint64_t()> free_bytes;
+  // Reported in HEARTBEAT (replication: copies running now); null = 0.
+  // Called in the link's thread.
+  std::function<std::uint32_t()> copies;
 };
 
 struct LinkEvents {
@@ -77,6 +80,11 @@ class ServiceLink {
   // Sends DISCONNECT and closes the socket, giving the message a short
   // bounded linger to leave. The link is spent afterwards.
   void leave();
+
+  // True once the tracker has answered on the current socket: a command sent
+  // now reaches a tracker that knows this service. After a reconnect it is
+  // false until the next LinkEvents::rejoined.
+  bool joined() const { return heard_since_connect_ && !left_; }
 
   // Number of sockets opened so far (1 + reconnects). For logs and tests.
   std::uint64_t connections() const { return connections_; }

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
+#include <chrono>
 #include <filesystem>
 
 #include <CLI/CLI.hpp>
@@ -21,6 +22,9 @@ namespace {
 
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
+// How often the main thread checks for a RELEASE between signals: short
+// enough that a released peer exits promptly.
+constexpr std::chrono::milliseconds kMainTick{100};
 
 p2p::log::Level parse_level(const std::string& name) {
   if (name == "debug") return p2p::log::Level::kDebug;
@@ -57,6 +61,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1, 100));
   app.add_option("--forward-timeout-ms", forward_timeout_ms, "wait for the next peer of a write pipeline")
       ->capture_default_str()->check(CLI::Range(1L, 3600000L));
+  app.add_option("--max-copies", o.max_copies, "REPLICATE copies run at once; more orders wait in a queue")
+      ->capture_default_str()->check(CLI::Range(1u, 64u));
   app.add_option("--log-level", o.log_level, "debug|info|warn|error")
       ->capture_default_str()->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   try {
@@ -135,7 +141,11 @@ int main(int argc, char** argv) {
   }
   link.ready.endpoint = endpoint.value();
   peer::StorageService storage(ctx, store, link, peer::kCommittedEndpoint);
-  peer::ReplicationService replication(ctx, link);
+  peer::ReplicationOptions replication_options;
+  replication_options.link = link;
+  replication_options.max_copies = o.max_copies;
+  replication_options.committed_endpoint = peer::kCommittedEndpoint;
+  peer::ReplicationService replication(ctx, store, replication_options);
   storage.start();
   replication.start();
 
@@ -144,11 +154,24 @@ int main(int argc, char** argv) {
   P2P_INFO("peer %s serving %s; tracker %s; %u workers", peer_id->c_str(), endpoint->c_str(), o.tracker.c_str(),
            o.workers);
 
+  // First signal: drain (the tracker moves what only this peer holds, then
+  // sends RELEASE). A DRAIN from the tracker starts the same drain inside the
+  // storage service. A second signal exits at once.
+  bool drain_asked = false;
   for (;;) {
-    timespec tick{1, 0};  // a timeout keeps even this wait bounded
+    timespec tick{0, kMainTick.count() * 1000000};  // a timeout keeps even this wait bounded
     int sig = sigtimedwait(&stop_signals, nullptr, &tick);
     if (sig == SIGINT || sig == SIGTERM) {
-      P2P_INFO("stopping on signal %d", sig);
+      if (drain_asked) {
+        P2P_WARN("second signal %d: exiting without waiting for RELEASE; files held only here may lose a copy", sig);
+        break;
+      }
+      drain_asked = true;
+      P2P_INFO("signal %d: draining before leaving (signal again to exit at once)", sig);
+      storage.drain();
+    }
+    if (storage.released()) {
+      P2P_INFO("released by the tracker: stopping");
       break;
     }
   }

@@ -27,6 +27,9 @@ struct PeerOptions {
   // How long a pipeline step waits for the next peer: a 4 MiB chunk with an
   // fsync per hop fits easily; a dead next peer is noticed in this time.
   std::chrono::milliseconds forward_timeout{10000};
+  // REPLICATE copies this peer runs at once (--max-copies): 2, like HDFS's
+  // dfs.namenode.replication.max-streams, so copies never crowd out gets.
+  unsigned max_copies = 2;
   std::string log_level = "info";
 };
 

@@ -49,15 +49,90 @@ void StorageService::run() {
                                          {pull.handle(), 0, ZMQ_POLLIN, 0}};
       zmq::poll(items, std::min(until(link.next_deadline()), kStopCheckInterval));
       LinkEvents events = link.process(items[0].revents & ZMQ_POLLIN);
-      if (events.rejoined) announce_all(link);
-      for (const auto& cmd : events.commands)
-        P2P_WARN("storage: ignoring %s from tracker", proto::command_name(cmd.cmd()));
+      if (events.rejoined) {
+        announce_all(link);
+        // A restarted tracker knows nothing of the drain: tell it again, after
+        // the announcements so it knows what must be moved.
+        if (draining_) send_drain(link);
+      }
+      for (const auto& cmd : events.commands) on_command(link, cmd);
+      if (drain_requested_ && !draining_) start_drain(link, "stop signal");
       if (items[1].revents & ZMQ_POLLIN) drain_committed(pull, link);
     }
     link.leave();
   } catch (const std::exception& e) {
     P2P_ERROR("storage service stopped: %s", e.what());
   }
+}
+
+void StorageService::on_command(ServiceLink& link, const codec::Envelope& cmd) {
+  switch (cmd.cmd()) {
+    case proto::Command::kDelete:
+      remove(link, cmd);
+      return;
+    case proto::Command::kDrain:
+      if (draining_)
+        P2P_INFO("storage: DRAIN from tracker; already draining");
+      else
+        start_drain(link, "the tracker asked (p2p leave)");
+      return;
+    case proto::Command::kRelease:
+      if (!draining_) {
+        P2P_WARN("storage: ignoring RELEASE from tracker: this peer is not draining");
+        return;
+      }
+      if (!released_) P2P_INFO("storage: released by the tracker: every file held here is safe elsewhere; leaving");
+      released_ = true;
+      return;
+    case proto::Command::kError:  // e.g. a tracker that does not serve DRAIN
+      P2P_WARN("storage: tracker answered with %s", codec::error_from(cmd).to_string().c_str());
+      return;
+    default:
+      P2P_WARN("storage: ignoring %s from tracker", proto::command_name(cmd.cmd()));
+  }
+}
+
+void StorageService::start_drain(ServiceLink& link, const char* why) {
+  draining_ = true;
+  P2P_INFO("storage: draining (%s): serving until the tracker releases this peer", why);
+  // Before the tracker has answered, DRAIN goes out with the (re)join instead:
+  // a message queued on a socket that is then replaced would be lost.
+  if (link.joined())
+    send_drain(link);
+  else
+    P2P_INFO("storage: tracker not reachable yet; DRAIN is sent once it answers");
+}
+
+void StorageService::send_drain(ServiceLink& link) {
+  if (Status s = link.send(proto::Command::kDrain, codec::encode(proto::Empty{})); !s.ok()) {
+    P2P_WARN("storage: DRAIN not sent: %s; it is sent again on the next join", s.to_string().c_str());
+    return;
+  }
+  P2P_INFO("storage: sent DRAIN to the tracker; waiting for RELEASE");
+}
+
+void StorageService::remove(ServiceLink& link, const codec::Envelope& cmd) {
+  proto::FileRef ref;
+  if (Status s = codec::decode(cmd.body, &ref); !s.ok()) {
+    P2P_WARN("storage: unreadable DELETE: %s", s.to_string().c_str());
+    return;  // without a file id there is nothing to answer
+  }
+  Result<ChunkStore::RemoveReport> removed = store_.remove_file(ref.file_id);
+  if (removed.ok()) {
+    P2P_INFO("storage: deleted %s on the tracker's order: %llu chunks, %llu bytes freed, %llu chunks kept (shared)",
+             ref.file_id.hex().c_str(), static_cast<unsigned long long>(removed->chunks),
+             static_cast<unsigned long long>(removed->bytes), static_cast<unsigned long long>(removed->shared));
+  } else if (removed.status().code() == ErrorCode::kNotFound) {
+    P2P_INFO("storage: DELETE of %s, which is not held here; answering REMOVED anyway", ref.file_id.hex().c_str());
+  } else {
+    // The manifest is still here: the file is still held, so no REMOVED.
+    P2P_WARN("storage: DELETE of %s failed: %s", ref.file_id.hex().c_str(), removed.status().to_string().c_str());
+    return;
+  }
+  proto::FileList list;
+  list.file_ids.push_back(ref.file_id);
+  if (Status s = link.send(proto::Command::kRemoved, codec::encode(list)); !s.ok())
+    P2P_WARN("storage: REMOVED of %s not sent: %s", ref.file_id.hex().c_str(), s.to_string().c_str());
 }
 
 void StorageService::announce_all(ServiceLink& link) {

@@ -1,13 +1,24 @@
-// StorageService: the peer's "storage" registration with the tracker.
+// StorageService: the peer's "storage" registration with the tracker, its
+// holdings and its leave (docs/protocol.md 5.5, docs/replication.md "Leave").
 //
 // Owns a ServiceLink ("storage", reporting capacity and free bytes) and a
-// PULL socket on which transfer workers report committed files. After every
-// (re)join it announces every complete manifest in the store, in batches of
-// at most limits::kMaxAnnounceBatch; each committed file is announced as it
-// arrives.
+// PULL socket on which transfer workers and copy threads report files that
+// are now complete here.
+// - After every (re)join it announces every complete manifest in the store,
+//   in batches of at most limits::kMaxAnnounceBatch; each reported file is
+//   announced as it arrives.
+// - DELETE{file_id}: drops the file's manifest and every chunk no other
+//   stored manifest uses, then answers REMOVED{[file_id]} (also for a file
+//   not held here: the tracker's view is then right either way).
+// - Drain: drain() (a stop signal) or a DRAIN from the tracker (`p2p leave`)
+//   makes the peer draining: it sends DRAIN to the tracker and keeps serving.
+//   After every rejoin while draining it re-announces, then sends DRAIN again.
+//   RELEASE from the tracker while draining sets released(): the owner then
+//   runs the normal shutdown (stop(), which sends DISCONNECT).
 //
-// Thread affinity: start(), stop() and join() from one owning thread; the
-// service runs its own thread, which creates, uses and closes its sockets.
+// Thread affinity: start(), stop() and join() from one owning thread;
+// drain(), draining() and released() from any thread. The service runs its
+// own thread, which creates, uses and closes its sockets.
 // Lifetime: `ctx` and `store` outlive the service.
 #pragma once
 
@@ -31,11 +42,22 @@ class StorageService {
   StorageService& operator=(const StorageService&) = delete;
 
   void start();
-  void stop();  // asks the thread to leave the tracker and exit; returns at once
+  void stop();  // asks the thread to leave the tracker (DISCONNECT) and exit; returns at once
   void join();
+
+  // Starts a graceful leave: DRAIN to the tracker, keep serving until RELEASE.
+  // Returns at once; idempotent.
+  void drain() { drain_requested_ = true; }
+  bool draining() const { return draining_; }
+  // The tracker released this draining peer: every file it holds is safe elsewhere.
+  bool released() const { return released_; }
 
  private:
   void run();
+  void on_command(ServiceLink& link, const codec::Envelope& cmd);
+  void start_drain(ServiceLink& link, const char* why);
+  void send_drain(ServiceLink& link);
+  void remove(ServiceLink& link, const codec::Envelope& cmd);
   void announce_all(ServiceLink& link);
   void announce(ServiceLink& link, const std::vector<Manifest>& files);
   void drain_committed(zmq::socket_t& pull, ServiceLink& link);
@@ -45,6 +67,9 @@ class StorageService {
   ServiceLinkOptions link_options_;
   std::string committed_endpoint_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> drain_requested_{false};  // set by drain(), read by the service thread
+  std::atomic<bool> draining_{false};         // written by the service thread only
+  std::atomic<bool> released_{false};         // written by the service thread only
   std::thread thread_;
 };
 

@@ -1,6 +1,8 @@
 #include "services/peer/transfer_service.h"
 
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <memory>
 
 #include "common/limits.h"
@@ -18,6 +20,27 @@ namespace {
 constexpr int kProxyBatch = 64;
 // How long start() waits for the proxy thread to bind.
 constexpr std::chrono::seconds kBindTimeout{5};
+
+// Counts workers that have connected their socket; start() waits on it.
+class WorkersReady {
+ public:
+  void one_more() {
+    {
+      std::lock_guard lock(mu_);
+      ++count_;
+    }
+    cv_.notify_all();
+  }
+  bool wait_for(unsigned n, std::chrono::seconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return count_ >= n; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  unsigned count_ = 0;
+};
 
 // Each service in a process needs its own inproc name (tests run several).
 std::string unique_backend_endpoint() {
@@ -66,16 +89,23 @@ Result<std::string> TransferService::start() {
 
   WorkerConfig config{backend_endpoint_, options_.link.ready.peer_id, options_.forward_timeout,
                       options_.committed_endpoint};
+  // start() returns once every worker is connected: a request that arrives
+  // before any worker is would be refused as "busy".
+  auto ready = std::make_shared<WorkersReady>();
   for (unsigned i = 0; i < options_.workers; ++i) {
-    workers_.emplace_back([this, config] {
+    workers_.emplace_back([this, config, ready] {
       try {
         TransferWorker worker(ctx_, store_, config);
+        ready->one_more();
         worker.run(stop_workers_);
       } catch (const std::exception& e) {
+        ready->one_more();
         P2P_ERROR("transfer worker stopped: %s", e.what());
       }
     });
   }
+  if (!ready->wait_for(options_.workers, kBindTimeout))
+    P2P_WARN("transfer: not every worker connected within %lld s", static_cast<long long>(kBindTimeout.count()));
 
   std::string advertised = options_.advertise.empty() ? endpoint.value() : options_.advertise;
   ServiceLinkOptions link = options_.link;

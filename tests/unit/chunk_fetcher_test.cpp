@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <map>
+#include <thread>
 #include <set>
 
 #include "common/chunk_fetcher.h"
@@ -208,4 +210,28 @@ TEST_CASE("a sink error stops the fetch and is returned as is") {
   Status s = fetch_chunks(ctx, file.manifest, file.all(), {holder("a")}, quick(), sink);
   CHECK(s.code() == ErrorCode::kIo);
   CHECK(s.message() == "disk full");
+}
+
+TEST_CASE("a cancelled fetch stops with shutting_down long before the chunk timeout") {
+  zmq::context_t ctx;
+  TestFile file(4);
+  FakePeer quiet(ctx, holder("quiet").endpoint, silent());
+  MemorySink sink;
+  FetchOptions options;
+  options.chunk_timeout = std::chrono::milliseconds(30000);
+  std::atomic<bool> stop{false};
+  options.cancelled = [&] { return stop.load(); };
+  // Cancel once the silent holder has seen a request: the fetch is then waiting.
+  std::thread canceller([&] {
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    while (quiet.requests() == 0 && Clock::now() < deadline) std::this_thread::yield();
+    stop = true;
+  });
+  const auto start = Clock::now();
+  Status s = fetch_chunks(ctx, file.manifest, file.all(), {holder("quiet")}, options, sink);
+  canceller.join();
+  CHECK(s.code() == ErrorCode::kShuttingDown);
+  CHECK(Clock::now() - start < std::chrono::seconds(10));
+  CHECK(quiet.requests() >= 1);
+  CHECK(sink.chunks.empty());
 }

@@ -238,3 +238,70 @@ TEST_CASE("capacity defaults to free space plus stored bytes") {
   CHECK(store.capacity() > 0);
   CHECK(store.free_bytes() == store.capacity());
 }
+
+TEST_CASE("removing a file deletes its manifest and its chunks no other file uses") {
+  TempDir dir;
+  ChunkStore store(dir.path, 8 << 20);
+  load_ok(store);
+  std::vector<std::string> shared_pieces, own_pieces;
+  // Two files that share their first chunk.
+  const std::string common = bytes_of(limits::kMinChunkSize, 'c');
+  Manifest keep = manifest_of("keep.bin", common + bytes_of(1000, 'k'), &shared_pieces);
+  Manifest drop = manifest_of("drop.bin", common + bytes_of(limits::kMinChunkSize + 500, 'd'), &own_pieces);
+  for (std::size_t i = 0; i < shared_pieces.size(); ++i)
+    REQUIRE(store.put_chunk(keep.chunks[i], shared_pieces[i].data(), shared_pieces[i].size()).ok());
+  for (std::size_t i = 0; i < own_pieces.size(); ++i)
+    REQUIRE(store.put_chunk(drop.chunks[i], own_pieces[i].data(), own_pieces[i].size()).ok());
+  REQUIRE(store.put_manifest(keep).ok());
+  REQUIRE(store.put_manifest(drop).ok());
+  const std::uint64_t before = store.stored_bytes();
+
+  Result<ChunkStore::RemoveReport> removed = store.remove_file(drop.file_id());
+  REQUIRE(removed.ok());
+  CHECK(removed->chunks == 2);
+  CHECK(removed->shared == 1);
+  CHECK(removed->bytes == own_pieces[1].size() + own_pieces[2].size());
+  CHECK(store.stored_bytes() == before - removed->bytes);
+  CHECK(store.manifest(drop.file_id()).status().code() == ErrorCode::kNotFound);
+  CHECK_FALSE(store.has_chunk(drop.chunks[1]));
+  CHECK_FALSE(store.has_chunk(drop.chunks[2]));
+  CHECK(store.complete(keep));  // the shared chunk stays
+  CHECK_FALSE(fs::exists(dir.path / "manifests" / drop.file_id().hex()));
+  CHECK_FALSE(fs::exists(dir.path / "chunks" / drop.chunks[1].hex().substr(0, 2) / drop.chunks[1].hex()));
+
+  // A restart sees the same store.
+  ChunkStore reloaded(dir.path, 8 << 20);
+  ChunkStore::LoadReport report = load_ok(reloaded);
+  CHECK(report.manifests == 1);
+  CHECK(reloaded.stored_bytes() == store.stored_bytes());
+}
+
+TEST_CASE("removing a file that is not stored is not_found and changes nothing") {
+  TempDir dir;
+  ChunkStore store(dir.path, 1 << 20);
+  load_ok(store);
+  std::vector<std::string> pieces;
+  Manifest m = manifest_of("a.bin", bytes_of(100, 'a'), &pieces);
+  REQUIRE(store.put_chunk(m.chunks[0], pieces[0].data(), pieces[0].size()).ok());
+  Result<ChunkStore::RemoveReport> removed = store.remove_file(m.file_id());
+  CHECK(removed.status().code() == ErrorCode::kNotFound);
+  CHECK(store.has_chunk(m.chunks[0]));
+  CHECK(store.stored_bytes() == 100);
+}
+
+TEST_CASE("a removed chunk can be stored again") {
+  TempDir dir;
+  ChunkStore store(dir.path, 1 << 20);
+  load_ok(store);
+  std::vector<std::string> pieces;
+  Manifest m = manifest_of("again.bin", bytes_of(300, 'g'), &pieces);
+  REQUIRE(store.put_chunk(m.chunks[0], pieces[0].data(), pieces[0].size()).ok());
+  REQUIRE(store.put_manifest(m).ok());
+  REQUIRE(store.remove_file(m.file_id()).ok());
+  CHECK(store.stored_bytes() == 0);
+  REQUIRE(store.put_chunk(m.chunks[0], pieces[0].data(), pieces[0].size()).ok());
+  Result<zmq::message_t> read = store.read_chunk(m.chunks[0]);
+  REQUIRE(read.ok());
+  CHECK(read->to_string() == pieces[0]);
+  CHECK(store.stored_bytes() == 300);
+}

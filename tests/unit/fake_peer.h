@@ -4,11 +4,15 @@
 //
 // The helper thread creates, binds, uses and closes the socket. Binding to an
 // inproc endpoint after the client connected is fine (libzmq >= 4.2), so
-// tests need no start-up handshake. The context must outlive the FakePeer.
+// tests need no start-up handshake. A wildcard tcp endpoint
+// ("tcp://127.0.0.1:*") is resolved by bound(), which waits for the bind.
+// The context must outlive the FakePeer.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
+#include <future>
 #include <optional>
 #include <string>
 #include <thread>
@@ -55,10 +59,18 @@ class FakePeer {
 
   int requests() const { return requests_; }
 
+  // The endpoint the helper thread bound (a resolved wildcard port); empty
+  // if it did not bind within 5 s.
+  std::string bound() {
+    if (bound_future_.wait_for(std::chrono::seconds(5)) != std::future_status::ready) return "";
+    return bound_future_.get();
+  }
+
  private:
   void serve() {
     zmq::socket_t router = make_socket(ctx_, zmq::socket_type::router, limits::kMaxDataPlaneMessage);
     router.bind(endpoint_);
+    bound_promise_.set_value(bound_endpoint(router));
     while (!stop_) {
       std::vector<zmq::pollitem_t> items{{router.handle(), 0, ZMQ_POLLIN, 0}};
       zmq::poll(items, std::chrono::milliseconds(20));  // bounded: re-checks stop_
@@ -80,6 +92,8 @@ class FakePeer {
   Handler handler_;
   std::atomic<bool> stop_{false};
   std::atomic<int> requests_{0};
+  std::promise<std::string> bound_promise_;
+  std::shared_future<std::string> bound_future_ = bound_promise_.get_future().share();
   std::thread thread_;  // last: starts after every other member is ready
 };
 

@@ -1,58 +1,373 @@
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <random>
 
+#include "common/chunk_store.h"
+#include "common/sha256.h"
 #include "common/sockets.h"
+#include "fake_peer.h"
+#include "fake_tracker.h"
 #include "services/peer/replication_service.h"
+#include "services/peer/storage_service.h"
+#include "services/peer/transfer_service.h"
 
 using namespace p2p;
 using namespace std::chrono_literals;
+using test::FakePeer;
+using test::FakeReply;
+using test::FakeTracker;
+namespace fs = std::filesystem;
 
-TEST_CASE("replication service refuses REPLICATE orders with unknown_command for now") {
-  zmq::context_t ctx;
-  zmq::socket_t router = make_socket(ctx, zmq::socket_type::router, limits::kMaxControlMessage);
-  router.bind("tcp://127.0.0.1:*");
-  auto next = [&]() -> std::optional<codec::Envelope> {
-    std::vector<zmq::pollitem_t> items{{router.handle(), 0, ZMQ_POLLIN, 0}};
-    const auto deadline = Clock::now() + 5000ms;
-    while (Clock::now() < deadline) {
-      zmq::poll(items, until(deadline));
-      codec::Envelope env;
-      if (codec::recv_envelope(router, codec::Layout::kRouter, &env).ok() && env.cmd() != proto::Command::kHeartbeat)
-        return env;
+namespace {
+
+constexpr std::uint32_t kChunk = limits::kMinChunkSize;
+
+fs::path temp_dir() {
+  std::random_device rd;
+  fs::path p = fs::temp_directory_path() / ("p2p-replication-test-" + std::to_string(rd()) + std::to_string(rd()));
+  fs::create_directories(p);
+  return p;
+}
+
+struct TempStore {
+  fs::path dir = temp_dir();
+  ChunkStore store;
+  explicit TempStore(std::uint64_t capacity = 16 << 20) : store(dir, capacity) { REQUIRE(store.load().ok()); }
+  ~TempStore() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+// A file of `chunks` chunks (the last one short), its bytes and manifest.
+struct TestFile {
+  std::vector<std::string> pieces;
+  Manifest manifest;
+  TestFile(const std::string& name, std::uint64_t chunks, char seed) {
+    manifest.name = name;
+    manifest.chunk_size = kChunk;
+    manifest.replicas = 2;
+    for (std::uint64_t i = 0; i < chunks; ++i) {
+      std::string piece(i + 1 == chunks ? kChunk / 3 : kChunk, '\0');
+      for (std::size_t j = 0; j < piece.size(); ++j) piece[j] = static_cast<char>(seed + i * 31 + j * 7 + j / 253);
+      manifest.chunks.push_back(sha256(piece.data(), piece.size()));
+      manifest.size += piece.size();
+      pieces.push_back(std::move(piece));
     }
+  }
+  void store_in(ChunkStore& store) const {
+    for (std::size_t i = 0; i < pieces.size(); ++i)
+      REQUIRE(store.put_chunk(manifest.chunks[i], pieces[i].data(), pieces[i].size()).ok());
+    REQUIRE(store.put_manifest(manifest).ok());
+  }
+  std::optional<std::size_t> index_of(const Hash& h) const {
+    for (std::size_t i = 0; i < pieces.size(); ++i)
+      if (manifest.chunks[i] == h) return i;
     return std::nullopt;
-  };
+  }
+};
 
-  ServiceLinkOptions link;
-  link.tracker_endpoint = bound_endpoint(router);
-  link.ready.peer_id = "00112233aabbccdd";
-  link.heartbeat = 50ms;
-  link.liveness = 100;  // this fake tracker never heartbeats: no reconnects mid-test
-  peer::ReplicationService replication(ctx, link);
-  replication.start();
+// A peer holding files, serving them on a real transfer service. No tracker:
+// its link keeps retrying a closed port.
+struct SourcePeer {
+  TempStore temp;
+  std::unique_ptr<peer::TransferService> service;
+  proto::HolderInfo holder;
+  explicit SourcePeer(zmq::context_t& ctx) {
+    peer::TransferOptions o;
+    o.workers = 2;
+    o.drain_timeout = 1000ms;
+    o.link.tracker_endpoint = "tcp://127.0.0.1:1";
+    o.link.ready.peer_id = "source0000000000";
+    service = std::make_unique<peer::TransferService>(ctx, temp.store, o);
+    Result<std::string> ep = service->start();
+    REQUIRE(ep.ok());
+    holder = {"source0000000000", ep.value()};
+  }
+  ~SourcePeer() { service.reset(); }
+};
 
-  std::optional<codec::Envelope> ready = next();
+ServiceLinkOptions link_to(const FakeTracker& tracker) {
+  ServiceLinkOptions o;
+  o.tracker_endpoint = tracker.endpoint();
+  o.ready.peer_id = "target0000000000";
+  o.ready.endpoint = "tcp://127.0.0.1:7002";
+  o.heartbeat = 50ms;
+  o.liveness = 100;  // this fake tracker never heartbeats: no reconnects mid-test
+  return o;
+}
+
+std::string unique_committed_endpoint() {
+  static std::atomic<int> n{0};
+  return "inproc://replication-test-committed-" + std::to_string(++n);
+}
+
+// The peer under test: a target store with its storage and replication services.
+struct TargetPeer {
+  TempStore temp;
+  std::string committed = unique_committed_endpoint();
+  std::unique_ptr<peer::StorageService> storage;
+  std::unique_ptr<peer::ReplicationService> replication;
+  TargetPeer(zmq::context_t& ctx, FakeTracker& tracker, unsigned max_copies = 2) {
+    storage = std::make_unique<peer::StorageService>(ctx, temp.store, link_to(tracker), committed);
+    peer::ReplicationOptions o;
+    o.link = link_to(tracker);
+    o.max_copies = max_copies;
+    o.committed_endpoint = committed;
+    o.fetch.chunk_timeout = 2000ms;
+    replication = std::make_unique<peer::ReplicationService>(ctx, temp.store, o);
+    storage->start();
+    replication->start();
+  }
+  ~TargetPeer() {
+    replication.reset();
+    storage.reset();
+  }
+};
+
+void order(FakeTracker& tracker, const codec::Envelope& to, const Manifest& m,
+           const std::vector<proto::HolderInfo>& sources) {
+  tracker.send(to, proto::Command::kReplicate, codec::encode(proto::ReplicateOrder{m, sources}));
+}
+
+proto::ReplicatedBody replicated_of(FakeTracker& tracker, const Hash& file_id) {
+  std::optional<codec::Envelope> env = tracker.next_where([&](const codec::Envelope& e) {
+    proto::ReplicatedBody body;
+    return e.cmd() == proto::Command::kReplicated && codec::decode(e.body, &body).ok() && body.file_id == file_id;
+  });
+  REQUIRE(env);
+  proto::ReplicatedBody body;
+  REQUIRE(codec::decode(env->body, &body).ok());
+  return body;
+}
+
+bool announced(FakeTracker& tracker, const std::string& name) {
+  return tracker
+      .next_where([&](const codec::Envelope& e) {
+        proto::AnnounceBody body;
+        if (e.cmd() != proto::Command::kAnnounce || !codec::decode(e.body, &body).ok()) return false;
+        for (const Manifest& m : body.files)
+          if (m.name == name) return true;
+        return false;
+      })
+      .has_value();
+}
+
+}  // namespace
+
+TEST_CASE("REPLICATE copies the file from its holder, announces it and reports success") {
+  zmq::context_t ctx;
+  FakeTracker tracker(ctx);
+  SourcePeer source(ctx);
+  TestFile file("copied.bin", 5, 'a');
+  file.store_in(source.temp.store);
+  TargetPeer target(ctx, tracker);
+  // One chunk is already here (another file shares it): only the rest moves.
+  REQUIRE(target.temp.store.put_chunk(file.manifest.chunks[0], file.pieces[0].data(), file.pieces[0].size()).ok());
+
+  std::optional<codec::Envelope> ready = tracker.next_of(proto::Command::kReady, "replication");
   REQUIRE(ready);
-  REQUIRE(ready->cmd() == proto::Command::kReady);
-  proto::ReadyBody body;
-  REQUIRE(codec::decode(ready->body, &body).ok());
-  CHECK(body.service == "replication");
+  order(tracker, *ready, file.manifest, {source.holder});
 
-  proto::ReplicateOrder order;
-  order.manifest = Manifest{"wanted.bin", 0, limits::kMinChunkSize, {}, 3};
-  REQUIRE(codec::send_envelope(router, codec::Layout::kRouter, &ready->routing, proto::Command::kReplicate, 0,
-                               codec::encode(order))
-              .ok());
-  std::optional<codec::Envelope> report = next();
-  REQUIRE(report);
-  REQUIRE(report->cmd() == proto::Command::kReplicated);
-  proto::ReplicatedBody replicated;
-  REQUIRE(codec::decode(report->body, &replicated).ok());
-  CHECK(replicated.file_id == order.manifest.file_id());
-  CHECK(replicated.code == static_cast<std::uint16_t>(ErrorCode::kUnknownCommand));
-  CHECK_FALSE(replicated.message.empty());
-  replication.stop();
-  replication.join();
-  router.close();
+  proto::ReplicatedBody result = replicated_of(tracker, file.manifest.file_id());
+  CHECK(result.code == 0);
+  CHECK(result.message.empty());
+  CHECK(target.temp.store.complete(file.manifest));
+  Result<Manifest> stored = target.temp.store.manifest(file.manifest.file_id());
+  REQUIRE(stored.ok());
+  CHECK(stored->replicas == 2);
+  CHECK(target.temp.store.stored_bytes() == file.manifest.size);
+  CHECK(announced(tracker, "copied.bin"));
+}
+
+TEST_CASE("REPLICATE of a file already held here succeeds at once without a source") {
+  zmq::context_t ctx;
+  FakeTracker tracker(ctx);
+  TargetPeer target(ctx, tracker);
+  TestFile file("held.bin", 2, 'h');
+  file.store_in(target.temp.store);
+  std::optional<codec::Envelope> ready = tracker.next_of(proto::Command::kReady, "replication");
+  REQUIRE(ready);
+  order(tracker, *ready, file.manifest, {{"gone", "tcp://127.0.0.1:1"}});
+  proto::ReplicatedBody result = replicated_of(tracker, file.manifest.file_id());
+  CHECK(result.code == 0);
+}
+
+TEST_CASE("REPLICATE whose only source sends bad bytes reports unavailable and stores nothing") {
+  zmq::context_t ctx;
+  FakeTracker tracker(ctx);
+  SourcePeer source(ctx);
+  TestFile file("rotten.bin", 2, 'r');
+  file.store_in(source.temp.store);
+  // Corrupt a chunk on the source's disk after it was verified and indexed.
+  const std::string hex = file.manifest.chunks[1].hex();
+  {
+    std::ofstream out(source.temp.dir / "chunks" / hex.substr(0, 2) / hex, std::ios::binary | std::ios::trunc);
+    out << std::string(file.pieces[1].size(), 'X');
+  }
+  TargetPeer target(ctx, tracker);
+  std::optional<codec::Envelope> ready = tracker.next_of(proto::Command::kReady, "replication");
+  REQUIRE(ready);
+  order(tracker, *ready, file.manifest, {source.holder});
+  proto::ReplicatedBody result = replicated_of(tracker, file.manifest.file_id());
+  CHECK(result.code == static_cast<std::uint16_t>(ErrorCode::kUnavailable));
+  CHECK_FALSE(result.message.empty());
+  CHECK(target.temp.store.manifest(file.manifest.file_id()).status().code() == ErrorCode::kNotFound);
+  CHECK_FALSE(target.temp.store.has_chunk(file.manifest.chunks[1]));
+}
+
+TEST_CASE("REPLICATE without usable sources or with a bad manifest is a bad_request") {
+  zmq::context_t ctx;
+  FakeTracker tracker(ctx);
+  TargetPeer target(ctx, tracker);
+  std::optional<codec::Envelope> ready = tracker.next_of(proto::Command::kReady, "replication");
+  REQUIRE(ready);
+  TestFile file("lonely.bin", 1, 'l');
+  Manifest broken = file.manifest;
+  broken.chunk_size = 1;  // below the minimum chunk size
+
+  SECTION("no sources") { order(tracker, *ready, file.manifest, {}); }
+  SECTION("a source that is not tcp") { order(tracker, *ready, file.manifest, {{"p", "inproc://elsewhere"}}); }
+  SECTION("an invalid manifest") { order(tracker, *ready, broken, {{"p", "tcp://127.0.0.1:1"}}); }
+
+  std::optional<codec::Envelope> env = tracker.next_of(proto::Command::kReplicated, "replication");
+  REQUIRE(env);
+  proto::ReplicatedBody result;
+  REQUIRE(codec::decode(env->body, &result).ok());
+  CHECK(result.code == static_cast<std::uint16_t>(ErrorCode::kBadRequest));
+  CHECK_FALSE(result.message.empty());
+  CHECK(target.replication->running_copies() == 0);
+}
+
+namespace {
+
+// A source of one file whose GET_CHUNK replies wait until release() (or 5 s).
+struct GatedSource {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  std::atomic<bool> asked{false};
+
+  FakePeer::Handler handler(const TestFile& file) {
+    return [this, &file](const codec::Envelope& env) {
+      proto::ChunkRef ref;
+      if (!codec::decode(env.body, &ref).ok() || !file.index_of(ref.hash))
+        return FakeReply::error(ErrorCode::kNotFound, "no such chunk");
+      asked = true;
+      {
+        std::unique_lock lock(mu);
+        cv.wait_for(lock, 5s, [&] { return open; });
+      }
+      FakeReply r;
+      r.body = codec::encode(ref);
+      r.data = file.pieces[*file.index_of(ref.hash)];
+      return r;
+    };
+  }
+  void release() {
+    {
+      std::lock_guard lock(mu);
+      open = true;
+    }
+    cv.notify_all();
+  }
+};
+
+FakePeer::Handler serving(const TestFile& file) {
+  return [&file](const codec::Envelope& env) {
+    proto::ChunkRef ref;
+    if (!codec::decode(env.body, &ref).ok() || !file.index_of(ref.hash))
+      return FakeReply::error(ErrorCode::kNotFound, "no such chunk");
+    FakeReply r;
+    r.body = codec::encode(ref);
+    r.data = file.pieces[*file.index_of(ref.hash)];
+    return r;
+  };
+}
+
+bool wait_until(const std::atomic<bool>& flag) {
+  const auto deadline = Clock::now() + 5s;
+  while (!flag && Clock::now() < deadline) std::this_thread::yield();
+  return flag;
+}
+
+bool heartbeat_with_copies(FakeTracker& tracker, std::uint32_t copies) {
+  return tracker
+      .next_where([&](const codec::Envelope& e) {
+        proto::HeartbeatBody hb;
+        return e.cmd() == proto::Command::kHeartbeat && tracker.service_of(e) == "replication" &&
+               codec::decode(e.body, &hb).ok() && hb.copies == copies;
+      })
+      .has_value();
+}
+
+}  // namespace
+
+TEST_CASE("with max-copies 1 a second order waits until the first copy ends") {
+  zmq::context_t ctx;
+  FakeTracker tracker(ctx);
+  TestFile first("first.bin", 1, 'f');
+  TestFile second("second.bin", 1, 's');
+  GatedSource gate;
+  FakePeer slow(ctx, "tcp://127.0.0.1:*", gate.handler(first));
+  FakePeer fast(ctx, "tcp://127.0.0.1:*", serving(second));
+  const std::string slow_endpoint = slow.bound();
+  const std::string fast_endpoint = fast.bound();
+  REQUIRE_FALSE(slow_endpoint.empty());
+  REQUIRE_FALSE(fast_endpoint.empty());
+  TargetPeer target(ctx, tracker, 1);
+
+  std::optional<codec::Envelope> ready = tracker.next_of(proto::Command::kReady, "replication");
+  REQUIRE(ready);
+  order(tracker, *ready, first.manifest, {{"slow", slow_endpoint}});
+  order(tracker, *ready, second.manifest, {{"fast", fast_endpoint}});
+  REQUIRE(wait_until(gate.asked));
+
+  // The heartbeat reports the one running copy; the second order, whose source
+  // would answer at once, has not started: no request reached it, no result came.
+  REQUIRE(heartbeat_with_copies(tracker, 1));
+  CHECK(target.replication->running_copies() == 1);
+  CHECK(fast.requests() == 0);
+  CHECK(tracker.none_within([](const codec::Envelope& e) { return e.cmd() == proto::Command::kReplicated; }, 200ms));
+  CHECK(fast.requests() == 0);
+
+  gate.release();
+  proto::ReplicatedBody a = replicated_of(tracker, first.manifest.file_id());
+  CHECK(a.code == 0);
+  proto::ReplicatedBody b = replicated_of(tracker, second.manifest.file_id());
+  CHECK(b.code == 0);
+  CHECK(fast.requests() == 1);
+  CHECK(target.temp.store.complete(first.manifest));
+  CHECK(target.temp.store.complete(second.manifest));
+  CHECK(heartbeat_with_copies(tracker, 0));
+}
+
+TEST_CASE("stopping the replication service cancels a running copy and reports shutting_down") {
+  zmq::context_t ctx;
+  FakeTracker tracker(ctx);
+  TestFile stuck("stuck.bin", 1, 'x');
+  GatedSource gate;
+  FakePeer source(ctx, "tcp://127.0.0.1:*", gate.handler(stuck));
+  const std::string endpoint = source.bound();
+  REQUIRE_FALSE(endpoint.empty());
+  TargetPeer target(ctx, tracker, 1);
+  std::optional<codec::Envelope> ready = tracker.next_of(proto::Command::kReady, "replication");
+  REQUIRE(ready);
+  order(tracker, *ready, stuck.manifest, {{"src", endpoint}});
+  REQUIRE(wait_until(gate.asked));
+
+  target.replication->stop();
+  proto::ReplicatedBody result = replicated_of(tracker, stuck.manifest.file_id());
+  CHECK(result.code == static_cast<std::uint16_t>(ErrorCode::kShuttingDown));
+  CHECK(tracker.next_of(proto::Command::kDisconnect, "replication"));
+  target.replication->join();
+  gate.release();
+  CHECK_FALSE(target.temp.store.manifest(stuck.manifest.file_id()).ok());
 }

@@ -196,3 +196,35 @@ TEST_CASE("leave sends DISCONNECT") {
   REQUIRE(got);
   CHECK(*got == proto::Command::kDisconnect);
 }
+
+TEST_CASE("heartbeat carries the copies the owner reports") {
+  FakeTracker tracker;
+  ServiceLinkOptions o = tracker.options(30ms, 100);
+  o.ready.service = proto::kServiceReplication;
+  o.free_bytes = nullptr;
+  std::uint32_t copies = 2;
+  o.copies = [&] { return copies; };
+  ServiceLink link(tracker.ctx, o);
+  REQUIRE(tracker.next_of(link, proto::Command::kReady));
+  std::optional<codec::Envelope> hb = tracker.next_of(link, proto::Command::kHeartbeat);
+  REQUIRE(hb);
+  proto::HeartbeatBody body;
+  REQUIRE(codec::decode(hb->body, &body).ok());
+  CHECK(body.copies == 2);
+  CHECK(body.free_bytes == 0);
+}
+
+TEST_CASE("link counts as joined only once the tracker answers on the current socket") {
+  FakeTracker tracker;
+  ServiceLink link(tracker.ctx, tracker.options());
+  std::optional<codec::Envelope> ready = tracker.next_of(link, proto::Command::kReady);
+  REQUIRE(ready);
+  CHECK_FALSE(link.joined());
+  tracker.send(*ready, proto::Command::kHeartbeat, codec::encode(proto::HeartbeatBody{}));
+  REQUIRE(tracker.pump_until(link, [&] { return link.joined(); }));
+  tracker.send(*ready, proto::Command::kDisconnect, codec::encode(proto::Empty{}));
+  REQUIRE(tracker.pump_until(link, [&] { return link.connections() == 2; }));
+  CHECK_FALSE(link.joined());
+  link.leave();
+  CHECK_FALSE(link.joined());
+}

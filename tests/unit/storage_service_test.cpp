@@ -8,6 +8,7 @@
 #include "common/sha256.h"
 #include "common/sockets.h"
 #include "services/peer/storage_service.h"
+#include "fake_tracker.h"
 
 using namespace p2p;
 using namespace std::chrono_literals;
@@ -155,4 +156,188 @@ TEST_CASE("storage service re-announces after the tracker disconnects it") {
   REQUIRE(announce);
   REQUIRE(announce->cmd() == proto::Command::kAnnounce);
   CHECK(announced_names(*announce) == std::vector<std::string>{"kept.txt"});
+}
+
+namespace {
+
+using test::FakeTracker;
+
+std::vector<Hash> removed_ids(const codec::Envelope& env) {
+  proto::FileList body;
+  REQUIRE(codec::decode(env.body, &body).ok());
+  return body.file_ids;
+}
+
+// Stores a file of two chunks, the first of them `shared_chunk`.
+Manifest add_two_chunk_file(ChunkStore& store, const std::string& name, const std::string& shared_chunk) {
+  std::string own = name + " own bytes";
+  Hash shared = sha256(shared_chunk.data(), shared_chunk.size());
+  Hash mine = sha256(own.data(), own.size());
+  REQUIRE(store.put_chunk(shared, shared_chunk.data(), shared_chunk.size()).ok());
+  REQUIRE(store.put_chunk(mine, own.data(), own.size()).ok());
+  Manifest m{name, limits::kMinChunkSize + own.size(), limits::kMinChunkSize, {shared, mine}, 2};
+  REQUIRE(store.put_manifest(m).ok());
+  return m;
+}
+
+bool has_drain(FakeTracker& tracker, std::chrono::milliseconds timeout = 5000ms) {
+  return tracker.next_of(proto::Command::kDrain, "storage", timeout).has_value();
+}
+
+}  // namespace
+
+TEST_CASE("DELETE drops the file and its unshared chunks, keeps shared ones, and answers REMOVED") {
+  TempStore temp;
+  const std::string shared(limits::kMinChunkSize, 's');
+  Manifest kept = add_two_chunk_file(temp.store, "kept.bin", shared);
+  Manifest dropped = add_two_chunk_file(temp.store, "dropped.bin", shared);
+  const std::uint64_t before = temp.store.stored_bytes();
+  zmq::context_t ctx;
+  FakeTracker tracker(ctx);
+  peer::StorageService storage(ctx, temp.store, link_to(tracker.endpoint()), "inproc://storage-test-delete");
+  storage.start();
+  std::optional<codec::Envelope> ready = tracker.next_of(proto::Command::kReady);
+  REQUIRE(ready);
+
+  tracker.send(*ready, proto::Command::kDelete, codec::encode(proto::FileRef{dropped.file_id()}));
+  std::optional<codec::Envelope> removed = tracker.next_of(proto::Command::kRemoved);
+  REQUIRE(removed);
+  CHECK(removed_ids(*removed) == std::vector<Hash>{dropped.file_id()});
+  CHECK_FALSE(temp.store.manifest(dropped.file_id()).ok());
+  CHECK_FALSE(temp.store.has_chunk(dropped.chunks[1]));
+  CHECK(temp.store.complete(kept));  // the shared chunk stays with the file that uses it
+  CHECK(temp.store.stored_bytes() == before - (dropped.size - limits::kMinChunkSize));
+
+  SECTION("a DELETE of a file not held here is answered REMOVED too") {
+    Hash unknown = sha256("never stored", 12);
+    tracker.send(*ready, proto::Command::kDelete, codec::encode(proto::FileRef{unknown}));
+    std::optional<codec::Envelope> again = tracker.next_of(proto::Command::kRemoved);
+    REQUIRE(again);
+    CHECK(removed_ids(*again) == std::vector<Hash>{unknown});
+    CHECK(temp.store.complete(kept));
+  }
+}
+
+TEST_CASE("drain sends DRAIN, keeps serving until RELEASE, and only then leaves") {
+  TempStore temp;
+  temp.add_file("held.txt");
+  zmq::context_t ctx;
+  FakeTracker tracker(ctx);
+  const std::string events = "inproc://storage-test-drain";
+  peer::StorageService storage(ctx, temp.store, link_to(tracker.endpoint()), events);
+  storage.start();
+  std::optional<codec::Envelope> ready = tracker.next_of(proto::Command::kReady);
+  REQUIRE(ready);
+  tracker.send(*ready, proto::Command::kHeartbeat, codec::encode(proto::HeartbeatBody{}));
+  REQUIRE(tracker.next_of(proto::Command::kAnnounce));
+
+  storage.drain();
+  REQUIRE(has_drain(tracker));
+  CHECK(storage.draining());
+  CHECK_FALSE(storage.released());
+
+  // Still serving: a committed file is announced, heartbeats go on, no DISCONNECT.
+  Manifest fresh = temp.add_file("fresh.txt");
+  zmq::socket_t push = make_socket(ctx, zmq::socket_type::push, 64);
+  push.connect(events);
+  Hash id = fresh.file_id();
+  REQUIRE(push.send(zmq::buffer(id.bytes), zmq::send_flags::dontwait));
+  std::optional<codec::Envelope> announce = tracker.next_of(proto::Command::kAnnounce);
+  REQUIRE(announce);
+  CHECK(announced_names(*announce) == std::vector<std::string>{"fresh.txt"});
+  CHECK(tracker.next_of(proto::Command::kHeartbeat, "storage"));
+  CHECK(tracker.none_within([](const codec::Envelope& e) { return e.cmd() == proto::Command::kDisconnect; }, 200ms));
+  CHECK_FALSE(storage.released());
+  push.close();
+
+  tracker.send(*ready, proto::Command::kRelease, codec::encode(proto::Empty{}));
+  const auto deadline = Clock::now() + 5s;
+  while (!storage.released() && Clock::now() < deadline) std::this_thread::yield();
+  REQUIRE(storage.released());
+  storage.stop();
+  CHECK(tracker.next_of(proto::Command::kDisconnect));
+}
+
+TEST_CASE("DRAIN from the tracker starts the drain, which the peer confirms with DRAIN") {
+  TempStore temp;
+  zmq::context_t ctx;
+  FakeTracker tracker(ctx);
+  peer::StorageService storage(ctx, temp.store, link_to(tracker.endpoint()), "inproc://storage-test-leave");
+  storage.start();
+  std::optional<codec::Envelope> ready = tracker.next_of(proto::Command::kReady);
+  REQUIRE(ready);
+  tracker.send(*ready, proto::Command::kDrain, codec::encode(proto::Empty{}));
+  REQUIRE(has_drain(tracker));
+  CHECK(storage.draining());
+  CHECK_FALSE(storage.released());
+  tracker.send(*ready, proto::Command::kRelease, codec::encode(proto::Empty{}));
+  const auto deadline = Clock::now() + 5s;
+  while (!storage.released() && Clock::now() < deadline) std::this_thread::yield();
+  CHECK(storage.released());
+}
+
+TEST_CASE("RELEASE to a peer that is not draining is ignored") {
+  TempStore temp;
+  zmq::context_t ctx;
+  FakeTracker tracker(ctx);
+  peer::StorageService storage(ctx, temp.store, link_to(tracker.endpoint()), "inproc://storage-test-stray-release");
+  storage.start();
+  std::optional<codec::Envelope> ready = tracker.next_of(proto::Command::kReady);
+  REQUIRE(ready);
+  tracker.send(*ready, proto::Command::kRelease, codec::encode(proto::Empty{}));
+  // The next heartbeat comes after the RELEASE was handled.
+  tracker.send(*ready, proto::Command::kHeartbeat, codec::encode(proto::HeartbeatBody{}));
+  REQUIRE(tracker.next_of(proto::Command::kHeartbeat, "storage"));
+  REQUIRE(tracker.next_of(proto::Command::kHeartbeat, "storage"));
+  CHECK_FALSE(storage.released());
+  CHECK_FALSE(storage.draining());
+}
+
+TEST_CASE("a draining peer that rejoins re-announces its files, then sends DRAIN again") {
+  TempStore temp;
+  temp.add_file("kept.txt");
+  zmq::context_t ctx;
+  FakeTracker tracker(ctx);
+  peer::StorageService storage(ctx, temp.store, link_to(tracker.endpoint()), "inproc://storage-test-drain-rejoin");
+  storage.start();
+  std::optional<codec::Envelope> first = tracker.next_of(proto::Command::kReady);
+  REQUIRE(first);
+  tracker.send(*first, proto::Command::kHeartbeat, codec::encode(proto::HeartbeatBody{}));
+  REQUIRE(tracker.next_of(proto::Command::kAnnounce));
+  storage.drain();
+  REQUIRE(has_drain(tracker));
+
+  // A restarted tracker does not know the link: DISCONNECT, READY, join.
+  tracker.send(*first, proto::Command::kDisconnect, codec::encode(proto::Empty{}));
+  std::optional<codec::Envelope> again = tracker.next_of(proto::Command::kReady);
+  REQUIRE(again);
+  CHECK(FakeTracker::routing_id(*again) != FakeTracker::routing_id(*first));
+  tracker.send(*again, proto::Command::kHeartbeat, codec::encode(proto::HeartbeatBody{}));
+  // Announce first, DRAIN after, both on the new connection.
+  std::optional<codec::Envelope> next = tracker.next_where([](const codec::Envelope& e) {
+    return e.cmd() == proto::Command::kAnnounce || e.cmd() == proto::Command::kDrain;
+  });
+  REQUIRE(next);
+  CHECK(next->cmd() == proto::Command::kAnnounce);
+  CHECK(FakeTracker::routing_id(*next) == FakeTracker::routing_id(*again));
+  std::optional<codec::Envelope> drain = tracker.next_of(proto::Command::kDrain);
+  REQUIRE(drain);
+  CHECK(FakeTracker::routing_id(*drain) == FakeTracker::routing_id(*again));
+}
+
+TEST_CASE("a drain asked before the tracker answers sends DRAIN once it does") {
+  TempStore temp;
+  zmq::context_t ctx;
+  FakeTracker tracker(ctx);
+  peer::StorageService storage(ctx, temp.store, link_to(tracker.endpoint()), "inproc://storage-test-early-drain");
+  storage.start();
+  std::optional<codec::Envelope> ready = tracker.next_of(proto::Command::kReady);
+  REQUIRE(ready);
+  storage.drain();
+  const auto deadline = Clock::now() + 5s;
+  while (!storage.draining() && Clock::now() < deadline) std::this_thread::yield();
+  REQUIRE(storage.draining());
+  CHECK_FALSE(has_drain(tracker, 200ms));
+  tracker.send(*ready, proto::Command::kHeartbeat, codec::encode(proto::HeartbeatBody{}));
+  CHECK(has_drain(tracker));
 }

@@ -1,0 +1,28 @@
+#include "client/leave_command.h"
+
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "client/exit_codes.h"
+#include "common/tracker_client.h"
+
+namespace p2p::client {
+
+int run_leave(zmq::context_t& ctx, const GlobalOptions& global, const std::string& peer_id, bool json) {
+  if (peer_id.empty()) return fail(Exit::kUsage, "leave: empty peer id");
+  TrackerClient tracker(ctx, global.tracker, global.timeout);
+  proto::Empty reply;
+  if (Status s = tracker.call(proto::Command::kLeave, proto::QueryRequest{peer_id}, &reply); !s.ok())
+    return fail(s, Origin::kTracker);
+  if (json) {
+    std::printf("%s\n", nlohmann::json{{"peer_id", peer_id}, {"draining", true}}.dump(2).c_str());
+  } else {
+    std::printf("peer %s is draining: it leaves once every file it holds is safe on other peers "
+                "(see `p2p peers`)\n",
+                peer_id.c_str());
+  }
+  return static_cast<int>(Exit::kSuccess);
+}
+
+}  // namespace p2p::client

@@ -1,0 +1,67 @@
+#include "services/peer/file_copy.h"
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace p2p::peer {
+
+namespace {
+
+constexpr std::string_view kTcpScheme = "tcp://";
+
+// Stores each chunk the fetcher hands over; the fetcher has checked its
+// length and SHA-256 already, so the store does not hash it again.
+class StoreSink final : public ChunkSink {
+ public:
+  StoreSink(ChunkStore& store, const Manifest& manifest) : store_(store), manifest_(manifest) {}
+  Status write(std::uint64_t index, const void* data, std::size_t size) override {
+    return store_.put_chunk(manifest_.chunks[index], data, size, ChunkStore::Verify::kAlreadyVerified);
+  }
+
+ private:
+  ChunkStore& store_;
+  const Manifest& manifest_;
+};
+
+}  // namespace
+
+Status validate_order(const proto::ReplicateOrder& order) {
+  if (Status s = order.manifest.validate(); !s.ok()) return {ErrorCode::kBadRequest, "invalid manifest: " + s.message()};
+  if (order.sources.empty()) return {ErrorCode::kBadRequest, "no sources to copy from"};
+  for (const proto::HolderInfo& source : order.sources) {
+    if (source.endpoint.rfind(kTcpScheme, 0) != 0 || source.endpoint.size() == kTcpScheme.size())
+      return {ErrorCode::kBadRequest, "source " + source.peer_id + " has no tcp:// endpoint ('" + source.endpoint + "')"};
+  }
+  return Status::Ok();
+}
+
+Result<CopyReport> copy_file(zmq::context_t& ctx, ChunkStore& store, const proto::ReplicateOrder& order,
+                             const FetchOptions& fetch) {
+  const Manifest& m = order.manifest;
+  const std::vector<Hash> missing = store.missing_chunks(m);
+  const std::set<Hash> wanted(missing.begin(), missing.end());
+  // One index per missing hash: a chunk repeated in the file is fetched once.
+  std::vector<std::uint64_t> indexes;
+  std::set<Hash> taken;
+  CopyReport report;
+  for (std::uint64_t i = 0; i < m.chunk_count(); ++i) {
+    if (wanted.contains(m.chunks[i]) && taken.insert(m.chunks[i]).second) {
+      indexes.push_back(i);
+      report.fetched_bytes += m.chunk_length(i);
+    }
+  }
+  report.fetched_chunks = indexes.size();
+  if (report.fetched_bytes > store.free_bytes())
+    return Status{ErrorCode::kNoSpace, "copy needs " + std::to_string(report.fetched_bytes) + " bytes, " +
+                                           std::to_string(store.free_bytes()) + " free"};
+  if (!indexes.empty()) {
+    StoreSink sink(store, m);
+    if (Status s = fetch_chunks(ctx, m, indexes, order.sources, fetch, sink); !s.ok()) return s;
+  }
+  if (!store.complete(m)) return Status{ErrorCode::kMissingChunks, "a chunk was removed while the copy ran"};
+  if (Status s = store.put_manifest(m); !s.ok()) return s;
+  return report;
+}
+
+}  // namespace p2p::peer
