@@ -52,7 +52,7 @@ int print_already_stored(const Manifest& manifest, bool json) {
 
 int run_put(zmq::context_t& ctx, const GlobalOptions& global, const PutOptions& options) {
   const std::string name =
-      options.name.empty() ? std::filesystem::path(options.path).filename().string() : options.name;
+      options.name ? *options.name : std::filesystem::path(options.path).filename().string();
   if (Status s = validate_name(name); !s.ok()) return fail(Exit::kBadName, "invalid name '" + name + "': " + s.message());
   if (options.chunk_size < limits::kMinChunkSize || options.chunk_size > limits::kMaxChunkSize)
     return fail(Exit::kUsage, "--chunk-size must be between " + human_bytes(limits::kMinChunkSize) + " and " +

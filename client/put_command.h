@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <zmq.hpp>
@@ -13,7 +14,7 @@ namespace p2p::client {
 
 struct PutOptions {
   std::string path;
-  std::string name;             // empty: the file name of `path`
+  std::optional<std::string> name;  // absent: the file name of `path`; "" is refused like any bad name
   std::uint32_t replicas = 0;   // 0: the tracker's default
   bool force = false;           // replace a different file of the same name
   std::uint64_t chunk_size = limits::kDefaultChunkSize;
