@@ -48,7 +48,8 @@ listening() {
   return 1
 }
 
-mb_per_s() { awk -v mb="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", mb / s; else print "n/a" }'; }
+# MB/s in 10^6 bytes, the unit of the ceilings above (openssl, dd, iperf3).
+mb_per_s() { awk -v mib="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", mib * 1.048576 / s; else print "n/a" }'; }
 
 # Runs a command under /usr/bin/time -v if available; sets ELAPSED (s) and RSS_KB.
 timed() {
@@ -124,7 +125,7 @@ want=$(sha256sum <"$work/input.bin") got=$(sha256sum <"$work/output.bin")
 [[ $want == "$got" ]] || { echo "bench: output differs from input!" >&2; exit 1; }
 
 echo
-echo "== results (${SIZE_MB} MiB; MB/s = MiB of file per second)"
+echo "== results (${SIZE_MB} MiB file; MB/s = 10^6 bytes of file per second, as the ceilings)"
 printf '%-6s %10s %10s %18s\n' op seconds MB/s "client peak RSS"
 printf '%-6s %10s %10s %15s KiB\n' put "$put_s" "$(mb_per_s "$SIZE_MB" "$put_s")" "$put_rss"
 printf '%-6s %10s %10s %15s KiB\n' get "$get_s" "$(mb_per_s "$SIZE_MB" "$get_s")" "$get_rss"
