@@ -72,7 +72,12 @@ unsigned long long ull(std::uint64_t v) { return v; }
 }  // namespace
 
 Broker::Broker(zmq::context_t& ctx, TrackerOptions options)
-    : ctx_(ctx), options_(std::move(options)), registry_(options_.expiry()), index_(options_.replicas) {}
+    : ctx_(ctx),
+      options_(std::move(options)),
+      registry_(options_.expiry()),
+      index_(options_.replicas),
+      orders_(options_.copy_timeout),
+      policy_{options_.repair_grace, options_.max_copies_per_peer, {}} {}
 
 Result<std::string> Broker::bind() {
   const std::string endpoint = normalize_bind_endpoint(options_.endpoint);
@@ -92,7 +97,10 @@ Result<std::string> Broker::bind() {
 Status Broker::run() {
   if (!socket_) return {ErrorCode::kInternal, "run() before a successful bind()"};
   Status result;
-  next_heartbeat_ = Clock::now() + options_.heartbeat;
+  policy_.started = Clock::now();  // safe mode: no repairs, trims or releases for one grace
+  P2P_INFO("safe mode: no repairs, trims or releases for %lld ms while peers re-announce",
+           static_cast<long long>(options_.repair_grace.count()));
+  next_heartbeat_ = policy_.started + options_.heartbeat;
   try {
     while (!stop_.load()) {
       const TimePoint now = Clock::now();
@@ -118,7 +126,7 @@ Status Broker::run() {
 }
 
 void Broker::run_timers(TimePoint now) {
-  handle_departures(registry_.expire(now), "death");
+  handle_departures(registry_.expire(now), "death", now);
   if (now < next_heartbeat_) return;
   for (const std::string& routing : registry_.routings()) {
     const auto frames = routing_frames(routing);
@@ -128,6 +136,12 @@ void Broker::run_timers(TimePoint now) {
     if (!s.ok()) P2P_DEBUG("heartbeat to %s dropped: %s", routing_text(routing).c_str(), s.to_string().c_str());
   }
   next_heartbeat_ = now + options_.heartbeat;
+  try {
+    replicate(now);
+  } catch (const std::exception& e) {
+    // A bug, not bad input: skip this tick's orders rather than stop serving.
+    P2P_ERROR("replication tick failed: %s", e.what());
+  }
 }
 
 void Broker::read_messages() {
@@ -141,7 +155,7 @@ void Broker::read_messages() {
     }
     const TimePoint now = Clock::now();
     // Expire first, so a peer that just died is never in an answer.
-    handle_departures(registry_.expire(now), "death");
+    handle_departures(registry_.expire(now), "death", now);
     if (!s.ok()) {
       reject(env, s);  // malformed frames or wrong version
       continue;
@@ -168,7 +182,9 @@ void Broker::handle(codec::Envelope& env, const std::string& routing, TimePoint 
       return on_disconnect(routing);
     case Command::kHeartbeat:
     case Command::kAnnounce:
-    case Command::kReplicated: {
+    case Command::kReplicated:
+    case Command::kRemoved:
+    case Command::kDrain: {
       const ServiceKey* found = registry_.find(routing);
       if (found == nullptr) {
         // Unknown connection (we restarted, or it expired): make it re-register.
@@ -179,6 +195,8 @@ void Broker::handle(codec::Envelope& env, const std::string& routing, TimePoint 
       const ServiceKey service = *found;  // a copy: the handlers may change the registry
       if (env.cmd() == Command::kHeartbeat) return on_heartbeat(env, service);
       if (env.cmd() == Command::kAnnounce) return on_announce(env, service);
+      if (env.cmd() == Command::kRemoved) return on_removed(env, service);
+      if (env.cmd() == Command::kDrain) return on_drain(env, service);
       return on_replicated(env, service);
     }
     case Command::kPlace: return serve(env, &Broker::place, now);
@@ -189,6 +207,7 @@ void Broker::handle(codec::Envelope& env, const std::string& routing, TimePoint 
     case Command::kStat: return serve(env, &Broker::stat, now);
     case Command::kPeers: return serve(env, &Broker::peers, now);
     case Command::kStatus: return serve(env, &Broker::status, now);
+    case Command::kLeave: return serve(env, &Broker::leave, now);
     case Command::kOk:
     case Command::kError:
       // The tracker asks nothing that is answered this way; answering a
@@ -236,16 +255,24 @@ void Broker::log_dropped(const Status& send_status, const codec::Envelope& env) 
            routing_text(routing_key(env.routing)).c_str(), send_status.to_string().c_str());
 }
 
-void Broker::handle_departures(const std::vector<Departure>& gone, const char* how) {
+void Broker::handle_departures(const std::vector<Departure>& gone, const char* how, TimePoint now) {
   for (const Departure& d : gone) {
     if (!d.peer_gone) {
       P2P_INFO("%s peer=%s service=%s", how, d.peer_id.c_str(), d.service.c_str());
       continue;
     }
-    const std::size_t files = index_.remove_peer(d.peer_id);
-    P2P_INFO("%s peer=%s service=%s: peer is no longer live, %zu files lost a holder", how, d.peer_id.c_str(),
-             d.service.c_str(), files);
+    const std::string why =
+        std::string(how) + " peer=" + d.peer_id + " service=" + d.service + ": peer is no longer live";
+    forget_holdings(d.peer_id, now, why);
   }
+}
+
+void Broker::forget_holdings(const std::string& peer_id, TimePoint now, const std::string& why) {
+  const std::size_t files = index_.remove_peer(peer_id, now);
+  const std::size_t orders = orders_.forget_peer(peer_id);
+  released_.erase(peer_id);
+  P2P_INFO("%s; %zu files lost a holder (repair after %lld ms), %zu orders to it forgotten", why.c_str(), files,
+           static_cast<long long>(options_.repair_grace.count()), orders);
 }
 
 // ---- worker side ----------------------------------------------------------
@@ -259,15 +286,14 @@ void Broker::on_ready(const codec::Envelope& env, const std::string& routing, Ti
       // MDP: a worker never sends READY twice; drop it and let it start over.
       P2P_INFO("rejected READY from %s: %s, sent DISCONNECT", routing_text(routing).c_str(),
                outcome.status().message().c_str());
-      handle_departures({*registry_.remove(routing)}, "drop");
+      handle_departures({*registry_.remove(routing)}, "drop", now);
       return send_disconnect(routing);
     }
     return reject(env, outcome.status());
   }
-  if (outcome->restarted) {
-    const std::size_t files = index_.remove_peer(body.peer_id);
-    P2P_INFO("peer=%s storage reconnected: forgot its %zu files until it re-announces", body.peer_id.c_str(), files);
-  }
+  // The storage service on a new connection: its holdings are stale until it
+  // re-announces (a loss, so a quick restart gets the repair grace).
+  if (outcome->restarted) forget_holdings(body.peer_id, now, "peer=" + body.peer_id + " storage reconnected");
   P2P_INFO("join peer=%s service=%s endpoint=%s capacity=%llu free=%llu%s", body.peer_id.c_str(),
            body.service.c_str(), body.endpoint.c_str(), ull(body.capacity), ull(body.free_bytes),
            outcome->peer_live ? " (peer is live)" : "");
@@ -285,7 +311,7 @@ void Broker::on_disconnect(const std::string& routing) {
     P2P_DEBUG("DISCONNECT from unknown connection %s ignored", routing_text(routing).c_str());
     return;
   }
-  handle_departures({*d}, "leave");
+  handle_departures({*d}, "leave", Clock::now());
 }
 
 void Broker::on_announce(const codec::Envelope& env, const ServiceKey& service) {
@@ -304,6 +330,10 @@ void Broker::on_announce(const codec::Envelope& env, const ServiceKey& service) 
       continue;
     }
     HoldingOutcome h = index_.add_holding(m, service.peer_id);
+    // An announcement confirms a copy as well as REPLICATED does.
+    if (orders_.finish_copy(h.id, service.peer_id))
+      P2P_INFO("copy done file=%s name=%s peer=%s (announced)", h.id.hex().c_str(), m.name.c_str(),
+               service.peer_id.c_str());
     ++added;
     if (h.new_file) ++fresh;
   }
@@ -312,11 +342,144 @@ void Broker::on_announce(const codec::Envelope& env, const ServiceKey& service) 
 }
 
 void Broker::on_replicated(const codec::Envelope& env, const ServiceKey& service) {
+  if (service.service != proto::kServiceReplication)
+    return reject(env, {ErrorCode::kBadRequest, "REPLICATED from the " + service.service + " service"});
   proto::ReplicatedBody body;
   if (Status s = codec::decode(env.body, &body); !s.ok()) return reject(env, s);
-  // No repair policy yet (docs/protocol.md 5.5): the copy shows up via ANNOUNCE.
-  P2P_INFO("replicated peer=%s file=%s code=%u %s", service.peer_id.c_str(), body.file_id.hex().c_str(), body.code,
-           body.message.c_str());
+  const std::string file = body.file_id.hex();
+  const char* peer = service.peer_id.c_str();
+  if (body.code != 0) {
+    const bool tracked = orders_.fail_copy(body.file_id, service.peer_id, Clock::now());
+    P2P_INFO("copy failed file=%s peer=%s: %s %s%s", file.c_str(), peer,
+             error_code_name(static_cast<ErrorCode>(body.code)), body.message.c_str(),
+             tracked ? "; planned again on a later tick" : " (not an order in flight)");
+    return;
+  }
+  const bool tracked = orders_.finish_copy(body.file_id, service.peer_id);
+  const FileRecord* record = index_.find(body.file_id);
+  if (record == nullptr || !registry_.is_live(service.peer_id)) {
+    // Unknown file (e.g. we restarted) or storage not live: its ANNOUNCE will tell.
+    P2P_INFO("copy done file=%s peer=%s; not recorded: %s", file.c_str(), peer,
+             record == nullptr ? "file not indexed" : "peer storage not live");
+    return;
+  }
+  if (!tracked && record->holders.contains(service.peer_id)) {
+    // Its announcement came first and already confirmed the copy.
+    P2P_DEBUG("copy confirmed file=%s peer=%s (already announced)", file.c_str(), peer);
+    return;
+  }
+  const Manifest manifest = record->manifest;  // add_holding may touch the record
+  index_.add_holding(manifest, service.peer_id);
+  P2P_INFO("copy done file=%s name=%s peer=%s holders=%zu%s", file.c_str(), manifest.name.c_str(), peer,
+           index_.find(body.file_id)->holders.size(), tracked ? "" : " (not an order in flight)");
+}
+
+void Broker::on_removed(const codec::Envelope& env, const ServiceKey& service) {
+  if (service.service != proto::kServiceStorage)
+    return reject(env, {ErrorCode::kBadRequest, "REMOVED from the " + service.service + " service"});
+  proto::FileList body;
+  if (Status s = codec::decode(env.body, &body); !s.ok()) return reject(env, s);
+  for (const Hash& id : body.file_ids) {
+    const bool ordered = orders_.finish_delete(id, service.peer_id);
+    const bool held = index_.remove_holding(id, service.peer_id);
+    const FileRecord* f = index_.find(id);
+    P2P_INFO("removed file=%s peer=%s%s%s holders=%zu", id.hex().c_str(), service.peer_id.c_str(),
+             ordered ? " (trim done)" : "", held ? "" : " (was not a holder)", f == nullptr ? 0 : f->holders.size());
+  }
+}
+
+void Broker::on_drain(const codec::Envelope& env, const ServiceKey& service) {
+  if (service.service != proto::kServiceStorage)
+    return reject(env, {ErrorCode::kBadRequest, "DRAIN from the " + service.service + " service"});
+  const PeerRecord* p = registry_.peer(service.peer_id);
+  const bool already = p != nullptr && p->draining;
+  registry_.set_draining(service.peer_id);
+  released_.erase(service.peer_id);  // a repeated DRAIN (e.g. after a rejoin) gets its RELEASE again
+  P2P_INFO("drain peer=%s files=%zu%s: no longer a placement or copy target", service.peer_id.c_str(),
+           index_.files_held_by(service.peer_id), already ? " (already draining)" : "");
+}
+
+// ---- replication ----------------------------------------------------------
+
+void Broker::replicate(TimePoint now) {
+  const ExpiredOrders expired = orders_.expire(now);
+  for (const CopyInFlight& c : expired.copies)
+    P2P_INFO("copy failed file=%s peer=%s: no REPLICATED within %lld ms; planned again", c.file_id.hex().c_str(),
+             c.target.c_str(), static_cast<long long>(options_.copy_timeout.count()));
+  for (const DeleteInFlight& d : expired.deletes)
+    P2P_INFO("trim unconfirmed file=%s peer=%s: no REMOVED within %lld ms", d.file_id.hex().c_str(),
+             d.holder.c_str(), static_cast<long long>(options_.copy_timeout.count()));
+  if (in_safe_mode(policy_, now)) return;
+  if (!safe_mode_over_) {
+    safe_mode_over_ = true;
+    P2P_INFO("safe mode over: %lld ms since start, repairs, trims and releases begin",
+             static_cast<long long>(options_.repair_grace.count()));
+  }
+  const ReplicationPlan plan = plan_replication(registry_, index_, orders_, policy_, now);
+  for (const CopyOrder& order : plan.copies) send_copy(order, now);
+  for (const DeleteOrder& order : plan.deletes) send_delete(order, now);
+  release_drained(now);
+}
+
+void Broker::send_copy(const CopyOrder& order, TimePoint now) {
+  const FileRecord* file = index_.find(order.file_id);
+  if (file == nullptr) return;  // cannot happen: planned from the index this tick
+  std::string sources;
+  for (const proto::HolderInfo& h : order.sources) sources += (sources.empty() ? "" : ",") + h.peer_id;
+  Status sent = send_to_service(order.target, proto::kServiceReplication, Command::kReplicate,
+                                codec::encode(proto::ReplicateOrder{file->manifest, order.sources}));
+  if (!sent.ok()) {
+    P2P_WARN("repair file=%s peer=%s not sent: %s", order.file_id.hex().c_str(), order.target.c_str(),
+             sent.to_string().c_str());
+    return;
+  }
+  orders_.start_copy(order.file_id, order.target, order.bytes, now);
+  const FileHealth h = file_health(*file, index_.wanted_replicas(*file), registry_.live_non_draining(), registry_);
+  P2P_INFO("repair file=%s name=%s size=%llu -> REPLICATE at peer=%s sources=%s (safe=%zu live=%zu wanted=%u k=%u)",
+           order.file_id.hex().c_str(), file->manifest.name.c_str(), ull(order.bytes), order.target.c_str(),
+           sources.c_str(), h.safe, h.live, h.wanted, index_.wanted_replicas(*file));
+}
+
+void Broker::send_delete(const DeleteOrder& order, TimePoint now) {
+  const FileRecord* file = index_.find(order.file_id);
+  if (file == nullptr) return;
+  Status sent = send_to_service(order.holder, proto::kServiceStorage, Command::kDelete,
+                                codec::encode(proto::FileRef{order.file_id}));
+  if (!sent.ok()) {
+    P2P_WARN("trim file=%s peer=%s not sent: %s", order.file_id.hex().c_str(), order.holder.c_str(),
+             sent.to_string().c_str());
+    return;
+  }
+  orders_.start_delete(order.file_id, order.holder, now);
+  P2P_INFO("trim file=%s name=%s -> DELETE at peer=%s (holders=%zu k=%u)", order.file_id.hex().c_str(),
+           file->manifest.name.c_str(), order.holder.c_str(), file->holders.size(), index_.wanted_replicas(*file));
+}
+
+void Broker::release_drained(TimePoint now) {
+  for (const PeerRecord* p : registry_.live_peers()) {
+    if (!p->draining || !releasable(p->peer_id, registry_, index_, policy_, now)) continue;
+    // Sent every tick while the peer stays: a RELEASE is tiny, and a lost
+    // one would otherwise leave the peer waiting for ever.
+    Status sent = send_to_service(p->peer_id, proto::kServiceStorage, Command::kRelease,
+                                  codec::encode(proto::Empty{}));
+    if (!sent.ok()) {
+      P2P_WARN("release peer=%s not sent: %s", p->peer_id.c_str(), sent.to_string().c_str());
+      continue;
+    }
+    if (released_.insert(p->peer_id).second)
+      P2P_INFO("release peer=%s: its %zu files are safe without it", p->peer_id.c_str(),
+               index_.files_held_by(p->peer_id));
+  }
+}
+
+Status Broker::send_to_service(const std::string& peer_id, const char* service, proto::Command command,
+                               zmq::message_t body) {
+  const PeerRecord* p = registry_.peer(peer_id);
+  if (p == nullptr) return {ErrorCode::kNotFound, "peer not registered"};
+  auto it = p->services.find(service);
+  if (it == p->services.end()) return {ErrorCode::kNotFound, std::string("no ") + service + " service registered"};
+  const auto frames = routing_frames(it->second.routing);
+  return codec::send_envelope(*socket_, kRouter, &frames, command, 0, std::move(body), nullptr, kDontWait);
 }
 
 // ---- client side ----------------------------------------------------------
@@ -325,7 +488,8 @@ Result<proto::PlaceReply> Broker::place(const proto::PlaceRequest& req, TimePoin
   if (Status s = validate_name(req.name); !s.ok()) return s;
   const std::uint32_t k = std::min(req.replicas != 0 ? req.replicas : options_.replicas, limits::kMaxReplicas);
   std::vector<PlacementCandidate> candidates;
-  for (const PeerRecord* p : registry_.live_peers()) candidates.push_back({p->peer_id, p->endpoint, p->free_bytes});
+  for (const PeerRecord* p : registry_.live_peers())
+    if (!p->draining) candidates.push_back({p->peer_id, p->endpoint, p->free_bytes});
   auto chosen = choose_peers(std::move(candidates), req.size, k);
   if (!chosen.ok()) return chosen.status();
   proto::PlaceReply reply;
@@ -335,7 +499,9 @@ Result<proto::PlaceReply> Broker::place(const proto::PlaceRequest& req, TimePoin
     reply.exists = true;
     reply.existing_file_id = existing->id;
   }
-  P2P_DEBUG("place name=%s size=%llu k=%u -> %zu peers", req.name.c_str(), ull(req.size), k, reply.peers.size());
+  std::string chosen_ids;
+  for (const auto& c : reply.peers) chosen_ids += (chosen_ids.empty() ? "" : ",") + c.peer_id;
+  P2P_INFO("place name=%s size=%llu k=%u -> %s", req.name.c_str(), ull(req.size), k, chosen_ids.c_str());
   return reply;
 }
 
@@ -387,6 +553,8 @@ Result<proto::PeersReply> Broker::peers(const proto::Empty&, TimePoint now) {
     const auto silence = std::chrono::duration_cast<std::chrono::milliseconds>(now - p.last_seen()).count();
     s.last_seen_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(silence, 0));
     for (const auto& [name, service] : p.services) s.services.push_back(name);
+    s.draining = p.draining;
+    s.copies = static_cast<std::uint32_t>(orders_.copies_to(p.peer_id));  // the tracker's orders in flight
     reply.peers.push_back(std::move(s));
   }
   return reply;
@@ -399,13 +567,30 @@ Result<proto::StatusReply> Broker::status(const proto::Empty&, TimePoint) {
     ++reply.peers;
     reply.capacity += p->capacity;
     reply.free_bytes += p->free_bytes;
+    if (p->draining) ++reply.draining;
   }
   reply.files = c.files;
   reply.bytes = c.bytes;
   reply.stored_bytes = c.stored_bytes;
-  reply.under_replicated = c.under_replicated;
   reply.unavailable = c.unavailable;
+  // Under-replicated as the policy means it: safe holders < min(k, live non-draining peers).
+  const std::size_t eligible = registry_.live_non_draining();
+  for (const FileRecord* f : index_.all_files())
+    if (file_health(*f, index_.wanted_replicas(*f), eligible, registry_).under_replicated()) ++reply.under_replicated;
+  reply.copies = static_cast<std::uint32_t>(orders_.copies());
   return reply;
+}
+
+Result<proto::Empty> Broker::leave(const proto::QueryRequest& req, TimePoint) {
+  if (!registry_.is_live(req.query)) return Status{ErrorCode::kNotFound, "no live peer '" + req.query + "'"};
+  Status sent = send_to_service(req.query, proto::kServiceStorage, Command::kDrain, codec::encode(proto::Empty{}));
+  if (!sent.ok()) return Status{ErrorCode::kUnavailable, "DRAIN to peer " + req.query + " not sent: " + sent.message()};
+  // Draining from now: the peer's own DRAIN, which follows, changes nothing.
+  registry_.set_draining(req.query);
+  released_.erase(req.query);
+  P2P_INFO("drain peer=%s files=%zu: asked by a client (p2p leave); sent DRAIN", req.query.c_str(),
+           index_.files_held_by(req.query));
+  return proto::Empty{};
 }
 
 proto::FileSummary Broker::summary(const FileRecord& file) const {

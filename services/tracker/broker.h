@@ -1,13 +1,18 @@
 // Broker: the tracker's single-threaded ROUTER loop, the hub of the control
-// plane (docs/design-brief.md "Control plane", docs/protocol.md 5.1-5.2).
+// plane (docs/design-brief.md "Control plane", docs/protocol.md 5.1-5.5).
 //
 // One ROUTER socket serves both sides, Majordomo style:
-// - peer services (READY, HEARTBEAT, DISCONNECT, ANNOUNCE, REPLICATED): the
-//   broker registers them, heartbeats every registered service each
-//   heartbeat interval, expires silent ones, and answers worker commands
-//   from unknown connections with DISCONNECT so they re-register;
-// - clients (PLACE, PUBLISH, LOCATE, SEARCH, LIST, STAT, PEERS, STATUS):
-//   exactly one reply each, OK + reply struct or ERROR{code, message}.
+// - peer services (READY, HEARTBEAT, DISCONNECT, ANNOUNCE, REPLICATED,
+//   REMOVED, DRAIN): the broker registers them, heartbeats every registered
+//   service each heartbeat interval, expires silent ones, and answers worker
+//   commands from unknown connections with DISCONNECT so they re-register;
+// - clients (PLACE, PUBLISH, LOCATE, SEARCH, LIST, STAT, PEERS, STATUS,
+//   LEAVE): exactly one reply each, OK + reply struct or ERROR{code, message}.
+// - replication (docs/replication.md): every heartbeat tick the broker runs
+//   the ReplicationPlanner and sends its orders (REPLICATE to a target's
+//   replication service, DELETE to a holder's storage service) and RELEASE
+//   to draining peers whose files are safe elsewhere. CopyTracker keeps the
+//   orders in flight until REPLICATED / REMOVED or their timeout.
 // Every send is ROUTER_MANDATORY + dontwait: a slow or vanished client never
 // blocks the loop; a dropped reply is logged.
 //
@@ -36,6 +41,7 @@
 #include <atomic>
 #include <chrono>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,8 +49,10 @@
 
 #include "common/codec.h"
 #include "common/status.h"
+#include "services/tracker/copy_tracker.h"
 #include "services/tracker/file_index.h"
 #include "services/tracker/peer_registry.h"
+#include "services/tracker/replication_planner.h"
 #include "services/tracker/tracker_options.h"
 
 namespace p2p::tracker {
@@ -80,7 +88,19 @@ class Broker {
   void run_timers(TimePoint now);
   void read_messages();
   void handle(codec::Envelope& env, const std::string& routing, TimePoint now);
-  void handle_departures(const std::vector<Departure>& gone, const char* how);
+  void handle_departures(const std::vector<Departure>& gone, const char* how, TimePoint now);
+  // The peer's holdings are gone (death, leave, restart): losses in the
+  // index, and its orders in flight will never be answered.
+  void forget_holdings(const std::string& peer_id, TimePoint now, const std::string& why);
+
+  // Replication, once per heartbeat tick: expire orders, plan, send, release.
+  void replicate(TimePoint now);
+  void send_copy(const CopyOrder& order, TimePoint now);
+  void send_delete(const DeleteOrder& order, TimePoint now);
+  void release_drained(TimePoint now);
+  // Sends a command with no reply to one service of a live peer.
+  Status send_to_service(const std::string& peer_id, const char* service, proto::Command command,
+                         zmq::message_t body);
 
   // Worker commands: no reply, except DISCONNECT or ERROR when refused.
   void on_ready(const codec::Envelope& env, const std::string& routing, TimePoint now);
@@ -88,6 +108,8 @@ class Broker {
   void on_disconnect(const std::string& routing);
   void on_announce(const codec::Envelope& env, const ServiceKey& service);
   void on_replicated(const codec::Envelope& env, const ServiceKey& service);
+  void on_removed(const codec::Envelope& env, const ServiceKey& service);
+  void on_drain(const codec::Envelope& env, const ServiceKey& service);
 
   // Client requests: each returns the reply body or the error to send.
   Result<proto::PlaceReply> place(const proto::PlaceRequest& req, TimePoint now);
@@ -98,6 +120,7 @@ class Broker {
   Result<proto::StatReply> stat(const proto::QueryRequest& req, TimePoint now);
   Result<proto::PeersReply> peers(const proto::Empty& req, TimePoint now);
   Result<proto::StatusReply> status(const proto::Empty& req, TimePoint now);
+  Result<proto::Empty> leave(const proto::QueryRequest& req, TimePoint now);
 
   // Decodes the request body, runs `handler` and sends its one reply.
   template <class Request, class Reply>
@@ -117,6 +140,10 @@ class Broker {
   std::atomic<bool> stop_{false};
   PeerRegistry registry_;
   FileIndex index_;
+  CopyTracker orders_;
+  ReplicationPolicy policy_;       // started is set when run() begins
+  std::set<std::string> released_;  // draining peers already sent RELEASE (logged once)
+  bool safe_mode_over_ = false;     // logged once
   TimePoint next_heartbeat_{};
 };
 

@@ -1,5 +1,7 @@
 #include "services/tracker/file_index.h"
 
+#include <algorithm>
+
 namespace p2p::tracker {
 
 FileRecord& FileIndex::insert(const Manifest& manifest, const Hash& id, bool* is_new) {
@@ -56,7 +58,7 @@ Result<Hash> FileIndex::publish(const Manifest& manifest, const std::vector<std:
   return id;
 }
 
-std::size_t FileIndex::remove_peer(const std::string& peer_id) {
+std::size_t FileIndex::remove_peer(const std::string& peer_id, Clock::time_point now) {
   auto held = by_peer_.find(peer_id);
   if (held == by_peer_.end()) return 0;
   const std::set<Hash> ids = std::move(held->second);
@@ -64,10 +66,29 @@ std::size_t FileIndex::remove_peer(const std::string& peer_id) {
   for (const Hash& id : ids) {
     auto it = files_.find(id);
     if (it == files_.end()) continue;
-    it->second.holders.erase(peer_id);
+    FileRecord& file = it->second;
+    // Several losses in a row count from the most holders before them.
+    file.holders_before_loss = std::max(file.holders_before_loss, file.holders.size());
+    file.lost_at = now;
+    file.holders.erase(peer_id);
     drop_if_orphan(id);
   }
   return ids.size();
+}
+
+bool FileIndex::remove_holding(const Hash& id, const std::string& peer_id) {
+  auto it = files_.find(id);
+  if (it == files_.end() || it->second.holders.erase(peer_id) == 0) return false;
+  FileRecord& file = it->second;
+  // A trim lowers the count to wait for: the dropped copy is not coming back.
+  file.holders_before_loss = std::min(file.holders_before_loss, file.holders.size());
+  auto held = by_peer_.find(peer_id);
+  if (held != by_peer_.end()) {
+    held->second.erase(id);
+    if (held->second.empty()) by_peer_.erase(held);
+  }
+  drop_if_orphan(id);
+  return true;
 }
 
 const FileRecord* FileIndex::find(const Hash& id) const {
@@ -106,13 +127,28 @@ std::size_t FileIndex::files_held_by(const std::string& peer_id) const {
   return it == by_peer_.end() ? 0 : it->second.size();
 }
 
+std::vector<const FileRecord*> FileIndex::held_by(const std::string& peer_id) const {
+  std::vector<const FileRecord*> out;
+  auto held = by_peer_.find(peer_id);
+  if (held == by_peer_.end()) return out;
+  for (const Hash& id : held->second)
+    if (const FileRecord* f = find(id)) out.push_back(f);
+  return out;
+}
+
+std::vector<const FileRecord*> FileIndex::all_files() const {
+  std::vector<const FileRecord*> out;
+  out.reserve(files_.size());
+  for (const auto& [id, f] : files_) out.push_back(&f);
+  return out;
+}
+
 IndexCounts FileIndex::counts() const {
   IndexCounts c;
   for (const auto& [id, f] : files_) {
     ++c.files;
     c.bytes += f.manifest.size;
     c.stored_bytes += f.manifest.size * f.holders.size();
-    if (f.holders.size() < wanted_replicas(f)) ++c.under_replicated;
     if (f.holders.empty()) ++c.unavailable;
   }
   return c;

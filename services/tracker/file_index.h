@@ -8,6 +8,11 @@
 // while a name points at it; a file no name points at any more (replaced by
 // PUBLISH --force) is dropped when its last holder goes.
 //
+// A holder lost to death, leave or restart is a *loss*: the file records when
+// and how many holders it had before (the repair grace of
+// docs/replication.md). A holder dropped by REMOVED (a trim, or the peer
+// deleted it) is no loss: nothing may come back, so nothing is waited for.
+//
 // Manifests handed in must have passed Manifest::validate().
 // Thread affinity: none of its own; the broker thread owns it.
 #pragma once
@@ -24,6 +29,7 @@
 
 #include "common/hash.h"
 #include "common/manifest.h"
+#include "common/sockets.h"
 #include "common/status.h"
 #include "services/tracker/name_pattern.h"
 
@@ -33,14 +39,20 @@ struct FileRecord {
   Hash id;
   Manifest manifest;              // replicas as published; 0 means the tracker default
   std::set<std::string> holders;  // live peers holding every chunk
+  // The latest loss of a holder (death, leave, restart); {} = never.
+  Clock::time_point lost_at{};
+  // Holders before the losses not yet made up: while the file has fewer,
+  // and the latest loss is recent, its repair waits (a holder may return).
+  std::size_t holders_before_loss = 0;
 };
 
 struct IndexCounts {
   std::uint32_t files = 0;
   std::uint64_t bytes = 0;             // logical size of all files
   std::uint64_t stored_bytes = 0;      // size x holders
-  std::uint32_t under_replicated = 0;  // holders < wanted replicas
   std::uint32_t unavailable = 0;       // no holder
+  // Under-replication depends on peers (draining, live count): see
+  // file_health() in replication_planner.h.
 };
 
 struct HoldingOutcome {
@@ -63,9 +75,12 @@ class FileIndex {
   // kNameExists when the name is bound to another file id and !force.
   Result<Hash> publish(const Manifest& manifest, const std::vector<std::string>& holders, bool force);
 
-  // The peer holds nothing any more (died, left, restarted). Returns how
-  // many files it held.
-  std::size_t remove_peer(const std::string& peer_id);
+  // The peer holds nothing any more (died, left, restarted) as of `now`:
+  // a loss for each of its files. Returns how many files it held.
+  std::size_t remove_peer(const std::string& peer_id, Clock::time_point now);
+  // REMOVED: the peer dropped this one file (no loss). False when it was
+  // not a holder.
+  bool remove_holding(const Hash& id, const std::string& peer_id);
 
   const FileRecord* find(const Hash& id) const;
   const FileRecord* find_name(std::string_view name) const;
@@ -77,6 +92,9 @@ class FileIndex {
 
   std::uint32_t wanted_replicas(const FileRecord& file) const;
   std::size_t files_held_by(const std::string& peer_id) const;
+  std::vector<const FileRecord*> held_by(const std::string& peer_id) const;
+  // Every indexed file, in no particular order.
+  std::vector<const FileRecord*> all_files() const;
   IndexCounts counts() const;
 
  private:

@@ -34,6 +34,8 @@ int run(int argc, char** argv) {
   p2p::tracker::TrackerOptions options;
   CLI::App app{"p2p-tracker: index of files and peers for p2p-share"};
   int heartbeat_ms = static_cast<int>(options.heartbeat.count());
+  int repair_grace_ms = static_cast<int>(options.repair_grace.count());
+  int copy_timeout_ms = static_cast<int>(options.copy_timeout.count());
   std::string log_level = "info";
   app.add_option("--listen", options.endpoint, "endpoint to bind (':0' picks a free port)")->capture_default_str();
   app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval on service links")
@@ -45,6 +47,16 @@ int run(int argc, char** argv) {
   app.add_option("--replicas", options.replicas, "wanted replicas when a request says 0")
       ->check(CLI::Range(1u, p2p::limits::kMaxReplicas))
       ->capture_default_str();
+  app.add_option("--repair-grace-ms", repair_grace_ms,
+                 "wait this long after a holder dies before re-copying its files (also trim and start-up grace)")
+      ->check(CLI::Range(0, 86'400'000))
+      ->capture_default_str();
+  app.add_option("--max-copies-per-peer", options.max_copies_per_peer, "copies one peer receives at once")
+      ->check(CLI::Range(1u, 64u))
+      ->capture_default_str();
+  app.add_option("--copy-timeout-ms", copy_timeout_ms, "a copy unconfirmed after this long is planned again")
+      ->check(CLI::Range(1, 86'400'000))
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "debug | info | warn")
       ->check(CLI::IsMember({"debug", "info", "warn"}))
       ->capture_default_str();
@@ -55,6 +67,8 @@ int run(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
   options.heartbeat = std::chrono::milliseconds(heartbeat_ms);
+  options.repair_grace = std::chrono::milliseconds(repair_grace_ms);
+  options.copy_timeout = std::chrono::milliseconds(copy_timeout_ms);
 
   p2p::log::set_component("tracker");
   static const std::map<std::string, p2p::log::Level> kLevels{
@@ -82,8 +96,10 @@ int run(int argc, char** argv) {
   }
   std::printf("listening %s\n", endpoint->c_str());
   std::fflush(stdout);
-  P2P_INFO("listening %s heartbeat=%dms liveness=%d replicas=%u", endpoint->c_str(), heartbeat_ms, options.liveness,
-           options.replicas);
+  P2P_INFO("listening %s heartbeat=%dms liveness=%d replicas=%u repair-grace=%dms max-copies-per-peer=%u "
+           "copy-timeout=%dms",
+           endpoint->c_str(), heartbeat_ms, options.liveness, options.replicas, repair_grace_ms,
+           options.max_copies_per_peer, copy_timeout_ms);
 
   std::atomic<bool> finished{false};
   p2p::Status result;

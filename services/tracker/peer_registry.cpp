@@ -53,6 +53,10 @@ Result<ReadyOutcome> PeerRegistry::ready(const std::string& routing, const proto
   if (storage) {
     peer.capacity = body.capacity;
     peer.free_bytes = body.free_bytes;
+    // A new storage connection is a new life: a restarted peer that still
+    // wants to leave says DRAIN again after its READY.
+    peer.draining = false;
+    peer.live_since = now;
   }
   next_expiry_ = std::min(next_expiry_, now + expiry_);
   return out;
@@ -61,6 +65,13 @@ Result<ReadyOutcome> PeerRegistry::ready(const std::string& routing, const proto
 const ServiceKey* PeerRegistry::find(const std::string& routing) const {
   auto it = by_routing_.find(routing);
   return it == by_routing_.end() ? nullptr : &it->second;
+}
+
+bool PeerRegistry::set_draining(const std::string& peer_id) {
+  auto it = peers_.find(peer_id);
+  if (it == peers_.end() || !it->second.live()) return false;
+  it->second.draining = true;
+  return true;
 }
 
 bool PeerRegistry::touch(const std::string& routing, TimePoint now) {
@@ -83,6 +94,7 @@ std::optional<Departure> PeerRegistry::remove(const std::string& routing) {
   by_routing_.erase(it);
   auto peer = peers_.find(d.peer_id);
   peer->second.services.erase(d.service);
+  if (d.peer_gone) peer->second.draining = false;  // a draining peer that goes is just gone
   if (peer->second.services.empty()) peers_.erase(peer);
   return d;
 }
@@ -97,6 +109,7 @@ std::vector<Departure> PeerRegistry::expire(TimePoint now) {
       if (now - s->second.last_seen >= expiry_) {
         gone.push_back(Departure{peer->first, s->first, s->second.routing, s->first == proto::kServiceStorage});
         by_routing_.erase(s->second.routing);
+        if (s->first == proto::kServiceStorage) peer->second.draining = false;
         s = services.erase(s);
       } else {
         next_expiry_ = std::min(next_expiry_, s->second.last_seen + expiry_);
@@ -123,6 +136,13 @@ std::vector<const PeerRecord*> PeerRegistry::live_peers() const {
   for (const auto& [id, p] : peers_)
     if (p.live()) out.push_back(&p);
   return out;
+}
+
+std::size_t PeerRegistry::live_non_draining() const {
+  std::size_t n = 0;
+  for (const auto& [id, p] : peers_)
+    if (p.live() && !p.draining) ++n;
+  return n;
 }
 
 std::vector<std::string> PeerRegistry::routings() const {

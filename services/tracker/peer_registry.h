@@ -43,6 +43,12 @@ struct PeerRecord {
   std::uint64_t capacity = 0;    // from the storage service
   std::uint64_t free_bytes = 0;  // from storage READY and HEARTBEAT
   std::map<std::string, ServiceRecord> services;  // by service name
+  // Leaving (DRAIN): still a source and still located, never a placement or
+  // copy target. Cleared when the storage service goes or registers again.
+  bool draining = false;
+  // When the storage service registered on its current connection: how long
+  // the peer has been live (surplus copies are trimmed only after a grace).
+  TimePoint live_since{};
 
   bool live() const { return services.contains(proto::kServiceStorage); }
   TimePoint last_seen() const;  // latest over its services
@@ -82,6 +88,8 @@ class PeerRegistry {
   // Any message counts as a heartbeat. False when the connection is unknown.
   bool touch(const std::string& routing, TimePoint now);
   void set_free_bytes(const std::string& peer_id, std::uint64_t free_bytes);
+  // Marks a live peer draining. False when the peer is not live.
+  bool set_draining(const std::string& peer_id);
 
   // Unregisters a connection's service (DISCONNECT); nullopt when unknown.
   std::optional<Departure> remove(const std::string& routing);
@@ -96,6 +104,8 @@ class PeerRegistry {
   // Every peer with at least one registered service, by peer id.
   const std::map<std::string, PeerRecord>& peers() const { return peers_; }
   std::vector<const PeerRecord*> live_peers() const;
+  // Live peers that are not draining: placement and copy candidates.
+  std::size_t live_non_draining() const;
   // Routing keys of every registered service (the tracker heartbeats them all).
   std::vector<std::string> routings() const;
 

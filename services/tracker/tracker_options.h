@@ -1,7 +1,8 @@
 // TrackerOptions: everything p2p-tracker can be told, with the defaults the
 // CLI shows. Tests build one directly and shrink the timeouts.
 // REQUIRES (main.cpp checks the flags): heartbeat >= 1 ms, liveness >= 1,
-// 1 <= replicas <= limits::kMaxReplicas.
+// 1 <= replicas <= limits::kMaxReplicas, max_copies_per_peer >= 1,
+// repair_grace >= 0, copy_timeout >= 1 ms.
 #pragma once
 
 #include <chrono>
@@ -23,6 +24,18 @@ struct TrackerOptions {
   // Wanted replicas k when a request or manifest says 0. 3 survives two
   // simultaneous peer losses, the usual storage-system default.
   std::uint32_t replicas = 3;
+  // docs/replication.md "Two clocks": after a holder dies, wait this long
+  // before copying its files again, so a quick restart starts no copy storm.
+  // Also how long a rejoined peer must stay before surplus copies are trimmed,
+  // and the safe mode after the tracker starts. Seconds, not HDFS's minutes:
+  // few peers, and copies run at loopback or LAN speed.
+  std::chrono::milliseconds repair_grace{5000};
+  // Copies one peer receives at once; HDFS's replication.max-streams is 2.
+  // Keeps a repair wave from saturating one peer's disk and link.
+  std::uint32_t max_copies_per_peer = 2;
+  // A copy not confirmed after this long is forgotten and planned again.
+  // 10 minutes: a multi-GiB file at LAN speed, with room to spare.
+  std::chrono::milliseconds copy_timeout{600000};
 
   std::chrono::milliseconds expiry() const { return heartbeat * liveness; }
 };

@@ -88,7 +88,7 @@ TEST_CASE("replaced file is dropped when its last holder goes") {
   Manifest b = manifest_of("x", 10, 2);
   REQUIRE(index.publish(a, {"p1"}, false).ok());
   REQUIRE(index.publish(b, {"p2"}, true).ok());
-  CHECK(index.remove_peer("p1") == 1);
+  CHECK(index.remove_peer("p1", Clock::time_point{}) == 1);
   CHECK(index.find(a.file_id()) == nullptr);
   CHECK(index.counts().files == 1);
 }
@@ -98,9 +98,9 @@ TEST_CASE("named file stays indexed and unavailable when its holders die") {
   Manifest m = manifest_of("doc", 1000);
   index.add_holding(m, "p1");
   index.add_holding(m, "p2");
-  CHECK(index.remove_peer("p1") == 1);
-  CHECK(index.remove_peer("p2") == 1);
-  CHECK(index.remove_peer("p2") == 0);
+  CHECK(index.remove_peer("p1", Clock::time_point{}) == 1);
+  CHECK(index.remove_peer("p2", Clock::time_point{}) == 1);
+  CHECK(index.remove_peer("p2", Clock::time_point{}) == 0);
   const FileRecord* f = index.find_name("doc");
   REQUIRE(f != nullptr);
   CHECK(f->holders.empty());
@@ -108,7 +108,7 @@ TEST_CASE("named file stays indexed and unavailable when its holders die") {
   CHECK(index.counts().unavailable == 1);
 }
 
-TEST_CASE("status counts bytes and replication health") {
+TEST_CASE("status counts bytes and unavailable files") {
   FileIndex index(3);
   index.add_holding(manifest_of("full", 100, 0, 2), "p1");  // wants 2, has 2
   index.add_holding(manifest_of("full", 100, 0, 2), "p2");
@@ -119,7 +119,6 @@ TEST_CASE("status counts bytes and replication health") {
   CHECK(c.files == 3);
   CHECK(c.bytes == 180);
   CHECK(c.stored_bytes == 2 * 100 + 50);
-  CHECK(c.under_replicated == 2);  // thin and gone
   CHECK(c.unavailable == 1);
   CHECK(index.wanted_replicas(*index.find_name("thin")) == 3);
   CHECK(index.wanted_replicas(*index.find_name("full")) == 2);
@@ -155,4 +154,48 @@ TEST_CASE("a query of 64 hex digits that is no file id is looked up as a name") 
   index.add_holding(manifest_of(hex_name, 10), "p1");
   REQUIRE(index.lookup(hex_name) != nullptr);
   CHECK(index.lookup(hex_name)->manifest.name == hex_name);
+}
+
+TEST_CASE("holder that dies is a loss remembered with the count before it") {
+  FileIndex index(3);
+  Manifest m = manifest_of("doc", 1000);
+  for (const char* p : {"p1", "p2", "p3"}) index.add_holding(m, p);
+  const Clock::time_point t1 = Clock::time_point{} + std::chrono::hours(1);
+  const Clock::time_point t2 = t1 + std::chrono::seconds(1);
+  REQUIRE(index.remove_peer("p1", t1) == 1);
+  REQUIRE(index.remove_peer("p2", t2) == 1);
+  const FileRecord* f = index.find(m.file_id());
+  REQUIRE(f != nullptr);
+  CHECK(f->lost_at == t2);
+  CHECK(f->holders_before_loss == 3);  // a burst of losses counts from before the first
+  CHECK(f->holders.size() == 1);
+}
+
+TEST_CASE("removed holding is dropped without counting as a loss") {
+  FileIndex index(3);
+  Manifest m = manifest_of("doc", 1000);
+  Manifest other = manifest_of("other", 10);
+  index.add_holding(m, "p1");
+  index.add_holding(m, "p2");
+  index.add_holding(other, "p2");
+  CHECK(index.remove_holding(m.file_id(), "p2"));
+  CHECK_FALSE(index.remove_holding(m.file_id(), "p2"));  // not a holder any more
+  const FileRecord* f = index.find(m.file_id());
+  REQUIRE(f != nullptr);
+  CHECK(f->holders == std::set<std::string>{"p1"});
+  CHECK(f->lost_at == Clock::time_point{});
+  CHECK(index.files_held_by("p2") == 1);
+  REQUIRE(index.held_by("p2").size() == 1);
+  CHECK(index.held_by("p2")[0]->id == other.file_id());
+  CHECK(index.all_files().size() == 2);
+}
+
+TEST_CASE("trim lowers the holder count a repair waits for") {
+  FileIndex index(2);
+  Manifest m = manifest_of("doc", 1000);
+  for (const char* p : {"p1", "p2", "p3"}) index.add_holding(m, p);
+  REQUIRE(index.remove_peer("p1", Clock::time_point{} + std::chrono::hours(1)) == 1);
+  CHECK(index.find(m.file_id())->holders_before_loss == 3);
+  REQUIRE(index.remove_holding(m.file_id(), "p2"));  // trimmed: not coming back
+  CHECK(index.find(m.file_id())->holders_before_loss == 1);
 }

@@ -123,3 +123,34 @@ TEST_CASE("storage heartbeat updates free bytes") {
   REQUIRE(reg.live_peers().size() == 1);
   CHECK(reg.live_peers()[0]->peer_id == "p1");
 }
+
+TEST_CASE("draining peer stays live and is counted out of the non-draining") {
+  PeerRegistry reg(kExpiry);
+  REQUIRE(reg.ready("s1", ready_body("p1", proto::kServiceStorage), t0).ok());
+  REQUIRE(reg.ready("s2", ready_body("p2", proto::kServiceStorage), t0 + 1s).ok());
+  CHECK(reg.peer("p2")->live_since == t0 + 1s);
+  CHECK(reg.live_non_draining() == 2);
+  CHECK(reg.set_draining("p1"));
+  CHECK(reg.peer("p1")->draining);
+  CHECK(reg.is_live("p1"));
+  CHECK(reg.live_non_draining() == 1);
+  CHECK_FALSE(reg.set_draining("nobody"));
+}
+
+TEST_CASE("draining ends when the storage service goes or registers again") {
+  PeerRegistry reg(kExpiry);
+  REQUIRE(reg.ready("s", ready_body("p1", proto::kServiceStorage), t0).ok());
+  REQUIRE(reg.ready("t", ready_body("p1", proto::kServiceTransfer), t0).ok());
+  REQUIRE(reg.set_draining("p1"));
+  auto again = reg.ready("s-new", ready_body("p1", proto::kServiceStorage), t0 + 2s);
+  REQUIRE(again.ok());
+  CHECK(again->restarted);
+  CHECK_FALSE(reg.peer("p1")->draining);  // a restarted peer says DRAIN again if it still leaves
+  CHECK(reg.peer("p1")->live_since == t0 + 2s);
+
+  REQUIRE(reg.set_draining("p1"));
+  REQUIRE(reg.remove("s-new").has_value());
+  REQUIRE(reg.peer("p1") != nullptr);  // transfer still registered
+  CHECK_FALSE(reg.peer("p1")->draining);
+  CHECK_FALSE(reg.set_draining("p1"));  // not live
+}

@@ -1,0 +1,101 @@
+// ReplicationPlanner: what the tracker should copy and trim now
+// (docs/replication.md, carried out by REPLICATE and DELETE, protocol.md 5.5).
+//
+// Pure logic over the broker's state: the peer registry, the file index and
+// the orders in flight. Time is passed in; nothing here sends or logs.
+//
+// Terms (docs/replication.md): k = the manifest's replicas or the tracker
+// default; live holders = holders in the index (all live); safe holders =
+// live holders that are not draining; wanted = min(k, live non-draining
+// peers); under-replicated = safe < wanted; unavailable = no live holder.
+//
+// Thread affinity: none; called on the broker thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/hash.h"
+#include "common/protocol.h"
+#include "common/sockets.h"
+#include "services/tracker/copy_tracker.h"
+#include "services/tracker/file_index.h"
+#include "services/tracker/peer_registry.h"
+
+namespace p2p::tracker {
+
+struct ReplicationPolicy {
+  // After a holder's death, after a peer's join (before trimming), and after
+  // the tracker's start (safe mode): how long to wait. >= 0.
+  Clock::duration repair_grace{};
+  // Copies one peer receives at once. >= 1.
+  std::uint32_t max_copies_per_peer = 2;
+  // When the tracker started: no repairs, trims or releases until
+  // started + repair_grace, while peers re-announce.
+  Clock::time_point started{};
+};
+
+struct FileHealth {
+  std::uint32_t wanted = 0;  // min(k, live non-draining peers)
+  std::size_t live = 0;      // live holders, draining ones included
+  std::size_t safe = 0;      // live holders that are not draining
+
+  bool under_replicated() const { return safe < wanted; }
+  bool unavailable() const { return live == 0; }
+};
+
+// REPLICATE `file_id` onto `target`, pulling from `sources`.
+struct CopyOrder {
+  Hash file_id;
+  std::string target;
+  std::uint64_t bytes = 0;                  // the file's size
+  std::vector<proto::HolderInfo> sources;   // every live holder, safe ones first
+};
+
+// DELETE `file_id` from `holder` (a trim).
+struct DeleteOrder {
+  Hash file_id;
+  std::string holder;
+};
+
+struct ReplicationPlan {
+  std::vector<CopyOrder> copies;
+  std::vector<DeleteOrder> deletes;
+};
+
+// `live_non_draining` is registry.live_non_draining(), passed in so a loop
+// over every file counts the peers once.
+FileHealth file_health(const FileRecord& file, std::uint32_t k, std::size_t live_non_draining,
+                       const PeerRegistry& registry);
+
+// True during the first repair grace after the tracker's start.
+bool in_safe_mode(const ReplicationPolicy& policy, Clock::time_point now);
+
+// True while a file's repair waits: it lost a holder less than a grace ago
+// and has not got back to the holders it had before.
+bool in_repair_grace(const FileRecord& file, const ReplicationPolicy& policy, Clock::time_point now);
+
+// The orders to send now (none in safe mode):
+// - copies for every under-replicated file with a live holder and no repair
+//   grace running, counting copies in flight as done; most endangered files
+//   (fewest safe holders) first. Targets are live, non-draining peers with a
+//   replication service that do not hold or receive the file, have room for
+//   it beyond copies already promised to them, and receive fewer than
+//   max_copies_per_peer copies; most free space first, targets that recently
+//   failed this file last.
+// - at most one delete per file whose safe holders exceed k, whose every
+//   holder has been live for a grace, and which has no delete pending: to the
+//   safe holder with the least free space.
+ReplicationPlan plan_replication(const PeerRegistry& registry, const FileIndex& index, const CopyTracker& orders,
+                                 const ReplicationPolicy& policy, Clock::time_point now);
+
+// A draining peer may go: every file it holds has, without it, at least
+// min(k, other live non-draining peers) safe holders. False for a peer that
+// is not live and draining, and during safe mode (the index may still miss
+// holders that have not re-announced).
+bool releasable(const std::string& peer_id, const PeerRegistry& registry, const FileIndex& index,
+                const ReplicationPolicy& policy, Clock::time_point now);
+
+}  // namespace p2p::tracker

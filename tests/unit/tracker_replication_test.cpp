@@ -1,0 +1,223 @@
+// The tracker broker's replication side over the wire: fake peer services
+// (DEALER sockets) receive REPLICATE, DELETE, DRAIN and RELEASE and answer
+// with REPLICATED and REMOVED. Every wait polls against a deadline.
+#include "tracker_harness.h"
+
+using namespace p2p;
+using namespace p2p::tracker_test;
+using namespace std::chrono_literals;
+using proto::Command;
+
+namespace {
+
+// Ticks every 20 ms; nothing expires during a test (liveness 200 x 20 ms =
+// 4 s > kPatience) unless a service says DISCONNECT.
+constexpr auto kFastHeartbeat = 20ms;
+constexpr int kLongLiveness = 200;
+constexpr auto kGrace = 300ms;  // also the safe mode after start
+constexpr auto kQuiet = 200ms;  // ten ticks: long enough for an order that would come
+
+tracker::TrackerOptions replication_options(std::uint32_t replicas) {
+  tracker::TrackerOptions o = options(kFastHeartbeat, kLongLiveness);
+  o.replicas = replicas;
+  o.repair_grace = kGrace;
+  o.max_copies_per_peer = 2;
+  o.copy_timeout = 60s;
+  return o;
+}
+
+// A peer with a storage and a replication service, each on its own connection.
+struct FakePeer {
+  Service storage;
+  Service replication;
+  FakePeer(zmq::context_t& ctx, const std::string& endpoint, const std::string& id, std::uint64_t free_bytes)
+      : storage(ctx, endpoint, id, proto::kServiceStorage, free_bytes),
+        replication(ctx, endpoint, id, proto::kServiceReplication, 0) {}
+};
+
+template <class T>
+T body_of(const codec::Envelope& env) {
+  T body;
+  REQUIRE(codec::decode(env.body, &body).ok());
+  return body;
+}
+
+// Sorted ids of the file's live holders; none while the file is not indexed yet.
+std::vector<std::string> holder_ids(Dealer& client, const std::string& name) {
+  auto stat = client.call<proto::StatReply>(Command::kStat, proto::QueryRequest{name});
+  std::vector<std::string> out;
+  if (!stat.ok()) return out;
+  for (const auto& h : stat->holders) out.push_back(h.peer_id);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+proto::StatusReply status_of(Dealer& client) {
+  auto status = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
+  REQUIRE(status.ok());
+  return status.value();
+}
+
+const proto::PeerSummary* find_peer(const proto::PeersReply& peers, const std::string& id) {
+  for (const auto& p : peers.peers)
+    if (p.peer_id == id) return &p;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("dead holder's file is copied to a live peer after the grace and REPLICATED makes it a holder") {
+  RunningBroker t(replication_options(2));
+  FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
+  FakePeer b(t.ctx, t.endpoint, "peer-2", 5000);
+  FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
+  Dealer client(t.ctx, t.endpoint);
+  Manifest m = manifest_of("doc", 1000);
+  a.storage.announce({m});
+  b.storage.announce({m});
+  REQUIRE(eventually([&] { return holder_ids(client, "doc").size() == 2; }));
+
+  const auto lost_at = Clock::now();
+  b.storage.send(Command::kDisconnect, proto::Empty{});  // b's storage goes: a loss
+  auto order_env = c.replication.recv_command(Command::kReplicate);
+  REQUIRE(order_env.has_value());
+  CHECK(Clock::now() - lost_at >= kGrace);  // not before the repair grace
+  const auto order = body_of<proto::ReplicateOrder>(*order_env);
+  CHECK(order.manifest.file_id() == m.file_id());
+  REQUIRE(order.sources.size() == 1);
+  CHECK(order.sources[0].peer_id == "peer-1");
+  CHECK(order.sources[0].endpoint == "tcp://127.0.0.1:7100");
+
+  CHECK(status_of(client).copies == 1);
+  auto peers = client.call<proto::PeersReply>(Command::kPeers, proto::Empty{});
+  REQUIRE(peers.ok());
+  REQUIRE(find_peer(peers.value(), "peer-3") != nullptr);
+  CHECK(find_peer(peers.value(), "peer-3")->copies == 1);
+
+  c.replication.send(Command::kReplicated, proto::ReplicatedBody{m.file_id(), 0, ""});
+  REQUIRE(eventually([&] { return holder_ids(client, "doc") == std::vector<std::string>{"peer-1", "peer-3"}; }));
+  const proto::StatusReply after = status_of(client);
+  CHECK(after.copies == 0);
+  CHECK(after.under_replicated == 0);
+  // Whole again: no further order within a few ticks.
+  CHECK_FALSE(c.replication.recv_command(Command::kReplicate, kQuiet).has_value());
+}
+
+TEST_CASE("failed copy is planned again") {
+  RunningBroker t(replication_options(2));
+  FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
+  FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
+  Dealer client(t.ctx, t.endpoint);
+  Manifest m = manifest_of("doc", 1000);
+  a.storage.announce({m});  // never full: repaired once the safe mode is over
+
+  REQUIRE(c.replication.recv_command(Command::kReplicate).has_value());
+  c.replication.send(Command::kReplicated,
+                     proto::ReplicatedBody{m.file_id(), static_cast<std::uint16_t>(ErrorCode::kShuttingDown), "busy"});
+  auto again = c.replication.recv_command(Command::kReplicate);  // the only target: tried again
+  REQUIRE(again.has_value());
+  CHECK(body_of<proto::ReplicateOrder>(*again).manifest.file_id() == m.file_id());
+}
+
+TEST_CASE("drain leads to copies and, once they are confirmed, release") {
+  RunningBroker t(replication_options(2));
+  FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
+  FakePeer b(t.ctx, t.endpoint, "peer-2", 5000);
+  FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
+  Dealer client(t.ctx, t.endpoint);
+  Manifest m = manifest_of("doc", 1000);
+  a.storage.announce({m});
+  b.storage.announce({m});
+  REQUIRE(eventually([&] { return holder_ids(client, "doc").size() == 2; }));
+
+  a.storage.send(Command::kDrain, proto::Empty{});
+  auto order_env = c.replication.recv_command(Command::kReplicate);
+  REQUIRE(order_env.has_value());
+  const auto order = body_of<proto::ReplicateOrder>(*order_env);
+  REQUIRE(order.sources.size() == 2);
+  CHECK(order.sources[0].peer_id == "peer-2");  // the draining peer is a source too, last
+  CHECK(order.sources[1].peer_id == "peer-1");
+
+  // Draining: shown, still located, no longer placed on.
+  CHECK(status_of(client).draining == 1);
+  auto peers = client.call<proto::PeersReply>(Command::kPeers, proto::Empty{});
+  REQUIRE(peers.ok());
+  REQUIRE(find_peer(peers.value(), "peer-1") != nullptr);
+  CHECK(find_peer(peers.value(), "peer-1")->draining);
+  CHECK(holder_ids(client, "doc") == std::vector<std::string>{"peer-1", "peer-2"});
+  auto place = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"new", 10, 3});
+  REQUIRE(place.ok());
+  REQUIRE(place->peers.size() == 2);
+  for (const auto& p : place->peers) CHECK(p.peer_id != "peer-1");
+
+  // Not released while its file would be short without it.
+  CHECK_FALSE(a.storage.recv_command(Command::kRelease, kQuiet).has_value());
+
+  c.replication.send(Command::kReplicated, proto::ReplicatedBody{m.file_id(), 0, ""});
+  CHECK(a.storage.recv_command(Command::kRelease).has_value());
+  CHECK(status_of(client).under_replicated == 0);
+}
+
+TEST_CASE("last peer of the network is released at once") {
+  RunningBroker t(replication_options(3));
+  FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
+  a.storage.announce({manifest_of("doc", 1000)});
+  a.storage.send(Command::kDrain, proto::Empty{});
+  CHECK(a.storage.recv_command(Command::kRelease).has_value());
+}
+
+TEST_CASE("leave sends drain to the peer") {
+  RunningBroker t(replication_options(2));
+  FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
+  Dealer client(t.ctx, t.endpoint);
+  REQUIRE(eventually([&] { return live_peers(client) == 1; }));
+
+  CHECK(code_of(client.call<proto::Empty>(Command::kLeave, proto::QueryRequest{"ghost"})) == ErrorCode::kNotFound);
+  CHECK(client.call<proto::Empty>(Command::kLeave, proto::QueryRequest{"peer-1"}).ok());
+  CHECK(a.storage.recv_command(Command::kDrain).has_value());
+  CHECK(status_of(client).draining == 1);
+
+  a.storage.send(Command::kDisconnect, proto::Empty{});  // gone: a dead peer is unknown to LEAVE
+  REQUIRE(eventually([&] { return live_peers(client) == 0; }));
+  CHECK(status_of(client).draining == 0);
+  CHECK(code_of(client.call<proto::Empty>(Command::kLeave, proto::QueryRequest{"peer-1"})) == ErrorCode::kNotFound);
+}
+
+TEST_CASE("removed drops the holder") {
+  RunningBroker t(replication_options(1));
+  FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
+  Dealer client(t.ctx, t.endpoint);
+  Manifest m = manifest_of("doc", 1000);
+  a.storage.announce({m});
+  REQUIRE(eventually([&] { return holder_ids(client, "doc").size() == 1; }));
+  a.storage.send(Command::kRemoved, proto::FileList{{m.file_id()}});
+  REQUIRE(eventually([&] {
+    return code_of(client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"doc"})) ==
+           ErrorCode::kUnavailable;
+  }));
+}
+
+TEST_CASE("surplus holder gets one DELETE after the grace, the fullest first") {
+  RunningBroker t(replication_options(3));
+  const auto joined = Clock::now();  // before any READY: every peer is live since after this
+  FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
+  FakePeer b(t.ctx, t.endpoint, "peer-2", 1000);  // the fullest
+  FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
+  Dealer client(t.ctx, t.endpoint);
+  Manifest m = manifest_of("doc", 1000);
+  m.replicas = 2;
+  for (FakePeer* p : {&a, &b, &c}) p->storage.announce({m});
+
+  auto del = b.storage.recv_command(Command::kDelete);
+  REQUIRE(del.has_value());
+  CHECK(Clock::now() - joined >= kGrace);
+  CHECK(body_of<proto::FileRef>(*del).file_id == m.file_id());
+  // One at a time, never below k: no other holder is told to delete.
+  CHECK_FALSE(a.storage.recv_command(Command::kDelete, kQuiet).has_value());
+  CHECK_FALSE(c.storage.recv_command(Command::kDelete, 0ms).has_value());
+
+  b.storage.send(Command::kRemoved, proto::FileList{{m.file_id()}});
+  REQUIRE(eventually([&] { return holder_ids(client, "doc") == std::vector<std::string>{"peer-1", "peer-3"}; }));
+  CHECK_FALSE(a.storage.recv_command(Command::kDelete, kQuiet).has_value());
+  CHECK_FALSE(c.storage.recv_command(Command::kDelete, 0ms).has_value());
+}
