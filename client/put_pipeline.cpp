@@ -49,18 +49,10 @@ Status PutPipeline::put(Chunk chunk) {
 Status PutPipeline::drain() { return wait_until(0); }
 
 Status PutPipeline::receive(Clock::time_point deadline, codec::Envelope* env) {
-  while (true) {
-    std::vector<zmq::pollitem_t> items{{socket_->handle(), 0, ZMQ_POLLIN, 0}};
-    zmq::poll(items, until(deadline));
-    if (!(items[0].revents & ZMQ_POLLIN)) {
-      if (Clock::now() >= deadline) return timed_out();
-      continue;
-    }
-    Status s = codec::recv_envelope(*socket_, codec::Layout::kDealer, env);
-    if (s.code() == ErrorCode::kTimeout) continue;  // spurious wake-up
-    if (!s.ok()) return peer_error({ErrorCode::kBadRequest, "malformed reply: " + s.message()});
-    return Status::Ok();
-  }
+  Status s = codec::recv_envelope_until(*socket_, codec::Layout::kDealer, deadline, env);
+  if (s.code() == ErrorCode::kTimeout) return timed_out();
+  if (!s.ok()) return peer_error({ErrorCode::kBadRequest, "malformed reply: " + s.message()});
+  return Status::Ok();
 }
 
 Clock::time_point PutPipeline::next_deadline() const {

@@ -1,5 +1,7 @@
 #include "common/codec.h"
 
+#include "common/sockets.h"
+
 #include <algorithm>
 
 namespace p2p::codec {
@@ -26,6 +28,23 @@ void drain(zmq::socket_t& socket, bool more) {
 
 msgpack::unpack_limit limits_for(std::size_t size) {
   return msgpack::unpack_limit(size, size, limits::kMaxStringBytes, limits::kMaxBinBytes, 0, limits::kMaxDepth);
+}
+
+Status recv_envelope_until(zmq::socket_t& socket, Layout layout, std::chrono::steady_clock::time_point deadline,
+                           Envelope* out) {
+  try {
+    while (true) {
+      std::vector<zmq::pollitem_t> items{{socket.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, until(deadline));
+      if (items[0].revents & ZMQ_POLLIN) {
+        Status s = recv_envelope(socket, layout, out);
+        if (s.code() != ErrorCode::kTimeout) return s;  // kTimeout here: a spurious wake-up
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return {ErrorCode::kTimeout, "no message before the deadline"};
+    }
+  } catch (const zmq::error_t& e) {
+    return {ErrorCode::kInternal, std::string("poll: ") + e.what()};
+  }
 }
 
 bool reply_possible(const Envelope& env, Layout layout) {

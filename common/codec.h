@@ -9,6 +9,7 @@
 // by decode<T>() once the command tells which struct it is.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -47,6 +48,11 @@ struct Envelope {
 // header's version is not ours. Never throws.
 Status recv_envelope(zmq::socket_t& socket, Layout layout, Envelope* out,
                      zmq::recv_flags flags = zmq::recv_flags::dontwait);
+
+// Waits until `deadline` for one whole message on `socket` (polling it) and
+// receives it as recv_envelope does. kTimeout when the deadline passes first.
+Status recv_envelope_until(zmq::socket_t& socket, Layout layout, std::chrono::steady_clock::time_point deadline,
+                           Envelope* out);
 
 // True when `env` carries enough routing to address an error reply.
 bool reply_possible(const Envelope& env, Layout layout);

@@ -26,6 +26,14 @@ const char* level_name(Level l) {
 void set_component(const char* name) { g_component = name; }
 void set_level(Level level) { g_level = level; }
 
+std::optional<Level> parse_level(std::string_view name) {
+  if (name == "debug") return Level::kDebug;
+  if (name == "info") return Level::kInfo;
+  if (name == "warn") return Level::kWarn;
+  if (name == "error") return Level::kError;
+  return std::nullopt;
+}
+
 void write(Level level, const char* fmt, ...) {
   if (level < g_level.load()) return;
   auto now = std::chrono::system_clock::now();

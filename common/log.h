@@ -2,12 +2,17 @@
 // Thread-safe (one fprintf per line). Set the component once per process.
 #pragma once
 
+#include <optional>
+#include <string_view>
+
 namespace p2p::log {
 
 enum class Level { kDebug, kInfo, kWarn, kError };
 
 void set_component(const char* name);  // REQUIRES: a string literal or static storage
 void set_level(Level level);
+// "debug", "info", "warn" or "error"; nullopt for anything else.
+std::optional<Level> parse_level(std::string_view name);
 
 void write(Level level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -40,14 +40,8 @@ Status TrackerClient::round_trip(proto::Command command, zmq::message_t body, co
 
   try {
     while (true) {
-      std::vector<zmq::pollitem_t> items{{socket_->handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, until(deadline));
-      if (!(items[0].revents & ZMQ_POLLIN)) {
-        if (Clock::now() >= deadline) return timed_out();
-        continue;
-      }
-      Status s = codec::recv_envelope(*socket_, codec::Layout::kDealer, reply);
-      if (s.code() == ErrorCode::kTimeout) continue;  // spurious wake-up
+      Status s = codec::recv_envelope_until(*socket_, codec::Layout::kDealer, deadline, reply);
+      if (s.code() == ErrorCode::kTimeout) return timed_out();
       if (!s.ok())
         return {ErrorCode::kBadRequest, std::string("malformed reply from the tracker: ") + s.message()};
       if (reply->seq != seq) continue;  // a late reply to an earlier request

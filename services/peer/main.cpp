@@ -11,6 +11,7 @@
 
 #include "common/chunk_store.h"
 #include "common/log.h"
+#include "common/stop_signals.h"
 #include "services/peer/peer_id.h"
 #include "services/peer/peer_options.h"
 #include "services/peer/replication_service.h"
@@ -26,24 +27,12 @@ constexpr int kExitUsage = 2;
 // enough that a released peer exits promptly.
 constexpr std::chrono::milliseconds kMainTick{100};
 
-p2p::log::Level parse_level(const std::string& name) {
-  if (name == "debug") return p2p::log::Level::kDebug;
-  if (name == "warn") return p2p::log::Level::kWarn;
-  if (name == "error") return p2p::log::Level::kError;
-  return p2p::log::Level::kInfo;
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace p2p;
-  // Block the stop signals before any thread starts: every thread inherits
-  // the mask, and only main receives them, through sigtimedwait.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  StopSignals stop_signals;  // before any thread starts: see stop_signals.h
 
   peer::PeerOptions o;
   std::string capacity_text;
@@ -86,7 +75,7 @@ int main(int argc, char** argv) {
   }
 
   log::set_component("peer");
-  log::set_level(parse_level(o.log_level));
+  log::set_level(log::parse_level(o.log_level).value_or(log::Level::kInfo));
 
   std::error_code ec;
   std::filesystem::create_directories(o.data_dir, ec);
@@ -159,15 +148,13 @@ int main(int argc, char** argv) {
   // storage service. A second signal exits at once.
   bool drain_asked = false;
   for (;;) {
-    timespec tick{0, kMainTick.count() * 1000000};  // a timeout keeps even this wait bounded
-    int sig = sigtimedwait(&stop_signals, nullptr, &tick);
-    if (sig == SIGINT || sig == SIGTERM) {
+    if (std::optional<int> sig = stop_signals.wait(kMainTick)) {
       if (drain_asked) {
-        P2P_WARN("second signal %d: exiting without waiting for RELEASE; files held only here may lose a copy", sig);
+        P2P_WARN("second signal %d: exiting without waiting for RELEASE; files held only here may lose a copy", *sig);
         break;
       }
       drain_asked = true;
-      P2P_INFO("signal %d: draining before leaving (signal again to exit at once)", sig);
+      P2P_INFO("signal %d: draining before leaving (signal again to exit at once)", *sig);
       storage.drain();
     }
     if (storage.released()) {

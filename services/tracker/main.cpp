@@ -17,6 +17,7 @@
 
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/stop_signals.h"
 #include "services/tracker/broker.h"
 #include "services/tracker/tracker_options.h"
 
@@ -28,7 +29,7 @@ constexpr int kExitUsage = 2;
 
 // How often the main thread looks up from waiting for a signal to check
 // whether the broker stopped on its own (a fatal socket error).
-constexpr long kSignalWaitNanos = 200'000'000;
+constexpr std::chrono::milliseconds kSignalWait{200};
 
 int run(int argc, char** argv) {
   p2p::tracker::TrackerOptions options;
@@ -71,21 +72,9 @@ int run(int argc, char** argv) {
   options.copy_timeout = std::chrono::milliseconds(copy_timeout_ms);
 
   p2p::log::set_component("tracker");
-  static const std::map<std::string, p2p::log::Level> kLevels{
-      {"debug", p2p::log::Level::kDebug}, {"info", p2p::log::Level::kInfo}, {"warn", p2p::log::Level::kWarn}};
-  p2p::log::set_level(kLevels.at(log_level));
+  p2p::log::set_level(p2p::log::parse_level(log_level).value_or(p2p::log::Level::kInfo));
 
-  // Block the stop signals before any thread exists (libzmq's included), so
-  // they are only ever taken by sigtimedwait below. Reset their disposition
-  // first: a shell starts background jobs with SIGINT ignored, and an ignored
-  // signal is discarded instead of left pending for sigtimedwait.
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  p2p::StopSignals stop_signals;  // before any thread exists: see stop_signals.h
 
   zmq::context_t ctx;
   p2p::tracker::Broker broker(ctx, options);
@@ -108,10 +97,8 @@ int run(int argc, char** argv) {
     finished.store(true);
   });
   while (!finished.load()) {
-    const timespec wait{0, kSignalWaitNanos};
-    const int sig = sigtimedwait(&stop_signals, nullptr, &wait);
-    if (sig == SIGINT || sig == SIGTERM) {
-      P2P_INFO("signal %d: stopping", sig);
+    if (std::optional<int> sig = stop_signals.wait(kSignalWait)) {
+      P2P_INFO("signal %d: stopping", *sig);
       broker.stop();
       break;
     }
