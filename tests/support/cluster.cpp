@@ -17,7 +17,7 @@ namespace {
 // Per tracker request; well above a loaded CI box's latency, well below the
 // test timeouts, so a dead tracker shows up as exit 3 quickly.
 constexpr int kClientTimeoutMs = 3000;
-// Bounded graceful stop before SIGKILL.
+// Bounded graceful stop of the tracker before SIGKILL.
 constexpr auto kStopGrace = std::chrono::seconds(10);
 
 bool env_set(const char* name) {
@@ -117,10 +117,10 @@ std::size_t Cluster::add_peer(const std::vector<std::string>& extra_args) {
   return i;
 }
 
-int Cluster::stop_peer(std::size_t i, int sig) {
+int Cluster::stop_peer(std::size_t i, int sig, std::chrono::milliseconds grace) {
   Process& p = *peers_.at(i).process;
   p.signal(sig);
-  if (auto code = p.wait(kStopGrace)) return *code;
+  if (auto code = p.wait(grace)) return *code;
   p.kill_and_wait();
   return -1;
 }

@@ -40,7 +40,15 @@ struct ClusterOptions {
   ClusterOptions with_peers(std::size_t n) const { auto o = *this; o.peers = n; return o; }
   ClusterOptions with_liveness(int n) const { auto o = *this; o.liveness = n; return o; }
   ClusterOptions with_peer_args(std::vector<std::string> a) const { auto o = *this; o.peer_args = std::move(a); return o; }
+  ClusterOptions with_tracker_args(std::vector<std::string> a) const {
+    auto o = *this;
+    o.tracker_args = std::move(a);
+    return o;
+  }
 };
+
+// How long stop_peer() waits for a signalled peer before SIGKILL.
+inline constexpr std::chrono::milliseconds kDefaultStopGrace = std::chrono::seconds(10);
 
 class Cluster {
  public:
@@ -70,14 +78,18 @@ class Cluster {
   std::optional<std::size_t> peer_index(std::string_view endpoint_or_id) const;
   Process& peer_process(std::size_t i) { return *peers_.at(i).process; }
   Process& tracker_process() { return *tracker_; }
+  // stderr logs (appended to across restarts).
+  const std::filesystem::path& peer_log(std::size_t i) const { return peers_.at(i).log; }
+  std::filesystem::path tracker_log() const { return dir_ / "tracker.log"; }
 
   // Starts one more peer (with options.peer_args plus `extra_args`) and
   // returns its index. Does not wait for it to register.
   std::size_t add_peer(const std::vector<std::string>& extra_args = {});
 
-  // Sends `sig` to peer i and reaps it (SIGKILL after 10 s if it lingers).
-  // Returns its exit code (128+N when killed by signal N).
-  int stop_peer(std::size_t i, int sig = SIGKILL);
+  // Sends `sig` to peer i and reaps it (SIGKILL after `grace` if it lingers,
+  // then returns -1). Returns its exit code (128+N when killed by signal N).
+  // A SIGTERM'd peer drains first, so give it a grace long enough for its copies.
+  int stop_peer(std::size_t i, int sig = SIGKILL, std::chrono::milliseconds grace = kDefaultStopGrace);
   // Starts peer i again on the same data dir and the same endpoint.
   void restart_peer(std::size_t i);
   int stop_tracker(int sig = SIGKILL);

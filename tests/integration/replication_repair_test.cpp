@@ -1,0 +1,315 @@
+// Repair (docs/replication.md "Repair"): files that lost holders to SIGKILL are
+// copied back to k holders after the repair grace, with at most
+// --max-copies copies at once per peer, and through a tracker restart.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/support/cluster.h"
+#include "tests/support/eventually.h"
+#include "tests/support/json_output.h"
+#include "tests/support/random_file.h"
+#include "tests/support/replicated_files.h"
+
+using namespace p2p::test;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::chrono::milliseconds left_until(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return left.count() < 0 ? 0ms : left;
+}
+
+// Sum of the copies every peer log reports, as "N copies, B bytes at X MB/s".
+std::string copy_throughput(const Cluster& c) {
+  PeerCopyLog total;
+  for (std::size_t i = 0; i < c.peer_count(); ++i) {
+    PeerCopyLog one = read_peer_copy_log(c.peer_log(i));
+    total.done += one.done;
+    total.fetched_bytes += one.fetched_bytes;
+    total.copy_seconds += one.copy_seconds;
+  }
+  char text[160];
+  std::snprintf(text, sizeof text, "%d copies, %.1f MiB fetched, %.1f MB/s per copy stream", total.done,
+                static_cast<double>(total.fetched_bytes) / kMiB,
+                total.copy_seconds > 0 ? static_cast<double>(total.fetched_bytes) / 1e6 / total.copy_seconds : 0.0);
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("every file of a peer killed with SIGKILL is back at k live holders and byte-identical",
+          "[replication][repair]") {
+  Cluster c(replication_cluster(5));
+  // 20 files, 1 KiB to 8 MiB, ~47 MiB in all (x3 on disk).
+  const std::vector<std::uint64_t> sizes = {
+      1 * kKiB,     3 * kKiB + 1, 16 * kKiB,    64 * kKiB + 1, 100 * kKiB,    256 * kKiB, 512 * kKiB + 7,
+      kMiB - 1,     kMiB,         kMiB + 1,     3 * kMiB / 2,  2 * kMiB,      2 * kMiB + 3, 3 * kMiB,
+      4 * kMiB,     4 * kMiB + 5, 5 * kMiB,     6 * kMiB,      7 * kMiB - 11, 8 * kMiB};
+  auto files = write_files(c, "mixed", sizes, 100);
+  put_files(c, files, 3);
+  {
+    auto off = files_not_at(c, files, 3);
+    INFO(join_lines(off));
+    REQUIRE(off.empty());
+  }
+  std::vector<std::string> affected;
+  const std::size_t victim = peer_holding_most(c, holder_map(c, files), &affected);
+  const std::string victim_id = c.peer_id(victim);
+  REQUIRE_FALSE(affected.empty());
+
+  const auto killed = Clock::now();
+  const auto deadline = killed + kLivenessWindow + kRepairGrace + 10s;
+  c.stop_peer(victim, SIGKILL);
+  REQUIRE(c.wait_for_peers(4, left_until(deadline)));  // holder counts drop with the peer
+  const double seen_dead = seconds_since(killed);
+  std::vector<std::string> off;
+  bool repaired = eventually(
+      [&] {
+        off = files_not_at(c, files, 3);
+        return off.empty();
+      },
+      left_until(deadline), 50ms);
+  const double full = seconds_since(killed);
+  INFO("peer " << victim_id << " held " << affected.size() << " files\n" << join_lines(off));
+  REQUIRE(repaired);
+  report_figure("kill -9 of a peer holding " + std::to_string(affected.size()) + " of 20 files: dead after " +
+                std::to_string(seen_dead) + " s, all back at 3 holders after " + std::to_string(full) + " s; " +
+                copy_throughput(c));
+
+  for (const auto& name : affected) {
+    INFO(name);
+    CHECK(holder_ids(c, name).count(victim_id) == 0);
+  }
+  auto bad = files_not_identical(c, files, c.path("out"));
+  INFO(join_lines(bad));
+  CHECK(bad.empty());
+}
+
+TEST_CASE("a file two of whose three holders are killed at once stays gettable from the third and is repaired to k",
+          "[replication][repair]") {
+  Cluster c(replication_cluster(5));
+  auto files = write_files(c, "pair", {8 * kMiB + 3}, 200);
+  put_files(c, files, 3);
+  const std::string& name = files[0].name;
+  auto ids = holder_ids(c, name);
+  REQUIRE(ids.size() == 3);
+  std::vector<std::size_t> holders;
+  for (const auto& id : ids) holders.push_back(c.peer_index(id).value());
+  const std::string survivor_id = c.peer_id(holders[2]);
+
+  // Both signalled before either is reaped.
+  const auto killed = Clock::now();
+  c.peer_process(holders[0]).signal(SIGKILL);
+  c.peer_process(holders[1]).signal(SIGKILL);
+  REQUIRE(c.peer_process(holders[0]).wait(5s).has_value());
+  REQUIRE(c.peer_process(holders[1]).wait(5s).has_value());
+
+  // At once, while the tracker may still list the dead holders.
+  {
+    auto bad = files_not_identical(c, files, c.path("out-now"));
+    INFO(join_lines(bad));
+    CHECK(bad.empty());
+  }
+  REQUIRE(c.wait_for_peers(3, 10s));
+  std::vector<std::string> off;
+  bool repaired = eventually(
+      [&] {
+        off = files_not_at(c, files, 3);
+        return off.empty();
+      },
+      kLivenessWindow + kRepairGrace + 15s, 50ms);
+  INFO(join_lines(off));
+  REQUIRE(repaired);
+  report_figure("kill -9 of 2 of 3 holders of an 8 MiB file: back at 3 holders after " +
+                std::to_string(seconds_since(killed)) + " s");
+  auto now_held = holder_ids(c, name);
+  CHECK(now_held.count(survivor_id) == 1);
+  CHECK(now_held.count(c.peer_id(holders[0])) == 0);
+  CHECK(now_held.count(c.peer_id(holders[1])) == 0);
+
+  // The new copies are real: with the original third holder gone too, the
+  // file comes back from them alone.
+  c.stop_peer(holders[2], SIGKILL);
+  REQUIRE(c.wait_for_peers(2, 10s));
+  auto bad = files_not_identical(c, files, c.path("out-copies"));
+  INFO(join_lines(bad));
+  CHECK(bad.empty());
+}
+
+TEST_CASE("a tracker killed with SIGKILL mid-repair and restarted on the same port gets its index back and finishes "
+          "the repairs",
+          "[replication][repair][tracker]") {
+  // One copy at a time per target, so when the tracker dies one copy is in
+  // flight and the others are left for the restarted tracker to order.
+  Cluster c(replication_cluster(3, {"--max-copies-per-peer", "1"}));
+  auto files = write_files(c, "big", {32 * kMiB + 5, 16 * kMiB, 12 * kMiB + 1, 8 * kMiB, 8 * kMiB + 3}, 300);
+  put_files(c, files, 3);  // on all three peers
+  {
+    auto off = files_not_at(c, files, 3);
+    INFO(join_lines(off));
+    REQUIRE(off.empty());
+  }
+  // A holder dies (2 live peers: every file is at its wanted 2) and a new peer
+  // joins: it is the only copy target, for every file.
+  c.stop_peer(0, SIGKILL);
+  REQUIRE(c.wait_for_peers(2, 10s));
+  const std::size_t target = c.add_peer();
+  REQUIRE(c.wait_for_peers(3, 10s));
+
+  // Kill the tracker as soon as the first copy has started.
+  auto started_copies = [&] {
+    std::string log = read_text(c.peer_log(target));
+    int n = 0;
+    for (std::size_t at = 0; (at = log.find("replication: copy of ", at)) != std::string::npos; ++at) {
+      std::size_t eol = log.find('\n', at);
+      if (log.substr(at, eol - at).find(" started from ") != std::string::npos) ++n;
+    }
+    return n;
+  };
+  bool copying = eventually([&] { return started_copies() > 0; }, kLivenessWindow + kRepairGrace + 10s, 5ms);
+  {
+    INFO(c.logs());
+    REQUIRE(copying);
+  }
+  c.stop_tracker(SIGKILL);
+  const int started_before = started_copies();
+  const bool in_flight = read_peer_copy_log(c.peer_log(target)).done == 0;
+  CHECK(started_before == 1);
+  report_figure(std::string("tracker killed with ") + std::to_string(started_before) + " copy started, " +
+                (in_flight ? "still in flight" : "already done"));
+  const auto restarted = Clock::now();
+  c.restart_tracker();
+
+  // The index comes back from the peers' announcements.
+  std::vector<std::string> missing;
+  bool listed = eventually(
+      [&] {
+        auto counts = holder_counts(c);
+        missing.clear();
+        for (const auto& f : files)
+          if (!counts || !counts->count(f.name) || counts->at(f.name) == 0) missing.push_back(f.name);
+        return missing.empty();
+      },
+      15s, 50ms);
+  {
+    INFO("not listed with a holder: " << join_lines(missing));
+    REQUIRE(listed);
+  }
+  for (const auto& f : files) {
+    auto stat = parse_json(c.p2p({"stat", f.name, "--json"}));
+    INFO(stat.dump());
+    CHECK(stat["replicas"] == 3);  // k learnt back from the manifests
+    CHECK(stat["holders"].get<int>() >= 2);
+    CHECK(stat["holder_peers"].size() == stat["holders"].get<std::size_t>());
+  }
+
+  // The repairs finish, the rest ordered by the restarted tracker.
+  std::vector<std::string> off;
+  bool repaired = eventually(
+      [&] {
+        off = files_not_at(c, files, 3);
+        return off.empty();
+      },
+      kRepairGrace + 30s, 50ms);
+  {
+    INFO(join_lines(off));
+    REQUIRE(repaired);
+  }
+  const std::string tracker_log = read_text(c.tracker_log());
+  const std::string after_restart = tracker_log.substr(tracker_log.rfind(" listening "));
+  int ordered_after = 0;
+  for (std::size_t at = 0; (at = after_restart.find(" repair file=", at)) != std::string::npos; ++at) ++ordered_after;
+  CHECK(ordered_after >= static_cast<int>(files.size()) - started_before);
+  report_figure("tracker restart mid-repair: " + std::to_string(ordered_after) +
+                " copies ordered by the restarted tracker, every file at 3 holders " +
+                std::to_string(seconds_since(restarted)) + " s after the restart; " + copy_throughput(c));
+  auto bad = files_not_identical(c, files, c.path("out"));
+  INFO(join_lines(bad));
+  CHECK(bad.empty());
+}
+
+TEST_CASE("no peer runs more copies at once than --max-copies and every repair still finishes",
+          "[replication][repair][cap]") {
+  Cluster c(replication_cluster(5, {"--max-copies-per-peer", "1"}).with_peer_args({"--max-copies", "1"}));
+  std::vector<std::uint64_t> sizes;
+  for (std::uint64_t i = 0; i < 16; ++i) sizes.push_back(4 * kMiB + i);
+  auto files = write_files(c, "cap", sizes, 400);
+  put_files(c, files, 3);
+  std::vector<std::string> affected;
+  const std::size_t victim = peer_holding_most(c, holder_map(c, files), &affected);
+  REQUIRE(affected.size() >= 4);
+
+  const auto killed = Clock::now();
+  c.stop_peer(victim, SIGKILL);
+  REQUIRE(c.wait_for_peers(4, 10s));
+  // Sample every peer's running copies while the repairs run.
+  int max_copies = 0, samples = 0, busy_samples = 0;
+  std::string max_peer;
+  std::vector<std::string> off;
+  bool repaired = eventually(
+      [&] {
+        RunResult r = c.p2p({"peers", "--json"}, 10s);
+        if (r.exit_code == 0) {
+          ++samples;
+          bool busy = false;
+          for (const auto& p : parse_json(r)) {
+            int copies = p["copies"].get<int>();
+            busy = busy || copies > 0;
+            if (copies > max_copies) {
+              max_copies = copies;
+              max_peer = p["peer_id"];
+            }
+          }
+          busy_samples += busy ? 1 : 0;
+        }
+        off = files_not_at(c, files, 3);
+        return off.empty();
+      },
+      kLivenessWindow + kRepairGrace + 40s, 5ms);
+  {
+    INFO(join_lines(off));
+    REQUIRE(repaired);
+  }
+  const double full = seconds_since(killed);
+  CHECK(max_copies <= 1);
+  INFO("peer " << max_peer << " reported " << max_copies << " copies");
+
+  // The peers' own logs: one line per copy start and end.
+  int started = 0;
+  for (std::size_t i = 0; i < c.peer_count(); ++i) {
+    if (i == victim) continue;
+    PeerCopyLog log = read_peer_copy_log(c.peer_log(i));
+    INFO("peer " << i << ": " << log.started << " started, " << log.done << " done, " << log.failed << " failed");
+    CHECK(log.max_concurrent <= 1);
+    started += log.started;
+  }
+  CHECK(started >= static_cast<int>(affected.size()));
+  // The tracker's orders: never two in flight to one peer.
+  TrackerCopyLog orders = read_tracker_copy_log(c.tracker_log());
+  INFO("tracker: " << orders.repairs << " repair orders, busiest peer " << orders.busiest_peer);
+  CHECK(orders.max_in_flight_per_peer <= 1);
+  CHECK(orders.repairs >= static_cast<int>(affected.size()));
+  report_figure(std::to_string(affected.size()) + " repairs at 1 copy per peer: done " + std::to_string(full) +
+                " s after kill -9; " + std::to_string(busy_samples) + " of " + std::to_string(samples) +
+                " `p2p peers` samples saw a copy running, max " + std::to_string(max_copies) + "; " +
+                copy_throughput(c));
+
+  std::vector<TestFile> repaired_files;
+  for (const auto& f : files)
+    if (std::find(affected.begin(), affected.end(), f.name) != affected.end()) repaired_files.push_back(f);
+  auto bad = files_not_identical(c, repaired_files, c.path("out"));
+  INFO(join_lines(bad));
+  CHECK(bad.empty());
+}
