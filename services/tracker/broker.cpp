@@ -98,6 +98,7 @@ Status Broker::run() {
   if (!socket_) return {ErrorCode::kInternal, "run() before a successful bind()"};
   Status result;
   policy_.started = Clock::now();  // safe mode: no repairs, trims or releases for one grace
+  policy_.new_file_settle = std::min<Clock::duration>(options_.heartbeat * options_.liveness, options_.repair_grace);
   P2P_INFO("safe mode: no repairs, trims or releases for %lld ms while peers re-announce",
            static_cast<long long>(options_.repair_grace.count()));
   next_heartbeat_ = policy_.started + options_.heartbeat;
@@ -493,7 +494,10 @@ Result<proto::PlaceReply> Broker::place(const proto::PlaceRequest& req, TimePoin
   auto chosen = choose_peers(std::move(candidates), req.size, k);
   if (!chosen.ok()) return chosen.status();
   proto::PlaceReply reply;
-  for (const auto& c : chosen.value()) reply.peers.push_back({c.peer_id, c.endpoint});
+  for (const auto& c : chosen.value()) {
+    reply.peers.push_back({c.peer_id, c.endpoint});
+    registry_.reserve_space(c.peer_id, req.size);
+  }
   reply.replicas = k;
   if (const FileRecord* existing = index_.find_name(req.name)) {
     reply.exists = true;

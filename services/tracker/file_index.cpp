@@ -9,6 +9,7 @@ FileRecord& FileIndex::insert(const Manifest& manifest, const Hash& id, bool* is
   if (inserted) {
     it->second.id = id;
     it->second.manifest = manifest;
+    it->second.first_seen = Clock::now();
   }
   *is_new = inserted;
   return it->second;

@@ -44,6 +44,9 @@ struct FileRecord {
   // Holders before the losses not yet made up: while the file has fewer,
   // and the latest loss is recent, its repair waits (a holder may return).
   std::size_t holders_before_loss = 0;
+  // When the index first saw this file id (stamped by the index itself): a
+  // file's write pipeline announces it a moment before the client publishes.
+  Clock::time_point first_seen{};
 };
 
 struct IndexCounts {

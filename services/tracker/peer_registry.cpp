@@ -87,6 +87,11 @@ void PeerRegistry::set_free_bytes(const std::string& peer_id, std::uint64_t free
   if (it != peers_.end()) it->second.free_bytes = free_bytes;
 }
 
+void PeerRegistry::reserve_space(const std::string& peer_id, std::uint64_t bytes) {
+  auto it = peers_.find(peer_id);
+  if (it != peers_.end()) it->second.free_bytes -= std::min(it->second.free_bytes, bytes);
+}
+
 std::optional<Departure> PeerRegistry::remove(const std::string& routing) {
   auto it = by_routing_.find(routing);
   if (it == by_routing_.end()) return std::nullopt;

@@ -88,6 +88,9 @@ class PeerRegistry {
   // Any message counts as a heartbeat. False when the connection is unknown.
   bool touch(const std::string& routing, TimePoint now);
   void set_free_bytes(const std::string& peer_id, std::uint64_t free_bytes);
+  // Counts `bytes` just placed on the peer against its free space until its
+  // next heartbeat reports the real figure, so back-to-back puts spread out.
+  void reserve_space(const std::string& peer_id, std::uint64_t bytes);
   // Marks a live peer draining. False when the peer is not live.
   bool set_draining(const std::string& peer_id);
 

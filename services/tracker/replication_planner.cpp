@@ -109,6 +109,7 @@ bool in_safe_mode(const ReplicationPolicy& policy, Clock::time_point now) {
 }
 
 bool in_repair_grace(const FileRecord& file, const ReplicationPolicy& policy, Clock::time_point now) {
+  if (policy.new_file_settle > Clock::duration::zero() && now - file.first_seen < policy.new_file_settle) return true;
   if (file.lost_at == Clock::time_point{}) return false;  // never lost a holder: nothing may come back
   return now - file.lost_at < policy.repair_grace && file.holders.size() < file.holders_before_loss;
 }

@@ -35,6 +35,12 @@ struct ReplicationPolicy {
   // When the tracker started: no repairs, trims or releases until
   // started + repair_grace, while peers re-announce.
   Clock::time_point started{};
+  // A file first seen less than this ago is still being written by its put
+  // (the pipeline's peers announce it just before the client publishes the
+  // others): it is not repaired yet, which saves copies the put is making
+  // anyway. The broker uses min(one liveness window, repair grace); 0 turns the
+  // check off.
+  Clock::duration new_file_settle{};
 };
 
 struct FileHealth {
@@ -73,8 +79,9 @@ FileHealth file_health(const FileRecord& file, std::uint32_t k, std::size_t live
 // True during the first repair grace after the tracker's start.
 bool in_safe_mode(const ReplicationPolicy& policy, Clock::time_point now);
 
-// True while a file's repair waits: it lost a holder less than a grace ago
-// and has not got back to the holders it had before.
+// True while a file's repair waits: it is younger than new_file_settle, or it
+// lost a holder less than a grace ago and has not got back to the holders it
+// had before.
 bool in_repair_grace(const FileRecord& file, const ReplicationPolicy& policy, Clock::time_point now);
 
 // The orders to send now (none in safe mode):

@@ -154,3 +154,14 @@ TEST_CASE("draining ends when the storage service goes or registers again") {
   CHECK_FALSE(reg.peer("p1")->draining);
   CHECK_FALSE(reg.set_draining("p1"));  // not live
 }
+
+TEST_CASE("space reserved by a placement counts until the next heartbeat reports free bytes") {
+  PeerRegistry reg(kExpiry);
+  REQUIRE(reg.ready("r-storage", ready_body("p1", proto::kServiceStorage, 500), t0).ok());
+  reg.reserve_space("p1", 200);
+  CHECK(reg.peer("p1")->free_bytes == 300);
+  reg.reserve_space("p1", 1000);  // never below zero
+  CHECK(reg.peer("p1")->free_bytes == 0);
+  reg.set_free_bytes("p1", 450);  // the heartbeat's real figure wins
+  CHECK(reg.peer("p1")->free_bytes == 450);
+}

@@ -362,3 +362,15 @@ TEST_CASE("file health counts safe holders against min of k and live non-drainin
   CHECK(h.under_replicated());
   CHECK_FALSE(h.unavailable());
 }
+
+TEST_CASE("a file still being put is not repaired until it settles") {
+  // The index stamps a new file with the real clock, so this case runs on it.
+  const TimePoint now = Clock::now();
+  World w;
+  for (const char* id : {"a", "b", "c"}) w.join(id, 1'000'000, now - 1h);
+  w.policy.started = now - 1h;
+  w.policy.new_file_settle = 1min;
+  w.hold(manifest_of("fresh", 3), {"a"});  // the pipeline's first peer announced; the put is publishing
+  CHECK(w.plan(now).copies.empty());
+  CHECK(w.plan(now + 2min).copies.size() == 2);
+}
