@@ -60,7 +60,9 @@ asan: deps
 tsan: deps
 	@test -f build-tsan/build.ninja || cmake -S . -B build-tsan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DP2P_SANITIZE=thread
 	cmake --build build-tsan -j $(JOBS) --target p2p_unit_tests
-	TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp $$TSAN_OPTIONS" setarch $$(uname -m) -R ctest --test-dir build-tsan -R '^unit:' --no-tests=error --output-on-failure -j2
+	@# [timing] cases assert behaviour within a few heartbeats; TSan's 5-15x slowdown overruns
+	@# those windows (they run in `make test` and `make asan`). tests/tsan.supp says what it hides.
+	TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=1 $$TSAN_OPTIONS" setarch $$(uname -m) -R build-tsan/bin/p2p_unit_tests '~[timing]' 
 
 clean: stop
 	rm -rf $(BUILD_DIR) build-asan build-tsan run

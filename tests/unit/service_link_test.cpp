@@ -158,7 +158,7 @@ TEST_CASE("silent tracker makes the service reconnect with READY") {
   CHECK_FALSE(tracker.seen.rejoined);
 }
 
-TEST_CASE("answered heartbeats keep the link on one connection") {
+TEST_CASE("answered heartbeats keep the link on one connection", "[timing]") {
   FakeTracker tracker;
   ServiceLink link(tracker.ctx, tracker.options(20ms, 5));
   std::optional<codec::Envelope> ready = tracker.next_of(link, proto::Command::kReady);

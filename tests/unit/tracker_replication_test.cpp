@@ -66,7 +66,7 @@ const proto::PeerSummary* find_peer(const proto::PeersReply& peers, const std::s
 
 }  // namespace
 
-TEST_CASE("dead holder's file is copied to a live peer after the grace and REPLICATED makes it a holder") {
+TEST_CASE("dead holder's file is copied to a live peer after the grace and REPLICATED makes it a holder", "[timing]") {
   RunningBroker t(replication_options(2));
   FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
   FakePeer b(t.ctx, t.endpoint, "peer-2", 5000);
@@ -103,7 +103,7 @@ TEST_CASE("dead holder's file is copied to a live peer after the grace and REPLI
   CHECK_FALSE(c.replication.recv_command(Command::kReplicate, kQuiet).has_value());
 }
 
-TEST_CASE("failed copy is planned again") {
+TEST_CASE("failed copy is planned again", "[timing]") {
   RunningBroker t(replication_options(2));
   FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
   FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
@@ -119,7 +119,7 @@ TEST_CASE("failed copy is planned again") {
   CHECK(body_of<proto::ReplicateOrder>(*again).manifest.file_id() == m.file_id());
 }
 
-TEST_CASE("drain leads to copies and, once they are confirmed, release") {
+TEST_CASE("drain leads to copies and, once they are confirmed, release", "[timing]") {
   RunningBroker t(replication_options(2));
   FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
   FakePeer b(t.ctx, t.endpoint, "peer-2", 5000);
@@ -158,7 +158,7 @@ TEST_CASE("drain leads to copies and, once they are confirmed, release") {
   CHECK(status_of(client).under_replicated == 0);
 }
 
-TEST_CASE("last peer of the network is released at once") {
+TEST_CASE("last peer of the network is released at once", "[timing]") {
   RunningBroker t(replication_options(3));
   FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
   a.storage.announce({manifest_of("doc", 1000)});
@@ -197,7 +197,7 @@ TEST_CASE("removed drops the holder") {
   }));
 }
 
-TEST_CASE("surplus holder gets one DELETE after the grace, the fullest first") {
+TEST_CASE("surplus holder gets one DELETE after the grace, the fullest first", "[timing]") {
   RunningBroker t(replication_options(3));
   const auto joined = Clock::now();  // before any READY: every peer is live since after this
   FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
