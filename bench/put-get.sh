@@ -21,33 +21,9 @@ BIN=$BUILD_DIR/bin
 PEERS=3
 START_TIMEOUT_S=15
 
-for b in p2p-tracker p2p-peer p2p; do
-  [[ -x $BIN/$b ]] || { echo "bench: $BIN/$b missing; run 'make build'" >&2; exit 1; }
-done
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/p2p-bench-XXXXXX")
-pids=()
-# Everything here is throwaway (data dirs included), so no graceful drain: SIGKILL.
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Waits for a server's `listening <endpoint>` line; prints the endpoint.
-listening() {
-  local out=$1 pid=$2 deadline=$((SECONDS + START_TIMEOUT_S))
-  while ((SECONDS < deadline)); do
-    grep -q '^listening ' "$out" 2>/dev/null && { sed -n 's/^listening //p' "$out" | head -n1; return 0; }
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "bench: server did not start; see ${out%.out}.log" >&2
-  return 1
-}
+WORK_PREFIX=p2p-bench
+# shellcheck source=bench/lib.sh
+source bench/lib.sh  # (we are in the repo root)
 
 # MB/s in 10^6 bytes, the unit of the ceilings above (openssl, dd, iperf3).
 mb_per_s() { awk -v mib="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", mib * 1.048576 / s; else print "n/a" }'; }

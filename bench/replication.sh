@@ -38,37 +38,13 @@ BIN=$BUILD_DIR/bin
 START_TIMEOUT_S=15
 poll_s=$(awk -v ms="$POLL_MS" 'BEGIN { printf "%.3f", ms / 1000 }')
 
-for b in p2p-tracker p2p-peer p2p; do
-  [[ -x $BIN/$b ]] || { echo "bench: $BIN/$b missing; run 'make build'" >&2; exit 1; }
-done
+WORK_PREFIX=p2p-repl
+# shellcheck source=bench/lib.sh
+source bench/lib.sh  # (we are in the repo root)
 command -v jq >/dev/null || { echo "bench: jq is required" >&2; exit 1; }
 ((PEERS >= REPLICAS + 2)) || { echo "bench: need PEERS >= REPLICAS + 2 (one killed, one drained)" >&2; exit 1; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/p2p-repl-XXXXXX")
-pids=()
-# Everything here is throwaway (data dirs included), so no graceful drain: SIGKILL.
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 die() { echo "bench: $*" >&2; exit 1; }
-
-# Waits for a server's `listening <endpoint>` line; prints the endpoint.
-listening() {
-  local out=$1 pid=$2 deadline=$((SECONDS + START_TIMEOUT_S))
-  while ((SECONDS < deadline)); do
-    grep -q '^listening ' "$out" 2>/dev/null && { sed -n 's/^listening //p' "$out" | head -n1; return 0; }
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "bench: server did not start; see ${out%.out}.log" >&2
-  return 1
-}
 
 # Forgets a pid (reaped) so that cleanup never signals a recycled one.
 forget_pid() {
