@@ -13,6 +13,9 @@
 //   replication service, DELETE to a holder's storage service) and RELEASE
 //   to draining peers whose files are safe elsewhere. CopyTracker keeps the
 //   orders in flight until REPLICATED / REMOVED or their timeout.
+//
+// Sources: broker.cpp (loop, timers, dispatch), broker_services.cpp (peer
+// services and the orders sent to them), broker_requests.cpp (client requests).
 // Every send is ROUTER_MANDATORY + dontwait: a slow or vanished client never
 // blocks the loop; a dropped reply is logged.
 //

@@ -1,0 +1,153 @@
+// Broker: the client side (PLACE, PUBLISH, LOCATE, SEARCH, LIST, STAT, PEERS,
+// STATUS, LEAVE). The loop and dispatch are in broker.cpp.
+#include "services/tracker/broker.h"
+
+#include <algorithm>
+
+#include "common/file_name.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "common/sockets.h"
+#include "services/tracker/broker_internal.h"
+#include "services/tracker/name_pattern.h"
+#include "services/tracker/placement.h"
+
+namespace p2p::tracker {
+
+using namespace detail;
+
+// ---- client side ----------------------------------------------------------
+
+Result<proto::PlaceReply> Broker::place(const proto::PlaceRequest& req, TimePoint) {
+  if (Status s = validate_name(req.name); !s.ok()) return s;
+  const std::uint32_t k = std::min(req.replicas != 0 ? req.replicas : options_.replicas, limits::kMaxReplicas);
+  std::vector<PlacementCandidate> candidates;
+  for (const PeerRecord* p : registry_.live_peers())
+    if (!p->draining) candidates.push_back({p->peer_id, p->endpoint, p->free_bytes});
+  auto chosen = choose_peers(std::move(candidates), req.size, k);
+  if (!chosen.ok()) return chosen.status();
+  proto::PlaceReply reply;
+  for (const auto& c : chosen.value()) {
+    reply.peers.push_back({c.peer_id, c.endpoint});
+    registry_.reserve_space(c.peer_id, req.size);
+  }
+  reply.replicas = k;
+  if (const FileRecord* existing = index_.find_name(req.name)) {
+    reply.exists = true;
+    reply.existing_file_id = existing->id;
+  }
+  std::string chosen_ids;
+  for (const auto& c : reply.peers) chosen_ids += (chosen_ids.empty() ? "" : ",") + c.peer_id;
+  P2P_INFO("place name=%s size=%llu k=%u -> %s", req.name.c_str(), ull(req.size), k, chosen_ids.c_str());
+  return reply;
+}
+
+Result<proto::PublishReply> Broker::publish(const proto::PublishRequest& req, TimePoint) {
+  if (Status s = req.manifest.validate(); !s.ok()) return s;
+  std::vector<std::string> live;
+  for (const std::string& peer : req.holders)
+    if (registry_.is_live(peer) && std::find(live.begin(), live.end(), peer) == live.end()) live.push_back(peer);
+  Result<Hash> id = index_.publish(req.manifest, live, req.force);
+  if (!id.ok()) return id.status();
+  P2P_INFO("publish name=%s file=%s size=%llu holders=%zu (of %zu listed)%s", req.manifest.name.c_str(),
+           id->hex().c_str(), ull(req.manifest.size), live.size(), req.holders.size(), req.force ? " force" : "");
+  return proto::PublishReply{id.value()};
+}
+
+Result<proto::LocateReply> Broker::locate(const proto::QueryRequest& req, TimePoint) {
+  const FileRecord* file = index_.lookup(req.query);
+  if (file == nullptr) return Status{ErrorCode::kNotFound, "no file named or with id '" + req.query + "'"};
+  proto::LocateReply reply{file->id, file->manifest, holder_infos(*file)};
+  if (reply.holders.empty())
+    return Status{ErrorCode::kUnavailable, "no live peer holds '" + file->manifest.name + "' (" + file->id.hex() + ")"};
+  return reply;
+}
+
+Result<proto::ListReply> Broker::search(const proto::SearchRequest& req, TimePoint) {
+  proto::ListReply reply;
+  for (const FileRecord* f : index_.search(NamePattern(req.pattern), kMaxSearchResults))
+    reply.files.push_back(summary(*f));
+  return reply;
+}
+
+Result<proto::ListReply> Broker::list(const proto::Empty&, TimePoint now) { return search(proto::SearchRequest{}, now); }
+
+Result<proto::StatReply> Broker::stat(const proto::QueryRequest& req, TimePoint) {
+  const FileRecord* file = index_.lookup(req.query);
+  if (file == nullptr) return Status{ErrorCode::kNotFound, "no file named or with id '" + req.query + "'"};
+  return proto::StatReply{summary(*file), holder_infos(*file)};
+}
+
+Result<proto::PeersReply> Broker::peers(const proto::Empty&, TimePoint now) {
+  proto::PeersReply reply;
+  for (const auto& [id, p] : registry_.peers()) {
+    proto::PeerSummary s;
+    s.peer_id = p.peer_id;
+    s.endpoint = p.endpoint;
+    s.capacity = p.capacity;
+    s.free_bytes = p.free_bytes;
+    s.files = static_cast<std::uint32_t>(index_.files_held_by(p.peer_id));
+    const auto silence = std::chrono::duration_cast<std::chrono::milliseconds>(now - p.last_seen()).count();
+    s.last_seen_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(silence, 0));
+    for (const auto& [name, service] : p.services) s.services.push_back(name);
+    s.draining = p.draining;
+    s.copies = static_cast<std::uint32_t>(orders_.copies_to(p.peer_id));  // the tracker's orders in flight
+    reply.peers.push_back(std::move(s));
+  }
+  return reply;
+}
+
+Result<proto::StatusReply> Broker::status(const proto::Empty&, TimePoint) {
+  proto::StatusReply reply;
+  const IndexCounts c = index_.counts();
+  for (const PeerRecord* p : registry_.live_peers()) {
+    ++reply.peers;
+    reply.capacity += p->capacity;
+    reply.free_bytes += p->free_bytes;
+    if (p->draining) ++reply.draining;
+  }
+  reply.files = c.files;
+  reply.bytes = c.bytes;
+  reply.stored_bytes = c.stored_bytes;
+  reply.unavailable = c.unavailable;
+  // Under-replicated as the policy means it: safe holders < min(k, live non-draining peers).
+  const std::size_t eligible = registry_.live_non_draining();
+  for (const FileRecord* f : index_.all_files())
+    if (file_health(*f, index_.wanted_replicas(*f), eligible, registry_).under_replicated()) ++reply.under_replicated;
+  reply.copies = static_cast<std::uint32_t>(orders_.copies());
+  return reply;
+}
+
+Result<proto::Empty> Broker::leave(const proto::QueryRequest& req, TimePoint) {
+  if (!registry_.is_live(req.query)) return Status{ErrorCode::kNotFound, "no live peer '" + req.query + "'"};
+  Status sent = send_to_service(req.query, proto::kServiceStorage, Command::kDrain, codec::encode(proto::Empty{}));
+  if (!sent.ok()) return Status{ErrorCode::kUnavailable, "DRAIN to peer " + req.query + " not sent: " + sent.message()};
+  // Draining from now: the peer's own DRAIN, which follows, changes nothing.
+  registry_.set_draining(req.query);
+  released_.erase(req.query);
+  P2P_INFO("drain peer=%s files=%zu: asked by a client (p2p leave); sent DRAIN", req.query.c_str(),
+           index_.files_held_by(req.query));
+  return proto::Empty{};
+}
+
+proto::FileSummary Broker::summary(const FileRecord& file) const {
+  return proto::FileSummary{file.id,
+                            file.manifest.name,
+                            file.manifest.size,
+                            file.manifest.chunk_count(),
+                            index_.wanted_replicas(file),
+                            static_cast<std::uint32_t>(file.holders.size())};
+}
+
+std::vector<proto::HolderInfo> Broker::holder_infos(const FileRecord& file) const {
+  std::vector<proto::HolderInfo> out;
+  for (const std::string& peer_id : file.holders) {
+    // The index only holds live peers (see file_index.h); checked anyway so
+    // an answer can never name a dead peer.
+    const PeerRecord* p = registry_.peer(peer_id);
+    if (p != nullptr && p->live()) out.push_back({peer_id, p->endpoint});
+  }
+  return out;
+}
+
+}  // namespace p2p::tracker
