@@ -98,8 +98,11 @@ echo "-- put (k=3)"
 timed "$BIN/p2p" -q put "$work/input.bin" --name bench.bin --replicas 3
 put_s=$ELAPSED put_rss=$RSS_KB
 
-# The first get of a fresh machine also pays for page-cache memory the VM has
-# never touched (a one-off cost: the runs after it reuse freed pages), so the
+# The first get after the put also pays for page-cache memory the VM has not
+# touched recently: perf puts ~45% of its samples in the kernel's pwrite copy
+# (copy_folio_from_iter_atomic), and a plain `dd bs=1M count=1024` into a new
+# file takes ~2.5 s the first time against ~0.2 s when reusing just-freed
+# pages. The runs after it reuse the pages the previous output freed. So the
 # get is timed GET_RUNS times, each into a new file, and every run is shown.
 want=$(sha256sum <"$work/input.bin")
 get_times=()
