@@ -1,5 +1,7 @@
 #include "common/chunk_store.h"
 
+#include <unordered_set>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -168,14 +170,33 @@ Result<ChunkStore::LoadReport> ChunkStore::load() {
       if (::statvfs(dir_.c_str(), &vfs) != 0) return errno_status("statvfs", dir_, errno);
       capacity_ = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize + stored_bytes_;
     }
+    std::unordered_set<Hash, HashHasher> used;
     for (const auto& [id, m] : manifests_) {
+      bool complete = true;
       for (const Hash& h : m.chunks) {
-        if (!chunks_.contains(h)) {
-          report.incomplete_manifests.push_back(id);
-          break;
-        }
+        used.insert(h);
+        complete = complete && chunks_.contains(h);
       }
+      if (!complete) report.incomplete_manifests.push_back(id);
     }
+    // Chunks of puts or copies that never committed: nothing will ever ask for them.
+    for (auto it = chunks_.begin(); it != chunks_.end();) {
+      if (used.contains(it->first)) {
+        ++it;
+        continue;
+      }
+      fs::path chunk_file = chunk_path(it->first);
+      if (::unlink(chunk_file.c_str()) != 0 && errno != ENOENT) {
+        P2P_WARN("store: cannot delete unused chunk %s: %s", chunk_file.c_str(), std::strerror(errno));
+        ++it;  // still on disk, so still counted; tried again at the next start
+        continue;
+      }
+      stored_bytes_ -= it->second;
+      report.orphan_bytes += it->second;
+      ++report.orphan_chunks;
+      it = chunks_.erase(it);
+    }
+    report.chunks -= report.orphan_chunks;
     return report;
   } catch (const std::exception& e) {  // filesystem_error from the directory walks
     return Status{ErrorCode::kIo, std::string("load ") + dir_.string() + ": " + e.what()};

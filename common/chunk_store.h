@@ -43,9 +43,12 @@ class ChunkStore {
     std::uint64_t manifests = 0;              // kept
     std::uint64_t dropped_manifests = 0;      // undecodable or invalid; deleted
     std::vector<Hash> incomplete_manifests;   // kept, but some chunk is missing
+    std::uint64_t orphan_chunks = 0;          // in no manifest (an interrupted put or copy); deleted
+    std::uint64_t orphan_bytes = 0;
   };
-  // Creates the layout, empties tmp/, re-hashes every chunk and loads the
-  // manifests. kIo when the directory cannot be created or read.
+  // Creates the layout, empties tmp/, re-hashes every chunk, loads the
+  // manifests and deletes chunks no manifest uses (left by a put or copy that
+  // was interrupted: at load no write of this process can be in progress). kIo when the directory cannot be created or read.
   Result<LoadReport> load();
 
   enum class Verify { kYes, kAlreadyVerified };

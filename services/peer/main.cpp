@@ -103,6 +103,10 @@ int main(int argc, char** argv) {
            static_cast<unsigned long long>(report->manifests), report->incomplete_manifests.size(),
            static_cast<unsigned long long>(report->dropped_manifests),
            static_cast<unsigned long long>(store.stored_bytes()), static_cast<unsigned long long>(store.capacity()));
+  if (report->orphan_chunks != 0)
+    P2P_INFO("store: deleted %llu chunks (%llu bytes) that no file uses (an interrupted put or copy)",
+             static_cast<unsigned long long>(report->orphan_chunks),
+             static_cast<unsigned long long>(report->orphan_bytes));
   for (const Hash& id : report->incomplete_manifests)
     P2P_WARN("store: file %s is incomplete here and is not announced", id.hex().c_str());
 

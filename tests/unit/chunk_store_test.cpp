@@ -165,6 +165,9 @@ TEST_CASE("corrupted chunk is dropped on load") {
     load_ok(store);
     REQUIRE(store.put_chunk(hash_of(good), good.data(), good.size()).ok());
     REQUIRE(store.put_chunk(hash_of(bad), bad.data(), bad.size()).ok());
+    // Files use both chunks, so only the corruption can remove one.
+    REQUIRE(store.put_manifest(manifest_of("good.bin", good, nullptr)).ok());
+    REQUIRE(store.put_manifest(manifest_of("bad.bin", bad, nullptr)).ok());
   }
   std::string hex = hash_of(bad).hex();
   fs::path bad_path = dir.path / "chunks" / hex.substr(0, 2) / hex;
@@ -304,4 +307,27 @@ TEST_CASE("a removed chunk can be stored again") {
   REQUIRE(read.ok());
   CHECK(read->to_string() == pieces[0]);
   CHECK(store.stored_bytes() == 300);
+}
+
+TEST_CASE("chunks no file uses are deleted on load") {
+  TempDir dir;
+  std::vector<std::string> kept_chunks, orphan_chunks;
+  Manifest kept = manifest_of("kept.bin", bytes_of(40000, 'k'), &kept_chunks);
+  Manifest interrupted = manifest_of("interrupted.bin", bytes_of(30000, 'i'), &orphan_chunks);
+  {
+    ChunkStore store(dir.path, 1 << 20);
+    load_ok(store);
+    for (const auto& c : kept_chunks) REQUIRE(store.put_chunk(hash_of(c), c.data(), c.size()).ok());
+    REQUIRE(store.put_manifest(kept).ok());
+    // A put that stored its chunks here but never committed: no manifest.
+    for (const auto& c : orphan_chunks) REQUIRE(store.put_chunk(hash_of(c), c.data(), c.size()).ok());
+  }
+  ChunkStore store(dir.path, 1 << 20);
+  ChunkStore::LoadReport report = load_ok(store);
+  CHECK(report.orphan_chunks == orphan_chunks.size());
+  CHECK(report.orphan_bytes == 30000);
+  CHECK(report.chunks == kept_chunks.size());
+  CHECK(store.stored_bytes() == 40000);
+  CHECK(store.complete(kept));
+  for (const auto& c : orphan_chunks) CHECK_FALSE(store.has_chunk(hash_of(c)));
 }
