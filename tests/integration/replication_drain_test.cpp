@@ -75,13 +75,8 @@ TEST_CASE("peers stopped one by one with SIGTERM exit 0 only once every file is 
     // Nothing depended on it when it left.
     check_safe_without(c, files, id, want);
     REQUIRE(c.wait_for_peers(live_after, 10s));
-    std::vector<std::string> off;
-    bool settled = eventually(
-        [&] {
-          off = files_not_at(c, files, want);
-          return off.empty();
-        },
-        10s, 50ms);
+    std::vector<std::string> off = wait_files_at(c, files, want, 10s);
+    bool settled = off.empty();
     INFO(join_lines(off));
     CHECK(settled);
     report_figure("SIGTERM drain of peer " + std::to_string(i) + " (" + std::to_string(live_after) +
@@ -128,13 +123,8 @@ TEST_CASE("p2p leave makes a peer drain and exit 0 with its files safe on the ot
                 std::to_string(seconds_since(asked)) + " s");
   check_safe_without(c, files, id, 3);
   REQUIRE(c.wait_for_peers(3, 10s));
-  std::vector<std::string> off;
-  bool settled = eventually(
-      [&] {
-        off = files_not_at(c, files, 3);
-        return off.empty();
-      },
-      10s, 50ms);
+  std::vector<std::string> off = wait_files_at(c, files, 3, 10s);
+  bool settled = off.empty();
   {
     INFO(join_lines(off));
     CHECK(settled);

@@ -44,13 +44,8 @@ TEST_CASE("a dead peer that rejoins on its old data dir never leaves a file belo
   c.stop_peer(victim, SIGKILL);
   REQUIRE(c.wait_for_peers(3, 10s));
   {
-    std::vector<std::string> off;
-    bool repaired = eventually(
-        [&] {
-          off = files_not_at(c, files, 3);
-          return off.empty();
-        },
-        kLivenessWindow + kRepairGrace + 15s, 50ms);
+    std::vector<std::string> off = wait_files_at(c, files, 3, kLivenessWindow + kRepairGrace + 15s);
+    bool repaired = off.empty();
     INFO(join_lines(off));
     REQUIRE(repaired);
   }

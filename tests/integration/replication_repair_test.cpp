@@ -74,13 +74,8 @@ TEST_CASE("every file of a peer killed with SIGKILL is back at k live holders an
   c.stop_peer(victim, SIGKILL);
   REQUIRE(c.wait_for_peers(4, left_until(deadline)));  // holder counts drop with the peer
   const double seen_dead = seconds_since(killed);
-  std::vector<std::string> off;
-  bool repaired = eventually(
-      [&] {
-        off = files_not_at(c, files, 3);
-        return off.empty();
-      },
-      left_until(deadline), 50ms);
+  std::vector<std::string> off = wait_files_at(c, files, 3, left_until(deadline));
+  bool repaired = off.empty();
   const double full = seconds_since(killed);
   INFO("peer " << victim_id << " held " << affected.size() << " files\n" << join_lines(off));
   REQUIRE(repaired);
@@ -123,13 +118,8 @@ TEST_CASE("a file two of whose three holders are killed at once stays gettable f
     CHECK(bad.empty());
   }
   REQUIRE(c.wait_for_peers(3, 10s));
-  std::vector<std::string> off;
-  bool repaired = eventually(
-      [&] {
-        off = files_not_at(c, files, 3);
-        return off.empty();
-      },
-      kLivenessWindow + kRepairGrace + 15s, 50ms);
+  std::vector<std::string> off = wait_files_at(c, files, 3, kLivenessWindow + kRepairGrace + 15s);
+  bool repaired = off.empty();
   INFO(join_lines(off));
   REQUIRE(repaired);
   report_figure("kill -9 of 2 of 3 holders of an 8 MiB file: back at 3 holders after " +
@@ -216,13 +206,8 @@ TEST_CASE("a tracker killed with SIGKILL mid-repair and restarted on the same po
   }
 
   // The repairs finish, the rest ordered by the restarted tracker.
-  std::vector<std::string> off;
-  bool repaired = eventually(
-      [&] {
-        off = files_not_at(c, files, 3);
-        return off.empty();
-      },
-      kRepairGrace + 30s, 50ms);
+  std::vector<std::string> off = wait_files_at(c, files, 3, kRepairGrace + 30s);
+  bool repaired = off.empty();
   {
     INFO(join_lines(off));
     REQUIRE(repaired);

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/eventually.h"
 #include "tests/support/json_output.h"
 #include "tests/support/random_file.h"
 
@@ -224,5 +225,17 @@ bool always(const std::function<bool()>& predicate, std::chrono::milliseconds du
 }
 
 void report_figure(const std::string& text) { std::fprintf(stderr, "[figure] %s\n", text.c_str()); }
+
+std::vector<std::string> wait_files_at(const Cluster& c, const std::vector<TestFile>& files, std::size_t wanted,
+                                       std::chrono::milliseconds timeout) {
+  std::vector<std::string> off;
+  eventually(
+      [&] {
+        off = files_not_at(c, files, wanted);
+        return off.empty();
+      },
+      timeout, std::chrono::milliseconds(50));
+  return off;
+}
 
 }  // namespace p2p::test

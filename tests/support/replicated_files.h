@@ -69,6 +69,11 @@ std::vector<std::string> files_not_at(const Cluster& c, const std::vector<TestFi
                                       const std::function<std::size_t(const TestFile&)>& wanted);
 std::vector<std::string> files_not_at(const Cluster& c, const std::vector<TestFile>& files, std::size_t wanted);
 
+// Polls files_not_at(c, files, wanted) every 50 ms until it is empty or
+// `timeout` passes; returns the last answer (empty: every file got there).
+std::vector<std::string> wait_files_at(const Cluster& c, const std::vector<TestFile>& files, std::size_t wanted,
+                                       std::chrono::milliseconds timeout);
+
 // Gets every file into `out_dir` (with --force) and compares size and SHA-256
 // with its source. Returns one line per file that failed (get error or
 // different bytes); empty means every file came back byte-identical.
