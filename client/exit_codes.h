@@ -27,7 +27,9 @@ enum class Exit : int {
 // Who reported a Status: the same code means different things from
 // different places (a timeout is "tracker unreachable" from the tracker but
 // a peer error from a peer; kIo is about the input or the output file).
-enum class Origin { kTracker, kPeer, kInput, kOutput };
+// kLocal: this client's own finding (e.g. "no live peers to store on");
+// its message is printed alone, like kInput/kOutput.
+enum class Origin { kTracker, kPeer, kInput, kOutput, kLocal };
 
 Exit exit_for(const Status& status, Origin origin);
 

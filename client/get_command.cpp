@@ -9,24 +9,12 @@
 #include "client/exit_codes.h"
 #include "client/output_file.h"
 #include "client/progress_bar.h"
-#include "common/chunk_fetcher.h"
+#include "client/session.h"
 #include "common/file_name.h"
-#include "common/tracker_client.h"
 
 namespace p2p::client {
 
 namespace {
-
-// Every field of a LOCATE reply the client relies on, checked.
-Status check_locate(const proto::LocateReply& reply, const std::string& query, const std::optional<Hash>& id) {
-  if (Status s = reply.manifest.validate(); !s.ok()) return {ErrorCode::kBadRequest, "invalid manifest: " + s.message()};
-  if (reply.manifest.file_id() != reply.file_id)
-    return {ErrorCode::kBadRequest, "the manifest does not match its file id"};
-  // A 64-hex query is a file id, but could also be a file's name.
-  const bool by_id = id && *id == reply.file_id;
-  if (!by_id && reply.manifest.name != query) return {ErrorCode::kBadRequest, "the reply is about another file"};
-  return Status::Ok();
-}
 
 std::string output_path(const GetOptions& options, const std::string& name) {
   if (options.output.empty()) return name;
@@ -38,20 +26,17 @@ std::string output_path(const GetOptions& options, const std::string& name) {
 }  // namespace
 
 int run_get(zmq::context_t& ctx, const GlobalOptions& global, const GetOptions& options) {
-  const std::optional<Hash> id = Hash::from_hex(options.query);
-  if (!id) {
+  if (!Hash::from_hex(options.query)) {
     if (Status s = validate_name(options.query); !s.ok())
       return fail(Exit::kBadName, "invalid name '" + options.query + "': " + s.message());
   }
 
-  TrackerClient tracker(ctx, global.tracker, global.timeout);
-  proto::LocateReply located;
-  if (Status s = tracker.call(proto::Command::kLocate, proto::QueryRequest{options.query}, &located); !s.ok())
-    return fail(s, Origin::kTracker);
-  if (Status s = check_locate(located, options.query, id); !s.ok())
-    return fail(Exit::kPeerError, "bad LOCATE reply from the tracker: " + s.message());
-  const Manifest& manifest = located.manifest;
-  if (located.holders.empty())
+  Session session(ctx, session_options(global));
+  Failure failure;
+  std::optional<proto::LocateReply> located = session.locate(options.query, &failure);
+  if (!located) return fail(failure.status, failure.origin);
+  const Manifest& manifest = located->manifest;
+  if (located->holders.empty())
     return fail(Exit::kUnavailable, "'" + manifest.name + "' has no live holder");
 
   // Before any chunk is fetched: an output we may not write fails now.
@@ -63,9 +48,7 @@ int run_get(zmq::context_t& ctx, const GlobalOptions& global, const GetOptions& 
   ProgressBar bar("get " + manifest.name, manifest.size, progress_enabled(global.quiet));
   bar.add(out.reused_bytes());
   std::uint64_t fetched = 0;
-  FetchOptions fetch;
-  fetch.chunk_timeout = global.chunk_timeout;
-  Status s = fetch_chunks(ctx, manifest, out.missing(), located.holders, fetch, out, [&](std::uint64_t bytes) {
+  Status s = session.fetch(manifest, out.missing(), located->holders, out, [&](std::uint64_t bytes) {
     fetched += bytes;
     bar.add(bytes);
   });
@@ -78,12 +61,12 @@ int run_get(zmq::context_t& ctx, const GlobalOptions& global, const GetOptions& 
   bar.finish();
 
   if (options.json) {
-    nlohmann::json j{{"file_id", located.file_id.hex()}, {"name", manifest.name}, {"path", path},
+    nlohmann::json j{{"file_id", located->file_id.hex()}, {"name", manifest.name}, {"path", path},
                      {"size", manifest.size}, {"fetched_bytes", fetched}, {"reused_bytes", out.reused_bytes()}};
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     std::printf("wrote %s (%s, file id %s)\n", path.c_str(), human_bytes(manifest.size).c_str(),
-                located.file_id.hex().c_str());
+                located->file_id.hex().c_str());
   }
   return static_cast<int>(Exit::kSuccess);
 }

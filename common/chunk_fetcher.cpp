@@ -19,12 +19,13 @@ namespace {
 
 struct Holder {
   proto::HolderInfo info;
-  std::optional<zmq::socket_t> socket;                        // empty once the holder is dropped
+  std::optional<HolderConnection> owned;  // the connection when no pool lends one
+  HolderConnection* conn = nullptr;       // null once the holder is dropped
   std::unordered_map<std::uint64_t, std::uint64_t> in_flight;  // seq -> chunk index
   std::unordered_set<std::uint64_t> lacks;                     // chunks it answered not_found for
   Clock::time_point deadline;  // dropped if nothing arrives by then while requests are in flight
 
-  bool live() const { return socket.has_value(); }
+  bool live() const { return conn != nullptr; }
   std::string label() const { return "peer " + info.peer_id + " at " + info.endpoint; }
 };
 
@@ -45,6 +46,13 @@ class Fetcher {
       holders_[i].info = holders[i];
       connect(holders_[i]);
     }
+    Status s = loop();
+    for (Holder& h : holders_) release(h, h.in_flight.empty());
+    return s;
+  }
+
+ private:
+  Status loop() {
     while (true) {
       if (options_.cancelled && options_.cancelled())
         return {ErrorCode::kShuttingDown, "fetch of '" + manifest_.name + "' cancelled"};
@@ -58,15 +66,34 @@ class Fetcher {
     }
   }
 
- private:
   void connect(Holder& h) {
+    if (options_.connections) {
+      Result<HolderConnection*> c = options_.connections->acquire(h.info.endpoint);
+      if (c.ok()) {
+        h.conn = c.value();
+        return;
+      }
+      drop(h, c.status().message());
+      return;
+    }
     try {
       zmq::socket_t s = make_socket(ctx_, zmq::socket_type::dealer, limits::kMaxDataMessage);
       s.connect(h.info.endpoint);
-      h.socket = std::move(s);
+      h.owned.emplace(HolderConnection{std::move(s), 1});
+      h.conn = &*h.owned;
     } catch (const zmq::error_t& e) {
       drop(h, std::string("cannot connect: ") + e.what());
     }
+  }
+
+  // Gives the connection back (to the pool) or closes it.
+  void release(Holder& h, bool reusable) {
+    if (!h.conn) return;
+    h.conn = nullptr;
+    if (options_.connections)
+      options_.connections->release(h.info.endpoint, reusable);
+    else
+      h.owned.reset();
   }
 
   // Forgets a holder: its outstanding chunks go back to the front of the queue.
@@ -75,7 +102,7 @@ class Fetcher {
     P2P_WARN("dropping %s", last_failure_.c_str());
     for (const auto& [seq, index] : h.in_flight) pending_.push_front(index);
     h.in_flight.clear();
-    h.socket.reset();
+    release(h, false);
     changed_ = true;
   }
 
@@ -117,9 +144,9 @@ class Fetcher {
         std::optional<std::uint64_t> index = take_for(h);
         if (!index) break;
         if (h.in_flight.empty()) h.deadline = Clock::now() + options_.chunk_timeout;
-        std::uint64_t seq = next_seq_++;
+        std::uint64_t seq = h.conn->next_seq++;
         h.in_flight.emplace(seq, *index);
-        Status s = codec::send_envelope(*h.socket, codec::Layout::kDealer, nullptr, proto::Command::kGetChunk, seq,
+        Status s = codec::send_envelope(h.conn->socket, codec::Layout::kDealer, nullptr, proto::Command::kGetChunk, seq,
                                         codec::encode(proto::ChunkRef{manifest_.chunks[*index]}), nullptr,
                                         zmq::send_flags::dontwait);
         if (!s.ok()) drop(h, "cannot send: " + s.message());
@@ -133,7 +160,7 @@ class Fetcher {
     Clock::time_point deadline = Clock::time_point::max();
     for (Holder& h : holders_) {
       if (!h.live() || h.in_flight.empty()) continue;
-      items.push_back({h.socket->handle(), 0, ZMQ_POLLIN, 0});
+      items.push_back({h.conn->socket.handle(), 0, ZMQ_POLLIN, 0});
       polled.push_back(&h);
       deadline = std::min(deadline, h.deadline);
     }
@@ -159,7 +186,7 @@ class Fetcher {
   Status receive_all(Holder& h) {
     while (h.live()) {
       codec::Envelope env;
-      Status s = codec::recv_envelope(*h.socket, codec::Layout::kDealer, &env);
+      Status s = codec::recv_envelope(h.conn->socket, codec::Layout::kDealer, &env);
       if (s.code() == ErrorCode::kTimeout) return Status::Ok();  // nothing more waiting
       if (!s.ok()) {
         drop(h, "malformed reply: " + s.message());
@@ -208,7 +235,6 @@ class Fetcher {
 
   std::deque<std::uint64_t> pending_;  // chunks not yet asked of anyone
   std::vector<Holder> holders_;
-  std::uint64_t next_seq_ = 1;
   std::string last_failure_;
   bool changed_ = true;  // a holder was dropped or lacks a chunk: re-check what is servable
 };

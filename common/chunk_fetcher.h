@@ -17,15 +17,25 @@
 // Memory is bounded by holders x window x chunk size: at most that many
 // replies are ever in flight, and each is released once written.
 //
-// Thread affinity: runs entirely in the calling thread, which creates, uses
-// and closes every socket. The context must outlive the call. Never throws
-// out of the call (sink and progress callbacks must not throw either).
+// Connections: by default every holder gets a fresh DEALER, closed when the
+// call returns. With `options.connections` the DEALERs come from (and go
+// back to) that pool, so consecutive fetches skip the TCP and ZMTP
+// handshakes; a holder dropped for a timeout or a protocol error, or left
+// with requests in flight, has its connection closed by the pool (Lazy
+// Pirate, zguide ch.4), and seqs keep counting per connection so a late
+// reply to an earlier fetch is never taken for a current one.
+//
+// Thread affinity: runs entirely in the calling thread, which creates (or
+// acquires from its own pool), uses and closes every socket. The context
+// must outlive the call. Never throws out of the call (sink and progress
+// callbacks must not throw either).
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include <zmq.hpp>
@@ -45,6 +55,25 @@ class ChunkSink {
   virtual Status write(std::uint64_t index, const void* data, std::size_t size) = 0;
 };
 
+// One DEALER to a holder's endpoint and the next seq to use on it. Seqs are
+// per connection, never reused while it is open.
+struct HolderConnection {
+  zmq::socket_t socket;
+  std::uint64_t next_seq = 1;
+};
+
+// Where a fetch gets its holder connections (client/session.h keeps a pool).
+// Used only from the fetching thread.
+class ConnectionSource {
+ public:
+  virtual ~ConnectionSource() = default;
+  // A connected DEALER to `endpoint`, valid until release(endpoint, ...).
+  virtual Result<HolderConnection*> acquire(const std::string& endpoint) = 0;
+  // The fetch is done with `endpoint`. `reusable` false: a request may still
+  // be unanswered or the holder failed; the connection must be closed.
+  virtual void release(const std::string& endpoint, bool reusable) = 0;
+};
+
 struct FetchOptions {
   // Requests in flight per holder: enough to hide a loopback round trip
   // behind transfers (zguide ch.7 needed 3-5 at 250 KB; chunks are 1 MiB).
@@ -54,6 +83,8 @@ struct FetchOptions {
   // Polled between waits; null = never cancelled. Must be cheap and thread-safe
   // to call from the fetching thread (e.g. reads an atomic stop flag).
   std::function<bool()> cancelled;
+  // Null: a fresh DEALER per holder, closed at the end. Must outlive the call.
+  ConnectionSource* connections = nullptr;
 };
 
 // The longest a fetch with `cancelled` set waits before asking it again:

@@ -25,7 +25,20 @@ struct Chunk {
   Hash hash;            // SHA-256 of data
 };
 
-class ChunkReader {
+// Anything a put can stream as chunks: a local file (ChunkReader) or bytes
+// made up on the fly (the load generator's files). One thread at a time.
+class ChunkSource {
+ public:
+  virtual ~ChunkSource() = default;
+  virtual std::uint64_t size() const = 0;
+  virtual std::uint32_t chunk_size() const = 0;
+  // The next chunk with its SHA-256, or nullopt after the last one.
+  virtual Result<std::optional<Chunk>> next() = 0;
+  // Starts again from chunk 0 (for a second pass over the same bytes).
+  virtual void rewind() = 0;
+};
+
+class ChunkReader final : public ChunkSource {
  public:
   // Opens a regular file for reading. kIo with the path and the OS reason
   // when it is missing, unreadable or not a regular file.
@@ -36,19 +49,19 @@ class ChunkReader {
   ChunkReader& operator=(ChunkReader&& other) noexcept;
   ChunkReader(const ChunkReader&) = delete;
   ChunkReader& operator=(const ChunkReader&) = delete;
-  ~ChunkReader();
+  ~ChunkReader() override;
 
   // Size at open time; the reader never reads past it.
-  std::uint64_t size() const { return size_; }
-  std::uint32_t chunk_size() const { return chunk_size_; }
+  std::uint64_t size() const override { return size_; }
+  std::uint32_t chunk_size() const override { return chunk_size_; }
   std::uint64_t chunk_count() const;
 
   // The next chunk, or nullopt after the last one. kIo on a read error or
   // when the file shrank while being read.
-  Result<std::optional<Chunk>> next();
+  Result<std::optional<Chunk>> next() override;
 
   // Starts again from chunk 0 (for a second pass over the same file).
-  void rewind() { next_index_ = 0; }
+  void rewind() override { next_index_ = 0; }
 
  private:
   ChunkReader(int fd, std::string path, std::uint64_t size, std::uint32_t chunk_size)

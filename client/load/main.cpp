@@ -1,0 +1,184 @@
+// p2p-load: a load generator on the client library (client/session.h).
+// C client threads, each with its own Session, run a mix of get, put, search
+// and locate against a running cluster for D seconds (or get every seeded
+// file once with --each-once), checking the SHA-256 of every file they get.
+// Prints a table per operation; --json FILE writes the same figures for
+// bench/. Exit 0 only with no failed operation and no corrupt byte; 1
+// otherwise; 2 on a usage error. Usage: scripts/load-test, README "Load test".
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <zmq.hpp>
+
+#include "client/load/load_client.h"
+#include "common/log.h"
+
+namespace {
+
+using namespace p2p::client::load;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Unique per run, so its file names never meet an earlier run's.
+std::string make_run_id() {
+  std::random_device rd;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%08x%04x", static_cast<unsigned>(rd()), static_cast<unsigned>(::getpid() & 0xffff));
+  return buf;
+}
+
+// Each client thread puts every clients-th seeded file; the catalog is then
+// filled in index order (--each-once gets them in that order).
+bool seed_files(zmq::context_t& ctx, const LoadConfig& config, FileCatalog& catalog) {
+  std::vector<std::optional<CatalogEntry>> seeded(config.files);
+  std::vector<std::string> errors(config.clients);
+  std::vector<std::thread> threads;
+  for (std::size_t c = 0; c < config.clients; ++c) {
+    threads.emplace_back([&, c] {
+      LoadClient client(ctx, config, catalog, c);
+      for (std::size_t i = c; i < config.files; i += config.clients) {
+        seeded[i] = client.seed(i, &errors[c]);
+        if (!seeded[i]) return;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (std::size_t i = 0; i < config.files; ++i) {
+    if (!seeded[i]) {
+      std::fprintf(stderr, "p2p-load: seeding %s failed: %s\n", seeded_name(config.run_id, i).c_str(),
+                   errors[i % config.clients].c_str());
+      return false;
+    }
+    catalog.add(std::move(*seeded[i]));
+  }
+  return true;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"p2p-load: C concurrent clients against a running p2p-share cluster"};
+  LoadConfig config;
+  std::string mix = "get=80,put=5,search=10,locate=5";
+  std::string sizes = "4KiB:90,1MiB:8,32MiB:2";
+  double duration_s = 10;
+  std::int64_t timeout_ms = config.session.timeout.count();
+  std::int64_t chunk_timeout_ms = config.session.chunk_timeout.count();
+  std::int64_t backoff_ms = config.backoff.count();
+  std::string json_path;
+  std::string log_level = "warn";
+  app.add_option("--tracker", config.session.tracker, "tracker endpoint")->envname("P2P_TRACKER")->capture_default_str();
+  app.add_option("--clients", config.clients, "concurrent clients (one thread and Session each)")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--duration", duration_s, "seconds of measured load (not with --each-once)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--mix", mix, "operation weights")->capture_default_str();
+  app.add_option("--files", config.files, "files put before the measured phase")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{10000000}))
+      ->capture_default_str();
+  app.add_option("--sizes", sizes, "file sizes and their weights")->capture_default_str();
+  app.add_flag("--each-once", config.each_once, "each client gets every seeded file once, in order, then stops");
+  app.add_option("--json", json_path, "also write the results as JSON to this file");
+  app.add_option("--seed", config.seed, "random seed (operations, sizes, file contents)")->capture_default_str();
+  app.add_option("--timeout-ms", timeout_ms, "deadline of each tracker request")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--chunk-timeout-ms", chunk_timeout_ms, "deadline of each peer request")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--window", config.session.window, "GET_CHUNK requests in flight per holder")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--retries", config.retries, "attempts after the first, per operation")->capture_default_str();
+  app.add_option("--backoff-ms", backoff_ms, "first pause before a retry (doubles, at most 1000)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "debug, info, warn, error")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+  auto parsed_mix = OpMix::parse(mix);
+  auto parsed_sizes = SizeSpec::parse(sizes);
+  for (const p2p::Status& s : {parsed_mix.status(), parsed_sizes.status()}) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "p2p-load: %s\n", s.message().c_str());
+      return kExitUsage;
+    }
+  }
+  if (config.each_once && config.files == 0) {
+    std::fprintf(stderr, "p2p-load: --each-once needs --files > 0\n");
+    return kExitUsage;
+  }
+  config.mix = parsed_mix.value();
+  config.sizes = parsed_sizes.value();
+  config.duration = std::chrono::milliseconds(static_cast<std::int64_t>(duration_s * 1000));
+  config.session.timeout = std::chrono::milliseconds(timeout_ms);
+  config.session.chunk_timeout = std::chrono::milliseconds(chunk_timeout_ms);
+  config.backoff = std::chrono::milliseconds(backoff_ms);
+  config.run_id = make_run_id();
+  p2p::log::set_component("p2p-load");
+  if (auto level = p2p::log::parse_level(log_level)) p2p::log::set_level(*level);
+
+  zmq::context_t ctx;
+  FileCatalog catalog;
+  const auto seed_start = Clock::now();
+  std::fprintf(stderr, "p2p-load: run %s: seeding %zu files with %zu clients\n", config.run_id.c_str(), config.files,
+               config.clients);
+  if (!seed_files(ctx, config, catalog)) return kExitFailed;
+  std::fprintf(stderr, "p2p-load: seeded in %.2f s; measuring\n", seconds_since(seed_start));
+
+  std::vector<LoadReport> reports(config.clients);
+  std::vector<std::thread> threads;
+  const auto start = Clock::now();
+  const auto deadline = start + config.duration;
+  for (std::size_t c = 0; c < config.clients; ++c) {
+    threads.emplace_back([&, c] {
+      LoadClient client(ctx, config, catalog, c);
+      reports[c] = client.run(deadline);
+    });
+  }
+  for (auto& t : threads) t.join();
+
+  LoadReport total;
+  total.clients = config.clients;
+  total.duration_s = seconds_since(start);
+  total.files = config.files;
+  for (const LoadReport& r : reports) total.merge(r);
+  std::fputs(total.table().c_str(), stdout);
+  if (!json_path.empty()) {
+    std::ofstream out(json_path);
+    out << total.to_json().dump(2) << "\n";
+    if (!out) {
+      std::fprintf(stderr, "p2p-load: cannot write %s\n", json_path.c_str());
+      return kExitFailed;
+    }
+  }
+  return total.ok() ? 0 : kExitFailed;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "p2p-load: internal error: %s\n", e.what());
+    return kExitFailed;
+  }
+}
