@@ -15,6 +15,7 @@ CMAKE_GEN := -G Ninja
 PEER_PORT := $(if $(filter command line environment,$(origin PORT)),$(PORT),0)
 
 .PHONY: all build deps configure binaries test tracker peer cluster stop demo asan tsan clean
+.PHONY: bench bench-deps
 
 all: build
 
@@ -49,6 +50,15 @@ stop:
 
 demo:
 	@BUILD_DIR=$(BUILD_DIR) scripts/demo
+
+# Ceilings, p2p-share figures and a BitTorrent swarm in one run (bench/run says
+# its knobs); bench-deps installs the tools it measures with.
+bench: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target p2p-tracker p2p-peer p2p p2p-load p2p-bench-zmq-stream p2p-bench-tracker-load
+	@BUILD_DIR=$(BUILD_DIR) bench/run
+
+bench-deps:
+	@scripts/install-deps --bench
 
 # Sanitizer builds run the unit tests. setarch -R: newer kernels' mmap
 # randomisation breaks GCC 12's TSan ("unexpected memory mapping").
