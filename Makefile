@@ -14,7 +14,7 @@ CMAKE_GEN := -G Ninja
 # port (PORT's default, 5555, is the tracker's).
 PEER_PORT := $(if $(filter command line environment,$(origin PORT)),$(PORT),0)
 
-.PHONY: all build deps configure binaries test tracker peer cluster stop demo asan tsan clean
+.PHONY: all build deps configure binaries test tracker peer cluster stop demo load-test asan tsan clean
 .PHONY: bench bench-deps
 
 all: build
@@ -50,6 +50,11 @@ stop:
 
 demo:
 	@BUILD_DIR=$(BUILD_DIR) scripts/demo
+
+# p2p-load against the cluster `make cluster` started; scripts/load-test says its flags,
+# e.g. make load-test ARGS="--clients 8 --duration 30 --chaos 5".
+load-test:
+	@BUILD_DIR=$(BUILD_DIR) scripts/load-test $(ARGS)
 
 # Ceilings, p2p-share figures and a BitTorrent swarm in one run (bench/run says
 # its knobs); bench-deps installs the tools it measures with.
