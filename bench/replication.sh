@@ -44,22 +44,10 @@ source bench/lib.sh  # (we are in the repo root)
 command -v jq >/dev/null || { echo "bench: jq is required" >&2; exit 1; }
 ((PEERS >= REPLICAS + 2)) || { echo "bench: need PEERS >= REPLICAS + 2 (one killed, one drained)" >&2; exit 1; }
 
-die() { echo "bench: $*" >&2; exit 1; }
-
-# Forgets a pid (reaped) so that cleanup never signals a recycled one.
-forget_pid() {
-  local p keep=()
-  for p in "${pids[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-  pids=("${keep[@]}")
-}
-
 # True while the process exists and is not a zombie.
 running() { [[ -e /proc/$1 ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
 
-now() { echo "$EPOCHREALTIME"; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
-mb_per_s() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", b / 1e6 / s; else print "n/a" }'; }
 
 p2p() { "$BIN/p2p" "$@"; }
 
@@ -94,24 +82,9 @@ echo "   heartbeat ${HEARTBEAT_MS} ms x liveness $LIVENESS, repair grace ${REPAI
 echo "   load: $(uptime | sed 's/.*load average/load average/')"
 
 echo "-- cluster"
-"$BIN/p2p-tracker" --listen tcp://127.0.0.1:0 --heartbeat-ms "$HEARTBEAT_MS" --liveness "$LIVENESS" \
-  --repair-grace-ms "$REPAIR_GRACE_MS" --replicas "$REPLICAS" >"$work/tracker.out" 2>"$work/tracker.log" </dev/null &
-pids+=($!)
-tracker=$(listening "$work/tracker.out" "$!")
-export P2P_TRACKER=$tracker
-peer_pids=() peer_eps=()
-for ((i = 1; i <= PEERS; i++)); do
-  "$BIN/p2p-peer" --tracker "$tracker" --data "$work/peer$i" --heartbeat-ms "$HEARTBEAT_MS" --liveness "$LIVENESS" \
-    >"$work/peer$i.out" 2>"$work/peer$i.log" </dev/null &
-  pids+=($!)
-  peer_pids+=($!)
-  peer_eps+=("$(listening "$work/peer$i.out" "$!")")
-done
-deadline=$((SECONDS + START_TIMEOUT_S))
-until [[ $(live_peers) -eq $PEERS ]]; do
-  ((SECONDS < deadline)) || die "peers did not register"
-  sleep 0.2
-done
+start_tracker --heartbeat-ms "$HEARTBEAT_MS" --liveness "$LIVENESS" --repair-grace-ms "$REPAIR_GRACE_MS" \
+  --replicas "$REPLICAS"
+start_peers "$PEERS" --heartbeat-ms "$HEARTBEAT_MS" --liveness "$LIVENESS"
 echo "tracker $tracker, $PEERS peers live"
 
 echo "-- input: $FILES random files, ${TOTAL_MB} MiB in all (sizes 1:2:...:$FILES)"

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# p2p-share's figures, on a cluster of its own (tracker + 3 peers on
+# 127.0.0.1, OS-chosen ports, data dirs in a temp dir). Writes
+# $PARTS_DIR/p2p.tsv; bench/run puts them beside the ceilings and BitTorrent.
+#
+#   put_s, put_mb_s          `p2p put` of a SIZE_MB random file, k=3; RUNS files (each new content)
+#   get3_first_mb_s          the first `p2p get` of that file from its 3 holders, right after the put
+#                            (this VM's first touch of page cache makes it slower: its own figure)
+#   get3_mb_s                median of the RUNS gets after it
+#   get1_first_mb_s, get1_mb_s   the same for another file put with --replicas 1 (1 holder)
+#   get4g_mb_s               one get of a BIG_MB file put with --replicas 1
+#   rss_client_*_mib         the client's peak RSS (/usr/bin/time -v), largest over the runs
+#   rss_peers_*_mib          largest peak RSS (VmHWM, reset before each step) of the peers
+#   files4k_per_s            p2p-load --clients 1 --files SMALL_FILES --sizes 4KiB:1 --each-once: gets/s
+#   tracker_req_s, tracker_p50_ms, tracker_p99_ms
+#                            p2p-bench-tracker-load --clients TRACKER_CLIENTS (LOCATE + SEARCH),
+#                            against the index the steps above filled
+#   get1k_p50_ms, get1k_p99_ms   whole-process time of `p2p get` of a 1 KiB file, GET1K_RUNS runs
+# Every get is checked against its input's SHA-256.
+#
+# Environment: SIZE_MB (1024), BIG_MB (4096, 0 skips), RUNS (3), SMALL_FILES (1000),
+# TRACKER_CLIENTS (64), TRACKER_S (5), GET1K_RUNS (50), BUILD_DIR (build), PARTS_DIR, TMPDIR.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+SIZE_MB=${SIZE_MB:-1024}
+BIG_MB=${BIG_MB:-4096}
+RUNS=${RUNS:-3}
+SMALL_FILES=${SMALL_FILES:-1000}
+TRACKER_CLIENTS=${TRACKER_CLIENTS:-64}
+TRACKER_S=${TRACKER_S:-5}
+GET1K_RUNS=${GET1K_RUNS:-50}
+BUILD_DIR=${BUILD_DIR:-build}
+BIN=$BUILD_DIR/bin
+START_TIMEOUT_S=15
+WORK_PREFIX=p2p-bench
+NEED_BINS="p2p-tracker p2p-peer p2p p2p-load p2p-bench-tracker-load"
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+part_begin p2p
+size=$((SIZE_MB << 20))
+
+echo "== p2p-share: ${SIZE_MB} MiB files, 3 peers, $RUNS runs, $(nproc) cores, work dir $work" >&2
+start_tracker
+start_peers 3
+echo "tracker $tracker, 3 peers live" >&2
+
+# random_file PATH MIB
+random_file() { head -c "$(($2 << 20))" /dev/urandom >"$1"; }
+
+# put_timed FILE NAME K: sets ELAPSED, RSS_KB, PEERS_KB (largest peer peak during it).
+# Each timed step starts with no dirty pages from the one before: otherwise the
+# kernel's writeback of the previous step's gigabytes throttles this step's
+# writes (balance_dirty_pages), and it is charged for them.
+put_timed() {
+  local p
+  sync
+  for p in "${peer_pids[@]}"; do reset_hwm "$p"; done
+  timed "$BIN/p2p" -q put "$1" --name "$2" --replicas "$3"
+  PEERS_KB=$(max_hwm_kb "${peer_pids[@]}")
+}
+
+# get_timed NAME SHA256: one get into a new file, checked; sets ELAPSED, RSS_KB, PEERS_KB.
+get_timed() {
+  local out=$work/output.bin p
+  rm -f "$out"
+  sync
+  for p in "${peer_pids[@]}"; do reset_hwm "$p"; done
+  timed "$BIN/p2p" -q get "$1" -o "$out"
+  PEERS_KB=$(max_hwm_kb "${peer_pids[@]}")
+  [[ $(sha256_of "$out") == "$2" ]] || die "get of $1: output differs from input!"
+  rm -f "$out"
+}
+
+# get_series NAME SHA256 PREFIX: the first get, then RUNS more; emits
+# PREFIX_first_mb_s, PREFIX_mb_s (median, with the runs) and the peak RSS figures.
+get_series() {
+  local name=$1 want=$2 prefix=$3 r times=() rates=() client_kb=0 peers_kb=0
+  for ((r = 0; r <= RUNS; r++)); do
+    get_timed "$name" "$want"
+    echo "   get $name run $r: $ELAPSED s, client $((RSS_KB / 1024)) MiB, peers $((PEERS_KB / 1024)) MiB" >&2
+    ((RSS_KB > client_kb)) && client_kb=$RSS_KB
+    ((PEERS_KB > peers_kb)) && peers_kb=$PEERS_KB
+    if ((r == 0)); then
+      emit "${prefix}_first_mb_s" "$(mb_per_s "$size" "$ELAPSED")" MB/s "" "first get after the put, $ELAPSED s"
+    else
+      times+=("$ELAPSED")
+      rates+=("$(mb_per_s "$size" "$ELAPSED")")
+    fi
+  done
+  emit "${prefix}_s" "$(median "${times[@]}")" s "$(joined "${times[@]}")"
+  emit "${prefix}_mb_s" "$(median "${rates[@]}")" MB/s "$(joined "${rates[@]}")" "median of $RUNS gets after the first"
+  emit "rss_client_${prefix}_mib" "$(kib_to_mib "$client_kb")" MiB "" "largest of $((RUNS + 1)) gets"
+  emit "rss_peers_${prefix}_mib" "$(kib_to_mib "$peers_kb")" MiB "" "largest peer VmHWM during a get"
+}
+
+emit size_bytes "$size" B
+
+say "put: $RUNS random files of ${SIZE_MB} MiB, k=3"
+times=() rates=() client_kb=0 peers_kb=0
+for ((r = 1; r <= RUNS; r++)); do
+  random_file "$work/put$r.bin" "$SIZE_MB"
+  ((r == 1)) && want3=$(sha256_of "$work/put1.bin")
+  put_timed "$work/put$r.bin" "put$r.bin" 3
+  echo "   put run $r: $ELAPSED s, client $((RSS_KB / 1024)) MiB, peers $((PEERS_KB / 1024)) MiB" >&2
+  rm -f "$work/put$r.bin"
+  times+=("$ELAPSED")
+  rates+=("$(mb_per_s "$size" "$ELAPSED")")
+  ((RSS_KB > client_kb)) && client_kb=$RSS_KB
+  ((PEERS_KB > peers_kb)) && peers_kb=$PEERS_KB
+done
+emit put_s "$(median "${times[@]}")" s "$(joined "${times[@]}")" "median of $RUNS puts, k=3"
+emit put_mb_s "$(median "${rates[@]}")" MB/s "$(joined "${rates[@]}")"
+emit rss_client_put_mib "$(kib_to_mib "$client_kb")" MiB
+emit rss_peers_put_mib "$(kib_to_mib "$peers_kb")" MiB
+
+say "get from 3 holders: put1.bin, 1 + $RUNS runs"
+get_series put1.bin "$want3" get3
+
+say "get from 1 holder: a new ${SIZE_MB} MiB file put with --replicas 1, 1 + $RUNS runs"
+random_file "$work/one.bin" "$SIZE_MB"
+want1=$(sha256_of "$work/one.bin")
+put_timed "$work/one.bin" one.bin 1
+rm -f "$work/one.bin"
+get_series one.bin "$want1" get1
+
+if ((BIG_MB > 0)); then
+  say "get of a ${BIG_MB} MiB file from 1 holder (put with --replicas 1): memory must not grow with size"
+  random_file "$work/big.bin" "$BIG_MB"
+  wantb=$(sha256_of "$work/big.bin")
+  put_timed "$work/big.bin" big.bin 1
+  rm -f "$work/big.bin"
+  get_timed big.bin "$wantb"
+  echo "   get big.bin: $ELAPSED s, client $((RSS_KB / 1024)) MiB, peers $((PEERS_KB / 1024)) MiB" >&2
+  emit big_bytes "$((BIG_MB << 20))" B
+  emit get4g_mb_s "$(mb_per_s "$((BIG_MB << 20))" "$ELAPSED")" MB/s "" "one get of ${BIG_MB} MiB, 1 holder"
+  emit rss_client_get4g_mib "$(kib_to_mib "$RSS_KB")" MiB
+  emit rss_peers_get4g_mib "$(kib_to_mib "$PEERS_KB")" MiB
+fi
+
+say "$SMALL_FILES files of 4 KiB, got one after another by one p2p-load client"
+"$BIN/p2p-load" --clients 1 --files "$SMALL_FILES" --sizes 4KiB:1 --each-once --json "$work/load.json" \
+  >"$work/load.txt" 2>"$work/load.log" || { cat "$work/load.txt" "$work/load.log" >&2; die "p2p-load failed"; }
+emit files4k_per_s "$(jq '.ops.get.ops_per_s | . * 10 | round / 10' "$work/load.json")" files/s "" \
+  "$(jq -r '"\(.ops.get.count) gets, p50 \(.ops.get.p50_ms) ms, p99 \(.ops.get.p99_ms) ms"' "$work/load.json")"
+
+say "tracker: $TRACKER_CLIENTS concurrent clients, LOCATE + SEARCH, ${TRACKER_S} s"
+"$BIN/p2p-bench-tracker-load" --clients "$TRACKER_CLIENTS" --duration "$TRACKER_S" --json "$work/tracker.json" \
+  >"$work/tload.txt" 2>&1 || { cat "$work/tload.txt" >&2; die "p2p-bench-tracker-load failed"; }
+emit tracker_req_s "$(jq '.req_per_s | round' "$work/tracker.json")" req/s "" "$(cat "$work/tload.txt")"
+emit tracker_p50_ms "$(jq '.p50_ms' "$work/tracker.json")" ms
+emit tracker_p99_ms "$(jq '.p99_ms' "$work/tracker.json")" ms
+
+say "whole-process p2p get of a 1 KiB file, $GET1K_RUNS runs"
+head -c 1024 /dev/urandom >"$work/tiny.bin"
+want=$(sha256_of "$work/tiny.bin")
+"$BIN/p2p" -q put "$work/tiny.bin" --name tiny.bin --replicas 3 >/dev/null
+for ((r = 1; r <= GET1K_RUNS; r++)); do
+  t0=$EPOCHREALTIME
+  "$BIN/p2p" -q get tiny.bin -o "$work/tiny.out" --force >/dev/null
+  awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", (b - a) * 1000 }'
+done >"$work/tiny.txt"
+[[ $(sha256_of "$work/tiny.out") == "$want" ]] || die "get of tiny.bin: output differs from input!"
+emit get1k_p50_ms "$(percentile 50 <"$work/tiny.txt")" ms "" "$GET1K_RUNS runs"
+emit get1k_p99_ms "$(percentile 99 <"$work/tiny.txt")" ms "" "$GET1K_RUNS runs"
