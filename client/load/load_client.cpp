@@ -1,8 +1,5 @@
 #include "client/load/load_client.h"
 
-#include <algorithm>
-#include <thread>
-
 #include "client/load/generated_file.h"
 #include "client/load/hashing_sink.h"
 #include "common/log.h"
@@ -32,20 +29,12 @@ std::string seeded_name(const std::string& run_id, std::size_t index) {
 LoadClient::LoadClient(zmq::context_t& ctx, const LoadConfig& config, FileCatalog& catalog, std::size_t id)
     : config_(config), catalog_(catalog), id_(id), session_(ctx, config.session), rng_(config.seed * 7919 + id) {}
 
-void LoadClient::back_off(std::uint32_t attempt) const {
-  auto pause = config_.backoff * (1LL << std::min<std::uint32_t>(attempt - 1, 10));
-  std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(pause, kMaxBackoff));
-}
-
 std::optional<CatalogEntry> LoadClient::put_file(const std::string& name, std::uint64_t seed, std::uint64_t size,
                                                  OpStats& stats, std::string* why) {
   const auto start = Clock::now();
   GeneratedFile file(seed, size);
-  for (std::uint32_t attempt = 0; attempt <= config_.retries; ++attempt) {
-    if (attempt > 0) {
-      ++stats.retries;
-      back_off(attempt);
-    }
+  Attempts attempt(config_.retry, stats.retries);
+  while (attempt.next()) {
     Failure failure;
     // force: a retry after a put that committed but whose reply was lost finds its own name bound.
     if (session_.put(PutRequest{name, 0, true}, file, &failure)) {
@@ -55,27 +44,24 @@ std::optional<CatalogEntry> LoadClient::put_file(const std::string& name, std::u
       return CatalogEntry{name, size, file.sha256()};
     }
     if (why) *why = failure.status.to_string();
-    P2P_DEBUG("put %s attempt %u: %s", name.c_str(), attempt + 1, failure.status.to_string().c_str());
+    P2P_DEBUG("put %s attempt %u: %s", name.c_str(), attempt.made(), failure.status.to_string().c_str());
   }
+  if (why) *why = "after " + std::to_string(attempt.made()) + " attempts: " + *why;
   ++stats.errors;
   return std::nullopt;
 }
 
-std::optional<CatalogEntry> LoadClient::seed(std::size_t index, std::string* why) {
-  OpStats ignored;
+std::optional<CatalogEntry> LoadClient::seed(std::size_t index, OpStats& stats, std::string* why) {
   return put_file(seeded_name(config_.run_id, index), content_seed(config_.seed, 0, index),
-                  config_.sizes.pick(rng_), ignored, why);
+                  config_.sizes.pick(rng_), stats, why);
 }
 
 void LoadClient::do_get(const CatalogEntry& entry, LoadReport& report) {
   OpStats& stats = report.op(Op::kGet);
   const auto start = Clock::now();
   std::string last_error;
-  for (std::uint32_t attempt = 0; attempt <= config_.retries; ++attempt) {
-    if (attempt > 0) {
-      ++stats.retries;
-      back_off(attempt);
-    }
+  Attempts attempt(config_.retry, stats.retries);
+  while (attempt.next()) {
     Failure failure;
     HashingSink sink;
     std::optional<GetResult> got = session_.get(entry.name, sink, &failure);
@@ -96,7 +82,7 @@ void LoadClient::do_get(const CatalogEntry& entry, LoadReport& report) {
     stats.bytes += entry.size;
     return;
   }
-  P2P_ERROR("get %s failed after %u attempts: %s", entry.name.c_str(), config_.retries + 1, last_error.c_str());
+  P2P_ERROR("get %s failed after %u attempts: %s", entry.name.c_str(), attempt.made(), last_error.c_str());
   ++stats.errors;
 }
 
@@ -109,7 +95,7 @@ void LoadClient::do_put(LoadReport& report) {
   if (entry)
     catalog_.add(std::move(*entry));
   else
-    P2P_ERROR("put %s failed after %u attempts: %s", name.c_str(), config_.retries + 1, why.c_str());
+    P2P_ERROR("put %s failed %s", name.c_str(), why.c_str());
 }
 
 void LoadClient::do_query(Op op, LoadReport& report) {
@@ -118,11 +104,8 @@ void LoadClient::do_query(Op op, LoadReport& report) {
   if (!entry) return;
   const auto start = Clock::now();
   std::string last_error;
-  for (std::uint32_t attempt = 0; attempt <= config_.retries; ++attempt) {
-    if (attempt > 0) {
-      ++stats.retries;
-      back_off(attempt);
-    }
+  Attempts attempt(config_.retry, stats.retries);
+  while (attempt.next()) {
     Status s;
     if (op == Op::kSearch) {
       // The file's exact name as a substring: one result, a realistic lookup.
@@ -139,7 +122,7 @@ void LoadClient::do_query(Op op, LoadReport& report) {
     }
     last_error = s.to_string();
   }
-  P2P_ERROR("%s %s failed after %u attempts: %s", op_name(op), entry->name.c_str(), config_.retries + 1,
+  P2P_ERROR("%s %s failed after %u attempts: %s", op_name(op), entry->name.c_str(), attempt.made(),
             last_error.c_str());
   ++stats.errors;
 }

@@ -4,9 +4,10 @@
 // until the deadline (or, with each_once, gets every seeded file once in
 // catalog order) and records each one in its LoadReport.
 //
-// Every operation is retried up to `retries` times with a doubling backoff
-// (a peer killed mid-run costs a retry, not a failure); the latency recorded
-// is the whole operation's, retries and backoff included. A get hashes what
+// A failed operation is retried per LoadConfig::retry (client/load/
+// retry_policy.h: a time budget from the first failure, doubling backoff), so
+// a peer killed mid-run costs retries, not a failure; the latency recorded is
+// the whole operation's, retries and backoff included. A get hashes what
 // it receives (HashingSink, nothing written to disk) and compares the file's
 // SHA-256 with the catalog's.
 //
@@ -26,6 +27,7 @@
 #include "client/load/file_catalog.h"
 #include "client/load/load_report.h"
 #include "client/load/op_mix.h"
+#include "client/load/retry_policy.h"
 #include "client/load/size_spec.h"
 #include "client/session.h"
 
@@ -41,15 +43,8 @@ struct LoadConfig {
   bool each_once = false;
   std::uint64_t seed = 1;
   std::string run_id;          // makes this run's file names unique
-  std::uint32_t retries = 5;   // attempts after the first, per operation
-  // First pause before a retry; doubled each time, capped at kMaxBackoff.
-  // Short: a dead holder is dropped by its chunk timeout, not by waiting here.
-  std::chrono::milliseconds backoff{50};
+  RetryPolicy retry;
 };
-
-// The longest pause between two attempts: about a tracker's liveness window
-// (3 x 1 s heartbeats by default), after which a dead peer is no longer placed.
-inline constexpr std::chrono::milliseconds kMaxBackoff{1000};
 
 // Name of seeded file `index` of run `run_id`.
 std::string seeded_name(const std::string& run_id, std::size_t index);
@@ -58,9 +53,9 @@ class LoadClient {
  public:
   LoadClient(zmq::context_t& ctx, const LoadConfig& config, FileCatalog& catalog, std::size_t id);
 
-  // Puts seeded file `index` (retried like any put); its catalog entry, or
-  // nullopt with `why` set when every attempt failed.
-  std::optional<CatalogEntry> seed(std::size_t index, std::string* why);
+  // Puts seeded file `index` (retried like any put, counted in `stats`); its
+  // catalog entry, or nullopt with `why` set when every attempt failed.
+  std::optional<CatalogEntry> seed(std::size_t index, OpStats& stats, std::string* why);
 
   // The measured phase: operations until `deadline` (each_once: until every
   // seeded file was got once). The report carries ops and corruption only.
@@ -70,8 +65,6 @@ class LoadClient {
   void do_get(const CatalogEntry& entry, LoadReport& report);
   void do_put(LoadReport& report);
   void do_query(Op op, LoadReport& report);
-  // Sleeps before retry `attempt` (1-based) per the backoff policy.
-  void back_off(std::uint32_t attempt) const;
   std::optional<CatalogEntry> put_file(const std::string& name, std::uint64_t content_seed, std::uint64_t size,
                                        OpStats& stats, std::string* why);
 

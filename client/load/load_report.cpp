@@ -48,7 +48,7 @@ nlohmann::json LoadReport::to_json() const {
   }
   return {{"clients", clients},           {"duration_s", duration_s},      {"files", files},
           {"ops", j_ops},                 {"failed_gets", failed_gets()}, {"corrupt_bytes", corrupt_bytes},
-          {"ok", ok()}};
+          {"seed_retries", seed_retries}, {"ok", ok()}};
 }
 
 std::string LoadReport::table() const {
@@ -67,8 +67,10 @@ std::string LoadReport::table() const {
                   static_cast<unsigned long long>(s.errors), static_cast<unsigned long long>(s.retries));
     out += line;
   }
-  std::snprintf(line, sizeof line, "clients %zu, %.2f s, %zu seeded files; failed gets %llu, corrupt bytes %llu: %s\n",
-                clients, duration_s, files, static_cast<unsigned long long>(failed_gets()),
+  std::snprintf(line, sizeof line,
+                "clients %zu, %.2f s, %zu seeded files (%llu retries); failed gets %llu, corrupt bytes %llu: %s\n",
+                clients, duration_s, files, static_cast<unsigned long long>(seed_retries),
+                static_cast<unsigned long long>(failed_gets()),
                 static_cast<unsigned long long>(corrupt_bytes), ok() ? "OK" : "FAILED");
   out += line;
   return out;

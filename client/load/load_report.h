@@ -36,10 +36,11 @@ struct LoadReport {
   std::size_t files = 0;  // seeded files
   std::array<OpStats, kOpCount> ops;
   std::uint64_t corrupt_bytes = 0;
+  std::uint64_t seed_retries = 0;  // retries of the seeding puts (before the measured phase)
 
   OpStats& op(Op o) { return ops[static_cast<std::size_t>(o)]; }
   const OpStats& op(Op o) const { return ops[static_cast<std::size_t>(o)]; }
-  void merge(const LoadReport& other);  // ops and corruption; not clients/duration/files
+  void merge(const LoadReport& other);  // ops and corruption; not clients/duration/files/seed_retries
 
   std::uint64_t failed_gets() const { return op(Op::kGet).errors; }
   bool ok() const;

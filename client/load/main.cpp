@@ -43,20 +43,23 @@ std::string make_run_id() {
 
 // Each client thread puts every clients-th seeded file; the catalog is then
 // filled in index order (--each-once gets them in that order).
-bool seed_files(zmq::context_t& ctx, const LoadConfig& config, FileCatalog& catalog) {
+// `stats` gets the seeding puts (their retries are shown apart from the run's).
+bool seed_files(zmq::context_t& ctx, const LoadConfig& config, FileCatalog& catalog, OpStats& stats) {
   std::vector<std::optional<CatalogEntry>> seeded(config.files);
   std::vector<std::string> errors(config.clients);
+  std::vector<OpStats> per_client(config.clients);
   std::vector<std::thread> threads;
   for (std::size_t c = 0; c < config.clients; ++c) {
     threads.emplace_back([&, c] {
       LoadClient client(ctx, config, catalog, c);
       for (std::size_t i = c; i < config.files; i += config.clients) {
-        seeded[i] = client.seed(i, &errors[c]);
+        seeded[i] = client.seed(i, per_client[c], &errors[c]);
         if (!seeded[i]) return;
       }
     });
   }
   for (auto& t : threads) t.join();
+  for (const OpStats& s : per_client) stats.merge(s);
   for (std::size_t i = 0; i < config.files; ++i) {
     if (!seeded[i]) {
       std::fprintf(stderr, "p2p-load: seeding %s failed: %s\n", seeded_name(config.run_id, i).c_str(),
@@ -76,7 +79,8 @@ int run(int argc, char** argv) {
   double duration_s = 10;
   std::int64_t timeout_ms = config.session.timeout.count();
   std::int64_t chunk_timeout_ms = config.session.chunk_timeout.count();
-  std::int64_t backoff_ms = config.backoff.count();
+  std::int64_t backoff_ms = config.retry.backoff.count();
+  std::int64_t retry_ms = config.retry.budget.count();
   std::string json_path;
   std::string log_level = "warn";
   app.add_option("--tracker", config.session.tracker, "tracker endpoint")->envname("P2P_TRACKER")->capture_default_str();
@@ -103,7 +107,10 @@ int run(int argc, char** argv) {
   app.add_option("--window", config.session.window, "GET_CHUNK requests in flight per holder")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
-  app.add_option("--retries", config.retries, "attempts after the first, per operation")->capture_default_str();
+  app.add_option("--retry-ms", retry_ms,
+                 "a failed operation is retried until this long after its first failure (0: never)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--backoff-ms", backoff_ms, "first pause before a retry (doubles, at most 1000)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -130,7 +137,8 @@ int run(int argc, char** argv) {
   config.duration = std::chrono::milliseconds(static_cast<std::int64_t>(duration_s * 1000));
   config.session.timeout = std::chrono::milliseconds(timeout_ms);
   config.session.chunk_timeout = std::chrono::milliseconds(chunk_timeout_ms);
-  config.backoff = std::chrono::milliseconds(backoff_ms);
+  config.retry.backoff = std::chrono::milliseconds(backoff_ms);
+  config.retry.budget = std::chrono::milliseconds(retry_ms);
   config.run_id = make_run_id();
   p2p::log::set_component("p2p-load");
   if (auto level = p2p::log::parse_level(log_level)) p2p::log::set_level(*level);
@@ -140,8 +148,10 @@ int run(int argc, char** argv) {
   const auto seed_start = Clock::now();
   std::fprintf(stderr, "p2p-load: run %s: seeding %zu files with %zu clients\n", config.run_id.c_str(), config.files,
                config.clients);
-  if (!seed_files(ctx, config, catalog)) return kExitFailed;
-  std::fprintf(stderr, "p2p-load: seeded in %.2f s; measuring\n", seconds_since(seed_start));
+  OpStats seeding;
+  if (!seed_files(ctx, config, catalog, seeding)) return kExitFailed;
+  std::fprintf(stderr, "p2p-load: seeded in %.2f s (%llu retries); measuring\n", seconds_since(seed_start),
+               static_cast<unsigned long long>(seeding.retries));
 
   std::vector<LoadReport> reports(config.clients);
   std::vector<std::thread> threads;
@@ -159,6 +169,7 @@ int run(int argc, char** argv) {
   total.clients = config.clients;
   total.duration_s = seconds_since(start);
   total.files = config.files;
+  total.seed_retries = seeding.retries;
   for (const LoadReport& r : reports) total.merge(r);
   std::fputs(total.table().c_str(), stdout);
   if (!json_path.empty()) {

@@ -1,0 +1,37 @@
+#include "client/load/retry_policy.h"
+
+#include <algorithm>
+#include <thread>
+
+namespace p2p::client::load {
+
+namespace {
+
+// Doublings beyond this already exceed any sane cap; keeps the shift defined.
+constexpr std::uint32_t kMaxDoublings = 20;
+
+}  // namespace
+
+std::optional<std::chrono::milliseconds> RetryPolicy::pause(std::uint32_t retry,
+                                                            std::chrono::milliseconds since_first_failure) const {
+  if (since_first_failure >= budget) return std::nullopt;
+  const auto doubled = backoff * (std::int64_t{1} << std::min(retry - 1, kMaxDoublings));
+  return std::min<std::chrono::milliseconds>(doubled, kMaxBackoff);
+}
+
+bool Attempts::next() {
+  if (done_ == 0) {
+    ++done_;
+    return true;
+  }
+  if (done_ == 1) first_failure_ = Clock::now();
+  const auto since = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - first_failure_);
+  const std::optional<std::chrono::milliseconds> wait = policy_.pause(done_, since);
+  if (!wait) return false;
+  std::this_thread::sleep_for(*wait);
+  ++done_;
+  ++retries_;
+  return true;
+}
+
+}  // namespace p2p::client::load
