@@ -15,7 +15,7 @@
 # Without opentracker, aria2c or mktorrent (make bench-deps) it says so and
 # writes only `bt_skipped`.
 #
-# Environment: SIZE_MB (1024), BT_RUNS (RUNS, 3), TMPDIR, PARTS_DIR.
+# Environment: SIZE_MB (1024), BT_RUNS (RUNS, 3), LEECH_TIMEOUT_S (600), TMPDIR, PARTS_DIR.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -23,6 +23,7 @@ SIZE_MB=${SIZE_MB:-1024}
 BT_RUNS=${BT_RUNS:-${RUNS:-3}}
 BIN=${BUILD_DIR:-build}/bin
 START_TIMEOUT_S=30
+LEECH_TIMEOUT_S=${LEECH_TIMEOUT_S:-600}
 WORK_PREFIX=p2p-bench-bt
 NEED_BINS=""
 # shellcheck source=bench/lib.sh
@@ -99,7 +100,7 @@ swarm_run() {
   sleep 1
   rm -rf "$work/leech" && mkdir -p "$work/leech"
   sync
-  timed aria2c "${aria_flags[@]}" --dir="$work/leech" --seed-time=0 --listen-port="$(free_port)" \
+  timed timeout "$LEECH_TIMEOUT_S" aria2c "${aria_flags[@]}" --dir="$work/leech" --seed-time=0 --listen-port="$(free_port)" \
     --log="$work/leech-$seeders-$run.log" "$work/bench.torrent"
   [[ $(sha256_of "$work/leech/payload.bin") == "$want" ]] || die "leecher's file differs from the payload!"
   rm -rf "$work/leech"

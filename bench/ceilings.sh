@@ -33,18 +33,22 @@ if command -v iperf3 >/dev/null; then
   say "iperf3 loopback, 1 stream, ${IPERF_S} s"
   runs=()
   for ((r = 1; r <= RUNS; r++)); do
-    port=$(free_port)
-    iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
-    ipid=$!
-    pids+=("$ipid")
-    ok=0
-    for _ in $(seq 50); do
-      iperf3 -c 127.0.0.1 -p "$port" -t "$IPERF_S" -J >"$work/iperf.json" 2>/dev/null && { ok=1; break; }
-      sleep 0.1
+    # A fresh one-test server each attempt; an attempt that reports no
+    # receiver figure (server not up yet, port taken meanwhile) is retried.
+    rate=""
+    for _ in $(seq 20); do
+      port=$(free_port)
+      iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+      ipid=$!
+      pids+=("$ipid")
+      for _ in $(seq 50); do ss -Htln "sport = :$port" | grep -q . && break; sleep 0.05; done
+      iperf3 -c 127.0.0.1 -p "$port" -t "$IPERF_S" -J >"$work/iperf.json" 2>/dev/null || true
+      stop_pid "$ipid"
+      rate=$(jq -e '.end.sum_received.bits_per_second / 8 / 1e6 | . * 10 | round / 10' "$work/iperf.json" 2>/dev/null) && break
+      rate=""
     done
-    stop_pid "$ipid"
-    ((ok)) || die "iperf3 client failed"
-    runs+=("$(jq '.end.sum_received.bits_per_second / 8 / 1e6 | . * 10 | round / 10' "$work/iperf.json")")
+    [[ -n $rate ]] || die "iperf3 gave no figure: $(jq -r '.error // empty' "$work/iperf.json" 2>/dev/null)"
+    runs+=("$rate")
   done
   emit iperf3_mb_s "$(median "${runs[@]}")" MB/s "$(joined "${runs[@]}")" "iperf3 TCP 127.0.0.1, 1 stream"
 else
