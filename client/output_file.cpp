@@ -47,6 +47,14 @@ Result<std::unique_ptr<OutputFile>> OutputFile::open(const std::string& path, co
   if (Status s = out->scan_existing(static_cast<std::uint64_t>(st.st_size)); !s.ok()) return s;
   // Exactly the file's size: drops any tail of a longer old .part.
   if (::ftruncate(fd, static_cast<off_t>(manifest.size)) != 0) return io_error("cannot resize", part, errno);
+  if (direct_aligned(manifest.chunk_size)) {
+    bool direct = false;
+    int dfd = open_maybe_direct(part, O_WRONLY | O_CLOEXEC, 0644, true, &direct);
+    if (dfd >= 0 && !direct) ::close(dfd);  // no O_DIRECT here: write through fd_
+    else if (dfd >= 0) out->direct_fd_ = dfd;
+  }
+  const bool direct = out->direct_fd_ >= 0;
+  out->behind_ = std::make_unique<WriteBehind>(direct ? out->direct_fd_ : fd, direct, part);
   return out;
 }
 
@@ -69,25 +77,21 @@ Status OutputFile::scan_existing(std::uint64_t part_size) {
 }
 
 OutputFile::~OutputFile() {
+  behind_.reset();  // joins the writer before its descriptor closes
+  if (direct_fd_ >= 0) ::close(direct_fd_);
   if (fd_ >= 0) ::close(fd_);
 }
 
 Status OutputFile::write(std::uint64_t index, const void* data, std::size_t size) {
-  const auto* p = static_cast<const char*>(data);
-  const std::uint64_t offset = manifest_.chunk_offset(index);
-  std::size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::pwrite(fd_, p + done, size - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return io_error("cannot write", part_path(), errno);
-    }
-    done += static_cast<std::size_t>(n);
-  }
+  Status s = behind_->write(data, size, manifest_.chunk_offset(index));
+  if (!s.ok()) return {ErrorCode::kIo, "cannot " + s.message()};
   return Status::Ok();
 }
 
 Status OutputFile::finish() {
+  if (Status s = behind_->flush(); !s.ok()) return {ErrorCode::kIo, "cannot " + s.message()};
+  // A padded O_DIRECT write of the last chunk may have run past the end.
+  if (::ftruncate(fd_, static_cast<off_t>(manifest_.size)) != 0) return io_error("cannot resize", part_path(), errno);
   if (::fsync(fd_) != 0) return io_error("cannot sync", part_path(), errno);
   if (::rename(part_path().c_str(), path_.c_str()) != 0) return io_error("cannot rename to", path_, errno);
   // The rename is durable only once its directory is synced too.

@@ -14,6 +14,7 @@
 #include <system_error>
 
 #include "common/codec.h"
+#include "common/direct_io.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/sha256.h"
@@ -132,22 +133,53 @@ fs::path ChunkStore::tmp_path() {
   return dir_ / "tmp" / (std::to_string(::getpid()) + "-" + std::to_string(n));
 }
 
-Status ChunkStore::write_durably(const fs::path& final_path, const void* data, std::size_t size) {
-  fs::path tmp = tmp_path();
+Status ChunkStore::write_tmp(const fs::path& tmp, const void* data, std::size_t size, FileKind kind) {
   Status s = [&]() -> Status {
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    bool direct = false;
+    Fd fd(open_maybe_direct(tmp.string(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644, kind == FileKind::kChunk,
+                            &direct));
     if (fd.get() < 0) return errno_status("create", tmp, errno);
-    if (Status w = write_all(fd.get(), data, size, tmp); !w.ok()) return w;
-    if (::fsync(fd.get()) != 0) return errno_status("fsync", tmp, errno);
+    if (direct) {
+      // One bounce buffer per thread: transfer workers and copy threads store at once.
+      thread_local DirectWriter writer;
+      if (Status w = writer.pwrite(fd.get(), true, data, size, 0, tmp.string()); !w.ok()) return w;
+      if (size % kDirectAlignment != 0 && ::ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
+        return errno_status("truncate", tmp, errno);
+    } else if (Status w = write_all(fd.get(), data, size, tmp); !w.ok()) {
+      return w;
+    }
+    if (kind == FileKind::kManifest && ::fsync(fd.get()) != 0) return errno_status("fsync", tmp, errno);
     if (fd.close() != 0) return errno_status("close", tmp, errno);
+    return Status::Ok();
+  }();
+  if (!s.ok()) ::unlink(tmp.c_str());
+  return s;
+}
+
+Status ChunkStore::install(const fs::path& tmp, const fs::path& final_path, FileKind kind) {
+  Status s = [&]() -> Status {
     std::error_code ec;
     fs::create_directories(final_path.parent_path(), ec);
     if (ec) return {ErrorCode::kIo, "mkdir " + final_path.parent_path().string() + ": " + ec.message()};
     if (::rename(tmp.c_str(), final_path.c_str()) != 0) return errno_status("rename", final_path, errno);
+    if (kind == FileKind::kChunk) return Status::Ok();  // synced with its file's manifest
     return fsync_dir(final_path.parent_path());
   }();
   if (!s.ok()) ::unlink(tmp.c_str());
   return s;
+}
+
+Status ChunkStore::sync_chunks() {
+  Fd fd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return errno_status("open", dir_, errno);
+  if (::syncfs(fd.get()) != 0) return errno_status("syncfs", dir_, errno);
+  return Status::Ok();
+}
+
+Status ChunkStore::write_durably(const fs::path& final_path, const void* data, std::size_t size) {
+  fs::path tmp = tmp_path();
+  if (Status s = write_tmp(tmp, data, size, FileKind::kManifest); !s.ok()) return s;
+  return install(tmp, final_path, FileKind::kManifest);
 }
 
 Result<ChunkStore::LoadReport> ChunkStore::load() {
@@ -255,44 +287,68 @@ Status ChunkStore::load_manifests(LoadReport* report) {
 }
 
 Status ChunkStore::put_chunk(const Hash& hash, const void* data, std::size_t size, Verify verify) {
-  if (size > limits::kMaxChunkSize)
-    return {ErrorCode::kBadChunk, "chunk of " + std::to_string(size) + " bytes exceeds the maximum chunk size"};
-  if (verify == Verify::kYes && sha256(data, size) != hash)
+  if (verify == Verify::kYes && size <= limits::kMaxChunkSize && sha256(data, size) != hash)
     return {ErrorCode::kBadChunk, "chunk bytes do not match " + hash.hex()};
+  Result<StagedChunk> staged = stage_chunk(hash, data, size);
+  if (!staged.ok()) return staged.status();
+  return keep(staged.value());
+}
+
+Result<ChunkStore::StagedChunk> ChunkStore::stage_chunk(const Hash& hash, const void* data, std::size_t size) {
+  if (size > limits::kMaxChunkSize)
+    return Status{ErrorCode::kBadChunk, "chunk of " + std::to_string(size) + " bytes exceeds the maximum chunk size"};
+  StagedChunk staged;
+  staged.hash = hash;
   {
     std::lock_guard lock(mu_);
-    if (chunks_.contains(hash)) return Status::Ok();
+    if (chunks_.contains(hash)) return staged;  // nothing to write
     if (stored_bytes_ + reserved_bytes_ + size > capacity_)
-      return {ErrorCode::kNoSpace, "chunk of " + std::to_string(size) + " bytes exceeds the free capacity (" +
-                                       std::to_string(capacity_ - std::min(capacity_, stored_bytes_ + reserved_bytes_)) +
-                                       " bytes)"};
+      return Status{ErrorCode::kNoSpace,
+                    "chunk of " + std::to_string(size) + " bytes exceeds the free capacity (" +
+                        std::to_string(capacity_ - std::min(capacity_, stored_bytes_ + reserved_bytes_)) + " bytes)"};
     reserved_bytes_ += size;
   }
-  // Two threads may write the same new chunk at once: both renames put the
-  // same bytes in place, and the index counts it once.
-  Status s = write_durably(chunk_path(hash), data, size);
+  staged.size = size;
+  staged.tmp = tmp_path();
+  if (Status s = write_tmp(staged.tmp, data, size, FileKind::kChunk); !s.ok()) {
+    unreserve(size);
+    return s;
+  }
+  staged.written = true;
+  return staged;
+}
+
+void ChunkStore::unreserve(std::size_t size) {
   std::lock_guard lock(mu_);
   reserved_bytes_ -= size;
-  if (s.ok() && !chunks_.contains(hash)) {
-    chunks_[hash] = static_cast<std::uint32_t>(size);
-    stored_bytes_ += size;
+}
+
+Status ChunkStore::keep(StagedChunk& staged) {
+  if (!staged.written) return Status::Ok();
+  staged.written = false;
+  // Two threads may write the same new chunk at once: both renames put the
+  // same bytes in place, and the index counts it once.
+  Status s = install(staged.tmp, chunk_path(staged.hash), FileKind::kChunk);
+  std::lock_guard lock(mu_);
+  reserved_bytes_ -= staged.size;
+  if (s.ok() && !chunks_.contains(staged.hash)) {
+    chunks_[staged.hash] = static_cast<std::uint32_t>(staged.size);
+    stored_bytes_ += staged.size;
   }
   return s;
 }
 
+void ChunkStore::discard(StagedChunk& staged) {
+  if (!staged.written) return;
+  staged.written = false;
+  ::unlink(staged.tmp.c_str());
+  unreserve(staged.size);
+}
+
 Result<zmq::message_t> ChunkStore::read_chunk(const Hash& hash) const {
   if (!has_chunk(hash)) return Status{ErrorCode::kNotFound, "no chunk " + hash.hex()};
-  fs::path path = chunk_path(hash);
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return errno_status("open", path, errno);
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return errno_status("stat", path, errno);
-  if (static_cast<std::uint64_t>(st.st_size) > limits::kMaxChunkSize)
-    return Status{ErrorCode::kIo, path.string() + " is larger than a chunk"};
-  // Read straight into the message that will be sent: no second copy.
-  zmq::message_t msg(static_cast<std::size_t>(st.st_size));
-  if (Status s = read_all(fd.get(), msg.data(), msg.size(), path); !s.ok()) return s;
-  return msg;
+  // Straight into the message that will be sent: no second copy.
+  return read_direct(chunk_path(hash).string(), limits::kMaxChunkSize);
 }
 
 bool ChunkStore::has_chunk(const Hash& hash) const {
@@ -304,6 +360,9 @@ Status ChunkStore::put_manifest(const Manifest& manifest) {
   Hash id = manifest.file_id();
   msgpack::sbuffer buf;
   msgpack::pack(buf, manifest);
+  // The file's chunks first: they were written without fsync, so a manifest
+  // on disk never names chunks a crash could lose.
+  if (Status s = sync_chunks(); !s.ok()) return s;
   if (Status s = write_durably(manifest_path(id), buf.data(), buf.size()); !s.ok()) return s;
   std::lock_guard lock(mu_);
   manifests_[id] = manifest;

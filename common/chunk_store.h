@@ -3,8 +3,14 @@
 //   DIR/chunks/<first 2 hex>/<64 hex>   chunk bytes, named by their SHA-256
 //   DIR/manifests/<file id hex>         msgpack Manifest
 //   DIR/tmp/                            files being written; emptied by load()
-// Every file is written to tmp/, fsync'ed and renamed into place, so a crash
-// leaves either the whole file or nothing under its final name.
+// Every file is written to tmp/ and renamed into place, so a crash leaves
+// either the whole file or nothing under its final name (load() re-hashes
+// chunks, so a torn one is dropped). Durability is per file, not per chunk:
+// chunks are written with O_DIRECT and no fsync, and put_manifest() syncs the
+// file system (syncfs) before it writes the manifest durably (fsync, rename,
+// fsync of the directory). Two fsyncs per chunk made a 1 GiB put at k=3
+// take 4.0-4.3 s against 2.6 s with one sync per file (docs/performance.md).
+// A manifest on disk therefore never names a chunk a crash could lose.
 //
 // Thread-safety: every method may be called from any thread at once (transfer
 // workers store and read concurrently). A mutex guards the in-memory index;
@@ -52,15 +58,36 @@ class ChunkStore {
   Result<LoadReport> load();
 
   enum class Verify { kYes, kAlreadyVerified };
-  // Stores a chunk durably. kBadChunk if the bytes do not hash to `hash`,
+  // Stores a chunk (durable once a manifest is put after it). kBadChunk if the bytes do not hash to `hash`,
   // kNoSpace beyond capacity (or a full disk), kIo on other disk errors.
   // A chunk already present is not rewritten (OK).
   Status put_chunk(const Hash& hash, const void* data, std::size_t size, Verify verify = Verify::kYes);
+  // A chunk written to tmp/ but not yet under its name: a write
+  // pipeline's intermediate peer keeps it only once the tail of the pipeline
+  // has verified the same bytes (services/peer/transfer_worker.cpp). Its
+  // bytes stay reserved against the capacity until keep() or discard().
+  // A StagedChunk neither kept nor discarded leaks a tmp file until the next
+  // load() (and its reservation until the process exits); keep or discard once.
+  struct StagedChunk {
+    Hash hash;
+    std::size_t size = 0;
+    std::filesystem::path tmp;
+    bool written = false;  // false: the chunk was already here, nothing to keep
+  };
+  // Writes the chunk to tmp/, unverified. kNoSpace beyond
+  // capacity, kBadChunk above the maximum chunk size, kIo on disk errors.
+  Result<StagedChunk> stage_chunk(const Hash& hash, const void* data, std::size_t size);
+  // Renames a staged chunk into place: from now on it is served and counted.
+  Status keep(StagedChunk& staged);
+  // Deletes a staged chunk and releases its reservation.
+  void discard(StagedChunk& staged);
+
   // The chunk's bytes in a message of exactly its size; kNotFound if absent.
   Result<zmq::message_t> read_chunk(const Hash& hash) const;
   bool has_chunk(const Hash& hash) const;
 
-  // Stores a manifest durably under its file id. REQUIRES: manifest.validate().
+  // Makes every chunk written so far durable (syncfs), then stores the
+  // manifest durably under its file id. REQUIRES: manifest.validate().
   Status put_manifest(const Manifest& manifest);
   Result<Manifest> manifest(const Hash& file_id) const;
   std::vector<Manifest> manifests() const;
@@ -96,6 +123,16 @@ class ChunkStore {
   // Writes `data` to a new tmp file, fsyncs it, renames it to `final_path`
   // and fsyncs the directory.
   Status write_durably(const std::filesystem::path& final_path, const void* data, std::size_t size);
+  // kChunk: through O_DIRECT where the file system has it (common/direct_io.h
+  // says why), no fsync of the file or its directory (sync_chunks does it).
+  // kManifest: buffered, fsync'ed, directory fsync'ed.
+  enum class FileKind { kChunk, kManifest };
+  // The two halves of write_durably. Both unlink `tmp` when they fail.
+  Status write_tmp(const std::filesystem::path& tmp, const void* data, std::size_t size, FileKind kind);
+  Status install(const std::filesystem::path& tmp, const std::filesystem::path& final_path, FileKind kind);
+  // syncfs of the data dir's file system: every chunk written so far is durable.
+  Status sync_chunks();
+  void unreserve(std::size_t size);
   Status load_chunks(LoadReport* report);
   Status load_manifests(LoadReport* report);
 

@@ -129,29 +129,45 @@ Result<TransferWorker::Reply> TransferWorker::put_chunk(codec::Envelope& request
   const std::size_t size = request.data.size();
   if (size > limits::kMaxChunkSize)
     return Status{ErrorCode::kBadRequest, "chunk of " + std::to_string(size) + " bytes exceeds the maximum"};
-  if (sha256(request.data.data(), size) != req.hash)
-    return Status{ErrorCode::kBadChunk, "chunk bytes do not match " + req.hash.hex()};
+  auto bad_chunk = [&] { return Status{ErrorCode::kBadChunk, "chunk bytes do not match " + req.hash.hex()}; };
   if (!store_.has_chunk(req.hash) && store_.free_bytes() < size)
     return Status{ErrorCode::kNoSpace, "no room for " + std::to_string(size) + " more bytes"};
 
-  // Forward first so the next peer writes while this one does: a pipeline of
-  // k peers costs about one write, not k. The copy shares the buffer.
-  std::optional<std::uint64_t> forwarded;
-  if (!req.forward.empty()) {
-    zmq::message_t copy;
-    copy.copy(request.data);
-    Result<std::uint64_t> seq = send_downstream(req.forward[0], proto::Command::kPutChunk,
-                                                codec::encode(proto::PutChunkRequest{req.hash, rest_of(req.forward)}),
-                                                &copy);
-    if (!seq.ok()) return seq.status();
-    forwarded = seq.value();
+  if (req.forward.empty()) {
+    // The tail of the pipeline (or a lone peer) verifies what it stores.
+    if (sha256(request.data.data(), size) != req.hash) return bad_chunk();
+    if (Status s = store_.put_chunk(req.hash, request.data.data(), size, ChunkStore::Verify::kAlreadyVerified);
+        !s.ok())
+      return s;
+    return Reply{codec::encode(proto::Empty{}), {}, false};
   }
-  if (Status s = store_.put_chunk(req.hash, request.data.data(), size, ChunkStore::Verify::kAlreadyVerified); !s.ok())
-    return s;
-  if (forwarded) {
-    Result<codec::Envelope> down = await_downstream(req.forward[0], *forwarded);
-    if (!down.ok()) return down.status();
+
+  // An intermediate peer does not hash (HDFS's write pipeline has only its
+  // last DataNode verify): it forwards the very buffer it stores (the message
+  // copy shares it), so the tail's OK proves these bytes match the hash, and
+  // corruption on any hop before it reaches the tail too. Hashing at every
+  // hop made a put of k copies hash the file k + 1 times. The chunk waits in
+  // tmp/ until the verdict; forwarding first lets the next peer write while
+  // this one does.
+  zmq::message_t copy;
+  copy.copy(request.data);
+  Result<std::uint64_t> seq = send_downstream(
+      req.forward[0], proto::Command::kPutChunk, codec::encode(proto::PutChunkRequest{req.hash, rest_of(req.forward)}),
+      &copy);
+  if (!seq.ok()) return seq.status();
+  Result<ChunkStore::StagedChunk> staged = store_.stage_chunk(req.hash, request.data.data(), size);
+  Result<codec::Envelope> down = await_downstream(req.forward[0], seq.value());
+  if (!staged.ok()) return staged.status();
+  if (!down.ok()) {
+    // No verdict from the tail: judge the bytes here before keeping them.
+    if (sha256(request.data.data(), size) != req.hash) {
+      store_.discard(staged.value());
+      return bad_chunk();
+    }
+    if (Status s = store_.keep(staged.value()); !s.ok()) return s;
+    return down.status();
   }
+  if (Status s = store_.keep(staged.value()); !s.ok()) return s;
   return Reply{codec::encode(proto::Empty{}), {}, false};
 }
 

@@ -1,0 +1,151 @@
+#include "common/direct_io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <algorithm>
+
+namespace p2p {
+
+namespace {
+
+Status write_error(const std::string& path, int err) {
+  ErrorCode code = (err == ENOSPC || err == EDQUOT) ? ErrorCode::kNoSpace : ErrorCode::kIo;
+  return {code, "write " + path + ": " + std::strerror(err)};
+}
+
+Status pwrite_all(int fd, const char* p, std::size_t size, std::uint64_t offset, const std::string& path) {
+  std::size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pwrite(fd, p + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return write_error(path, errno);
+    }
+    if (n == 0) return write_error(path, EIO);
+    done += static_cast<std::size_t>(n);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+int open_maybe_direct(const std::string& path, int flags, unsigned mode, bool want_direct, bool* direct) {
+  *direct = false;
+  if (want_direct) {
+    int fd = ::open(path.c_str(), flags | O_DIRECT, static_cast<mode_t>(mode));
+    if (fd >= 0) {
+      *direct = true;
+      return fd;
+    }
+    if (errno != EINVAL) return -1;
+    // EINVAL: this file system has no O_DIRECT (tmpfs); O_EXCL never created the file.
+  }
+  return ::open(path.c_str(), flags, static_cast<mode_t>(mode));
+}
+
+namespace {
+
+void free_buffer(void* data, void* /*hint*/) { std::free(data); }
+
+Status read_error(const std::string& what, const std::string& path, int err) {
+  return {ErrorCode::kIo, what + " " + path + ": " + std::strerror(err)};
+}
+
+// Reads exactly `size` bytes into `buf` from offset 0; kIo on a short read.
+Status pread_all(int fd, char* buf, std::size_t size, const std::string& path) {
+  std::size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd, buf + done, size - done, static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return read_error("read", path, errno);
+    }
+    if (n == 0) return {ErrorCode::kIo, "short read " + path};
+    done += static_cast<std::size_t>(n);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<zmq::message_t> read_direct(const std::string& path, std::size_t max_size) {
+  bool direct = false;
+  int fd = open_maybe_direct(path, O_RDONLY | O_CLOEXEC, 0, true, &direct);
+  if (fd < 0) return read_error("open", path, errno);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return read_error("stat", path, errno);
+  const auto size = static_cast<std::size_t>(st.st_size);
+  if (static_cast<std::uint64_t>(st.st_size) > max_size)
+    return Status{ErrorCode::kIo, path + " is larger than " + std::to_string(max_size) + " bytes"};
+  if (!direct) {
+    zmq::message_t msg(size);
+    if (Status s = pread_all(fd, static_cast<char*>(msg.data()), size, path); !s.ok()) return s;
+    return msg;
+  }
+  // O_DIRECT reads whole blocks: ask for the padded length, expect the size.
+  const std::size_t padded = std::max<std::size_t>(kDirectAlignment, (size + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment);
+  char* buf = static_cast<char*>(std::aligned_alloc(kDirectAlignment, padded));
+  if (!buf) return Status{ErrorCode::kInternal, "out of memory reading " + path};
+  std::size_t done = 0;
+  while (done < padded) {
+    ssize_t n = ::pread(fd, buf + done, padded - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      std::free(buf);
+      return read_error("read", path, errno);
+    }
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  if (done != size) {
+    std::free(buf);
+    return Status{ErrorCode::kIo, path + " changed size while read"};
+  }
+  try {
+    return zmq::message_t(buf, size, free_buffer, nullptr);  // the message frees buf
+  } catch (const zmq::error_t& e) {
+    std::free(buf);
+    return Status{ErrorCode::kInternal, std::string("zmq message: ") + e.what()};
+  }
+}
+
+void DirectBuffer::Free::operator()(char* p) const { std::free(p); }
+
+Status DirectBuffer::assign(const void* data, std::size_t size) {
+  const std::size_t padded = (size + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment;
+  if (padded > capacity_) {
+    void* p = std::aligned_alloc(kDirectAlignment, padded);
+    if (!p) return {ErrorCode::kInternal, "out of memory for a " + std::to_string(padded) + "-byte write buffer"};
+    buffer_.reset(static_cast<char*>(p));
+    capacity_ = padded;
+  }
+  if (size > 0) std::memcpy(buffer_.get(), data, size);
+  std::memset(buffer_.get() + size, 0, padded - size);
+  size_ = size;
+  return Status::Ok();
+}
+
+Status DirectBuffer::write_at(int fd, bool direct, std::uint64_t offset, const std::string& path) const {
+  if (!direct) return pwrite_all(fd, buffer_.get(), size_, offset, path);
+  if (!direct_aligned(offset)) return {ErrorCode::kInternal, "unaligned O_DIRECT write to " + path};
+  const std::size_t padded = (size_ + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment;
+  return pwrite_all(fd, buffer_.get(), padded, offset, path);
+}
+
+Status DirectWriter::pwrite(int fd, bool direct, const void* data, std::size_t size, std::uint64_t offset,
+                            const std::string& path) {
+  if (!direct || size == 0) return pwrite_all(fd, static_cast<const char*>(data), size, offset, path);
+  if (Status s = buffer_.assign(data, size); !s.ok()) return s;
+  return buffer_.write_at(fd, true, offset, path);
+}
+
+}  // namespace p2p
