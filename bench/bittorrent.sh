@@ -38,6 +38,7 @@ if ((${#missing[@]})); then
   exit 0
 fi
 size=$((SIZE_MB << 20))
+emit bt_size_bytes "$size" B
 
 echo "== BitTorrent swarm (opentracker + aria2c), ${SIZE_MB} MiB, $BT_RUNS runs each, work dir $work" >&2
 say "payload and torrent (1 MiB pieces)"
