@@ -206,6 +206,35 @@ TEST_CASE("failure of the next peer is reported as forward_failed") {
   CHECK(status_of(refused).message().find("no_space") != std::string::npos);
 }
 
+TEST_CASE("bad bytes sent down a pipeline are refused by its tail and kept by no peer") {
+  zmq::context_t ctx;
+  Peer first(ctx), second(ctx), third(ctx);
+  Client client(ctx, first.endpoint);
+  std::string data = bytes_of(20000, 'x');
+  const Hash claimed = hash_of(bytes_of(20000, 'y'));
+  codec::Envelope put = client.request(
+      proto::Command::kPutChunk, proto::PutChunkRequest{claimed, {second.endpoint, third.endpoint}}, &data);
+  CHECK(status_of(put).code() == ErrorCode::kBadChunk);
+  for (Peer* p : {&first, &second, &third}) {
+    CHECK_FALSE(p->store.has_chunk(claimed));
+    CHECK(p->store.stored_bytes() == 0);
+    CHECK(fs::is_empty(p->dir / "tmp"));  // the staged copies are gone too
+  }
+}
+
+TEST_CASE("a pipeline peer whose next peer is gone judges the bytes itself") {
+  zmq::context_t ctx;
+  Peer peer(ctx, 64 << 20, /*forward_timeout=*/200ms);
+  Client client(ctx, peer.endpoint);
+  std::string data = bytes_of(6000, 'g');
+  const Hash claimed = hash_of(bytes_of(6000, 'h'));
+  codec::Envelope put = client.request(proto::Command::kPutChunk,
+                                       proto::PutChunkRequest{claimed, {"tcp://127.0.0.1:1"}}, &data);
+  CHECK(status_of(put).code() == ErrorCode::kBadChunk);
+  CHECK_FALSE(peer.store.has_chunk(claimed));
+  CHECK(fs::is_empty(peer.dir / "tmp"));
+}
+
 TEST_CASE("COMMIT with a missing chunk is refused with missing_chunks") {
   zmq::context_t ctx;
   Peer peer(ctx);

@@ -1,0 +1,117 @@
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "common/direct_io.h"
+
+using namespace p2p;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/p2p-direct-io-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+std::string pattern(std::size_t size, int seed) {
+  std::string s(size, '\0');
+  for (std::size_t i = 0; i < size; ++i) s[i] = static_cast<char>((i * 131 + i / 7 + seed) & 0xff);
+  return s;
+}
+
+std::string contents(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+TEST_CASE("direct writes of any size read back exactly once the file is truncated to its size") {
+  TempDir dir;
+  for (std::size_t size : {std::size_t{1}, kDirectAlignment - 1, kDirectAlignment, kDirectAlignment + 1,
+                           std::size_t{(1 << 20) + 3}}) {
+    const std::string path = (dir.path / ("f" + std::to_string(size))).string();
+    const std::string bytes = pattern(size, static_cast<int>(size));
+    bool direct = false;
+    int fd = open_maybe_direct(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644, true, &direct);
+    REQUIRE(fd >= 0);
+    DirectWriter writer;
+    REQUIRE(writer.pwrite(fd, direct, bytes.data(), bytes.size(), 0, path).ok());
+    // A direct write is padded to the block: the caller trims it.
+    if (direct) CHECK(fs::file_size(path) % kDirectAlignment == 0);
+    REQUIRE(::ftruncate(fd, static_cast<off_t>(size)) == 0);
+    ::close(fd);
+    CHECK(contents(path) == bytes);
+
+    Result<zmq::message_t> read = read_direct(path, 4 << 20);
+    REQUIRE(read.ok());
+    CHECK(read->size() == size);
+    CHECK(std::string(static_cast<const char*>(read->data()), read->size()) == bytes);
+  }
+}
+
+TEST_CASE("direct writes at aligned offsets build one file block by block") {
+  TempDir dir;
+  const std::string path = (dir.path / "blocks").string();
+  const std::size_t block = 4 * kDirectAlignment;
+  const std::string bytes = pattern(3 * block + 100, 9);
+  bool direct = false;
+  int fd = open_maybe_direct(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644, true, &direct);
+  REQUIRE(fd >= 0);
+  DirectWriter writer;
+  for (std::size_t i : {3, 1, 0, 2}) {
+    const std::string piece = bytes.substr(i * block, block);
+    REQUIRE(writer.pwrite(fd, direct, piece.data(), piece.size(), i * block, path).ok());
+  }
+  REQUIRE(::ftruncate(fd, static_cast<off_t>(bytes.size())) == 0);
+  ::close(fd);
+  CHECK(contents(path) == bytes);
+}
+
+TEST_CASE("a direct write at an unaligned offset is refused, not corrupted") {
+  TempDir dir;
+  const std::string path = (dir.path / "unaligned").string();
+  bool direct = false;
+  int fd = open_maybe_direct(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644, true, &direct);
+  REQUIRE(fd >= 0);
+  if (direct) {
+    DirectWriter writer;
+    const std::string bytes = pattern(100, 1);
+    CHECK_FALSE(writer.pwrite(fd, true, bytes.data(), bytes.size(), 17, path).ok());
+  }
+  ::close(fd);
+  SUCCEED("O_DIRECT is not available on this file system");
+}
+
+TEST_CASE("read_direct refuses a file larger than the limit and a missing one") {
+  TempDir dir;
+  const fs::path path = dir.path / "big";
+  std::ofstream(path, std::ios::binary) << pattern(5000, 3);
+  Result<zmq::message_t> big = read_direct(path.string(), 4096);
+  CHECK(big.status().code() == ErrorCode::kIo);
+  Result<zmq::message_t> missing = read_direct((dir.path / "none").string(), 4096);
+  CHECK(missing.status().code() == ErrorCode::kIo);
+}
+
+TEST_CASE("an empty file reads back as an empty message") {
+  TempDir dir;
+  const fs::path path = dir.path / "empty";
+  std::ofstream(path, std::ios::binary).flush();
+  Result<zmq::message_t> read = read_direct(path.string(), 4096);
+  REQUIRE(read.ok());
+  CHECK(read->size() == 0);
+}
