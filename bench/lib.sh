@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # ELAPSED, RSS_KB, tracker, ...: set here for the scripts that source it
 # Shared by the bench/ scripts: source it after setting BIN, START_TIMEOUT_S
 # and WORK_PREFIX (and NEED_BINS, the programs of $BIN the script runs; by
 # default the tracker, the peer and the CLI). It checks the binaries, makes the
