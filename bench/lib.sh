@@ -140,7 +140,7 @@ part_begin() {
   PARTS_DIR=${PARTS_DIR:-bench/results/parts}
   mkdir -p "$PARTS_DIR"
   PART_FILE=$PARTS_DIR/$1.tsv
-  printf '%s_at\t%s\t-\t\t\n' "$1" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$PART_FILE"
+  printf '%s_at\t%s\t-\t\tload %s\n' "$1" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(cut -d' ' -f1-3 /proc/loadavg)" >"$PART_FILE"
 }
 
 # emit KEY VALUE UNIT [RUNS] [NOTE]
