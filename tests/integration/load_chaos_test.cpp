@@ -21,13 +21,14 @@ TEST_CASE("a chaos load test kills and restarts peers and ends with zero failed 
           "[load][chaos]") {
   ScriptCluster sc(ScriptClusterOptions{});
   const fs::path json = sc.path("chaos.json");
-  // A kill every 1.5 s, each peer down 0.8 s: past the tracker's 5 x 100 ms detection
-  // window, so puts meet both a dead peer still placed and a cluster one peer short.
-  // (Kills much closer together than a put's timeout, 3 hops x 1 s, leave every
-  // placement of k = 3 on 3 peers likely to hold a dead one, and puts run out of
-  // budget.) Multi-chunk files so gets have chunks in flight on the killed holder.
+  // Two kills in 5 s (1.5 s up between them), each peer down 0.8 s: past the
+  // tracker's 5 x 100 ms detection window, so puts meet both a dead peer still
+  // placed and a cluster one peer short. (Kills much closer together than a
+  // put's timeout, 3 hops x 1 s, leave every placement of k = 3 on 3 peers
+  // likely to hold a dead one, and puts run out of budget.) Multi-chunk files
+  // so gets have chunks in flight on the killed holder.
   RunResult r = sc.script("load-test",
-                          {"--chaos", "1.5", "--chaos-down", "0.8", "--clients", "3", "--duration", "4", "--files", "12",
+                          {"--chaos", "1.5", "--chaos-down", "0.8", "--clients", "3", "--duration", "5", "--files", "12",
                            "--sizes", "4KiB:8,3MiB:2", "--mix", "get=70,put=10,search=10,locate=10", "--json",
                            json.string()},
                           180s);
@@ -37,7 +38,7 @@ TEST_CASE("a chaos load test kills and restarts peers and ends with zero failed 
 
   std::smatch m;
   REQUIRE(std::regex_search(r.out, m, std::regex("chaos: (\\d+) kills; (\\d+) of (\\d+) peers running")));
-  CHECK(std::stoi(m[1]) >= 1);
+  CHECK(std::stoi(m[1]) >= 1);  // 2 as scheduled; 1 if a slow box delays the restart
   CHECK(m[2] == m[3]);
   CHECK(std::stoul(m[3]) == sc.peer_count());
 
