@@ -47,12 +47,9 @@ Result<std::unique_ptr<OutputFile>> OutputFile::open(const std::string& path, co
   if (Status s = out->scan_existing(static_cast<std::uint64_t>(st.st_size)); !s.ok()) return s;
   // Exactly the file's size: drops any tail of a longer old .part.
   if (::ftruncate(fd, static_cast<off_t>(manifest.size)) != 0) return io_error("cannot resize", part, errno);
-  if (direct_aligned(manifest.chunk_size)) {
-    bool direct = false;
-    int dfd = open_maybe_direct(part, O_WRONLY | O_CLOEXEC, 0644, true, &direct);
-    if (dfd >= 0 && !direct) ::close(dfd);  // no O_DIRECT here: write through fd_
-    else if (dfd >= 0) out->direct_fd_ = dfd;
-  }
+  // A second descriptor with O_DIRECT for the chunk writes; where the file
+  // system refuses it (or the chunk size is not block-aligned) they use fd.
+  if (direct_aligned(manifest.chunk_size)) out->direct_fd_ = ::open(part.c_str(), O_WRONLY | O_CLOEXEC | O_DIRECT);
   const bool direct = out->direct_fd_ >= 0;
   out->behind_ = std::make_unique<WriteBehind>(direct ? out->direct_fd_ : fd, direct, part);
   return out;

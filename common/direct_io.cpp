@@ -56,19 +56,19 @@ Status read_error(const std::string& what, const std::string& path, int err) {
   return {ErrorCode::kIo, what + " " + path + ": " + std::strerror(err)};
 }
 
-// Reads exactly `size` bytes into `buf` from offset 0; kIo on a short read.
-Status pread_all(int fd, char* buf, std::size_t size, const std::string& path) {
+// Reads from offset 0 into `buf` until `capacity` bytes or the end of the
+// file; the bytes read. An O_DIRECT read asks for whole blocks and gets the
+// file's exact size at its end.
+Result<std::size_t> pread_to_end(int fd, char* buf, std::size_t capacity, const std::string& path) {
   std::size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::pread(fd, buf + done, size - done, static_cast<off_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return read_error("read", path, errno);
-    }
-    if (n == 0) return {ErrorCode::kIo, "short read " + path};
+  while (done < capacity) {
+    ssize_t n = ::pread(fd, buf + done, capacity - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return read_error("read", path, errno);
+    if (n == 0) break;
     done += static_cast<std::size_t>(n);
   }
-  return Status::Ok();
+  return done;
 }
 
 }  // namespace
@@ -86,42 +86,32 @@ Result<zmq::message_t> read_direct(const std::string& path, std::size_t max_size
   const auto size = static_cast<std::size_t>(st.st_size);
   if (static_cast<std::uint64_t>(st.st_size) > max_size)
     return Status{ErrorCode::kIo, path + " is larger than " + std::to_string(max_size) + " bytes"};
-  if (!direct) {
-    zmq::message_t msg(size);
-    if (Status s = pread_all(fd, static_cast<char*>(msg.data()), size, path); !s.ok()) return s;
-    return msg;
-  }
-  // O_DIRECT reads whole blocks: ask for the padded length, expect the size.
-  const std::size_t padded = std::max<std::size_t>(kDirectAlignment, (size + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment);
-  char* buf = static_cast<char*>(std::aligned_alloc(kDirectAlignment, padded));
-  if (!buf) return Status{ErrorCode::kInternal, "out of memory reading " + path};
-  std::size_t done = 0;
-  while (done < padded) {
-    ssize_t n = ::pread(fd, buf + done, padded - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      std::free(buf);
-      return read_error("read", path, errno);
-    }
-    if (n == 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-  if (done != size) {
-    std::free(buf);
-    return Status{ErrorCode::kIo, path + " changed size while read"};
-  }
+  // The message owns its buffer either way: an aligned one of whole blocks
+  // for O_DIRECT, ZeroMQ's own otherwise. No copy after the read.
+  const std::size_t padded = direct_padded(size);
+  zmq::message_t msg;
   try {
-    return zmq::message_t(buf, size, free_buffer, nullptr);  // the message frees buf
+    if (direct) {
+      char* buf = static_cast<char*>(std::aligned_alloc(kDirectAlignment, padded));
+      if (!buf) return Status{ErrorCode::kInternal, "out of memory reading " + path};
+      msg.rebuild(buf, size, free_buffer, nullptr);  // frees buf from here on, also on the paths below
+    } else {
+      msg.rebuild(size);
+    }
   } catch (const zmq::error_t& e) {
-    std::free(buf);
     return Status{ErrorCode::kInternal, std::string("zmq message: ") + e.what()};
   }
+  // A count other than the size shows a file that changed since fstat.
+  Result<std::size_t> got = pread_to_end(fd, static_cast<char*>(msg.data()), direct ? padded : size, path);
+  if (!got.ok()) return got.status();
+  if (got.value() != size) return Status{ErrorCode::kIo, path + " changed size while read"};
+  return msg;
 }
 
 void DirectBuffer::Free::operator()(char* p) const { std::free(p); }
 
 Status DirectBuffer::assign(const void* data, std::size_t size) {
-  const std::size_t padded = (size + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment;
+  const std::size_t padded = direct_padded(size);
   if (padded > capacity_) {
     void* p = std::aligned_alloc(kDirectAlignment, padded);
     if (!p) return {ErrorCode::kInternal, "out of memory for a " + std::to_string(padded) + "-byte write buffer"};
@@ -137,8 +127,8 @@ Status DirectBuffer::assign(const void* data, std::size_t size) {
 Status DirectBuffer::write_at(int fd, bool direct, std::uint64_t offset, const std::string& path) const {
   if (!direct) return pwrite_all(fd, buffer_.get(), size_, offset, path);
   if (!direct_aligned(offset)) return {ErrorCode::kInternal, "unaligned O_DIRECT write to " + path};
-  const std::size_t padded = (size_ + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment;
-  return pwrite_all(fd, buffer_.get(), padded, offset, path);
+  // A zero-length write stays zero-length: nothing to pad.
+  return pwrite_all(fd, buffer_.get(), size_ == 0 ? 0 : direct_padded(size_), offset, path);
 }
 
 Status DirectWriter::pwrite(int fd, bool direct, const void* data, std::size_t size, std::uint64_t offset,

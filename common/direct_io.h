@@ -41,6 +41,11 @@ inline constexpr std::size_t kDirectAlignment = 4096;
 // with errno set, as open(2)) and sets *direct to whether O_DIRECT is on.
 int open_maybe_direct(const std::string& path, int flags, unsigned mode, bool want_direct, bool* direct);
 
+// `size` rounded up to whole O_DIRECT blocks (at least one).
+inline std::size_t direct_padded(std::size_t size) {
+  return size == 0 ? kDirectAlignment : (size + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment;
+}
+
 // True when a write at `offset` can go through O_DIRECT.
 inline bool direct_aligned(std::uint64_t offset) { return offset % kDirectAlignment == 0; }
 

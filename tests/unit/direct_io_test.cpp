@@ -1,7 +1,6 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -10,20 +9,12 @@
 #include <string>
 
 #include "common/direct_io.h"
+#include "tests/support/temp_dir.h"
 
 using namespace p2p;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/p2p-direct-io-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 std::string pattern(std::size_t size, int seed) {
   std::string s(size, '\0');
@@ -41,10 +32,10 @@ std::string contents(const fs::path& path) {
 }  // namespace
 
 TEST_CASE("direct writes of any size read back exactly once the file is truncated to its size") {
-  TempDir dir;
+  p2p::test::TempDir dir("p2p-direct-io");
   for (std::size_t size : {std::size_t{1}, kDirectAlignment - 1, kDirectAlignment, kDirectAlignment + 1,
                            std::size_t{(1 << 20) + 3}}) {
-    const std::string path = (dir.path / ("f" + std::to_string(size))).string();
+    const std::string path = (dir.path() / ("f" + std::to_string(size))).string();
     const std::string bytes = pattern(size, static_cast<int>(size));
     bool direct = false;
     int fd = open_maybe_direct(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644, true, &direct);
@@ -65,8 +56,8 @@ TEST_CASE("direct writes of any size read back exactly once the file is truncate
 }
 
 TEST_CASE("direct writes at aligned offsets build one file block by block") {
-  TempDir dir;
-  const std::string path = (dir.path / "blocks").string();
+  p2p::test::TempDir dir("p2p-direct-io");
+  const std::string path = (dir.path() / "blocks").string();
   const std::size_t block = 4 * kDirectAlignment;
   const std::string bytes = pattern(3 * block + 100, 9);
   bool direct = false;
@@ -83,8 +74,8 @@ TEST_CASE("direct writes at aligned offsets build one file block by block") {
 }
 
 TEST_CASE("a direct write at an unaligned offset is refused, not corrupted") {
-  TempDir dir;
-  const std::string path = (dir.path / "unaligned").string();
+  p2p::test::TempDir dir("p2p-direct-io");
+  const std::string path = (dir.path() / "unaligned").string();
   bool direct = false;
   int fd = open_maybe_direct(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644, true, &direct);
   REQUIRE(fd >= 0);
@@ -98,18 +89,18 @@ TEST_CASE("a direct write at an unaligned offset is refused, not corrupted") {
 }
 
 TEST_CASE("read_direct refuses a file larger than the limit and a missing one") {
-  TempDir dir;
-  const fs::path path = dir.path / "big";
+  p2p::test::TempDir dir("p2p-direct-io");
+  const fs::path path = dir.path() / "big";
   std::ofstream(path, std::ios::binary) << pattern(5000, 3);
   Result<zmq::message_t> big = read_direct(path.string(), 4096);
   CHECK(big.status().code() == ErrorCode::kIo);
-  Result<zmq::message_t> missing = read_direct((dir.path / "none").string(), 4096);
+  Result<zmq::message_t> missing = read_direct((dir.path() / "none").string(), 4096);
   CHECK(missing.status().code() == ErrorCode::kIo);
 }
 
 TEST_CASE("an empty file reads back as an empty message") {
-  TempDir dir;
-  const fs::path path = dir.path / "empty";
+  p2p::test::TempDir dir("p2p-direct-io");
+  const fs::path path = dir.path() / "empty";
   std::ofstream(path, std::ios::binary).flush();
   Result<zmq::message_t> read = read_direct(path.string(), 4096);
   REQUIRE(read.ok());

@@ -1,7 +1,6 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -10,21 +9,13 @@
 #include <string>
 
 #include "client/write_behind.h"
+#include "tests/support/temp_dir.h"
 
 using namespace p2p;
 using p2p::client::WriteBehind;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/p2p-write-behind-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 std::string contents(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -36,8 +27,8 @@ std::string contents(const fs::path& path) {
 }  // namespace
 
 TEST_CASE("write-behind has every queued block at its offset once flushed") {
-  TempDir dir;
-  const std::string path = (dir.path / "out").string();
+  p2p::test::TempDir dir("p2p-write-behind");
+  const std::string path = (dir.path() / "out").string();
   const std::size_t block = 2 * kDirectAlignment;
   const std::size_t blocks = 64;
   std::string bytes(blocks * block, '\0');
@@ -62,8 +53,8 @@ TEST_CASE("write-behind has every queued block at its offset once flushed") {
 }
 
 TEST_CASE("a failed write-behind write is reported by a later write or the flush") {
-  TempDir dir;
-  const std::string path = (dir.path / "ro").string();
+  p2p::test::TempDir dir("p2p-write-behind");
+  const std::string path = (dir.path() / "ro").string();
   std::ofstream(path).put('x');
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);  // every pwrite fails with EBADF
   REQUIRE(fd >= 0);
