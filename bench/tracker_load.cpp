@@ -1,6 +1,7 @@
 // p2p-bench-tracker-load: closed-loop load on a tracker, libzmq-perf style.
 //
 //   p2p-bench-tracker-load --tracker EP [--clients 64] [--duration 5] [--threads 2] [--json FILE]
+//   p2p-bench-tracker-load --echo --tracker EP ...     (EP: a p2p-bench-zmq-echo)
 //
 // First a SEARCH for every name (the index must hold files: put some first).
 // Then C clients, each its own DEALER (so its own routing identity at the
@@ -10,6 +11,11 @@
 // over --threads threads that multiplex them with zmq::poll, so 64 clients do
 // not need 64 threads on 2 cores. Every reply is checked: OK, the request's
 // seq, a body that decodes, and (LOCATE) the file asked for.
+//
+// --echo measures the ceiling instead: the same clients send the same
+// requests (for 1,000 made-up names) to p2p-bench-zmq-echo, which sends each
+// back untouched, and a reply counts when it is the request itself (same
+// command, seq and body size). No tracker work is in that figure.
 //
 // Prints one line: requests, req/s, p50, p99, max latency, errors. --json FILE
 // writes {"clients","duration_s","requests","req_per_s","p50_ms","p99_ms",
@@ -57,7 +63,11 @@ struct Options {
   int threads = 2;
   std::string json;
   std::string pattern;  // empty: a random known name per SEARCH
+  bool echo = false;    // the endpoint is p2p-bench-zmq-echo (see the top)
 };
+
+// Made-up names for --echo: as many as the bench's index holds.
+constexpr int kEchoNames = 1000;
 
 // Request bodies encoded once: the tool should spend its CPU on the wire,
 // not on msgpack, since it shares the 2 cores with the tracker.
@@ -132,14 +142,17 @@ class LoadThread {
   void send(Client& c) {
     c.locate = !c.locate;
     c.name = std::uniform_int_distribution<std::size_t>(0, work_.names.size() - 1)(rng_);
-    const std::string& body = c.locate ? work_.locate_bodies[c.name]
-                                       : (options_.pattern.empty() ? work_.search_bodies[c.name]
-                                                                   : work_.search_bodies[0]);
+    const std::string& body = request_body(c);
     c.sent = Clock::now();
     Status s = codec::send_envelope(c.socket, codec::Layout::kDealer, nullptr,
                                     c.locate ? proto::Command::kLocate : proto::Command::kSearch, ++c.seq,
                                     zmq::message_t(body.data(), body.size()), nullptr, zmq::send_flags::dontwait);
     if (!s.ok()) fail(c, "send: " + s.to_string());
+  }
+
+  const std::string& request_body(const Client& c) const {
+    if (c.locate) return work_.locate_bodies[c.name];
+    return options_.pattern.empty() ? work_.search_bodies[c.name] : work_.search_bodies[0];
   }
 
   // Drains every reply waiting on the client's socket (at most one is ours).
@@ -151,9 +164,15 @@ class LoadThread {
       const Clock::time_point now = Clock::now();
       if (!s.ok()) return fail(c, "malformed reply: " + s.to_string());
       if (env.seq != c.seq) return fail(c, "reply with seq " + std::to_string(env.seq) + ", expected " + std::to_string(c.seq));
-      if (env.cmd() == proto::Command::kError) return fail(c, "ERROR reply: " + codec::error_from(env).to_string());
-      if (env.cmd() != proto::Command::kOk) return fail(c, "unexpected reply command");
-      if (Status d = check_body(c, env); !d.ok()) return fail(c, d.to_string());
+      if (options_.echo) {
+        if (env.cmd() != (c.locate ? proto::Command::kLocate : proto::Command::kSearch) ||
+            env.body.size() != request_body(c).size())
+          return fail(c, "the echo is not the request sent");
+      } else {
+        if (env.cmd() == proto::Command::kError) return fail(c, "ERROR reply: " + codec::error_from(env).to_string());
+        if (env.cmd() != proto::Command::kOk) return fail(c, "unexpected reply command");
+        if (Status d = check_body(c, env); !d.ok()) return fail(c, d.to_string());
+      }
       if (c.sent >= measure_from && now <= measure_until) {
         const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - c.sent).count();
         result_.latencies_us.push_back(static_cast<std::uint32_t>(std::min<long long>(us, UINT32_MAX)));
@@ -195,7 +214,14 @@ double percentile_ms(const std::vector<std::uint32_t>& sorted, double p) {
 int run(const Options& options) {
   zmq::context_t ctx(1);
   Workload work;
-  {
+  if (options.echo) {
+    for (int i = 0; i < kEchoNames; ++i) {
+      const std::string name = "echo-" + std::to_string(i) + ".bin";
+      work.names.push_back(name);
+      work.locate_bodies.push_back(encoded(proto::QueryRequest{name}));
+      work.search_bodies.push_back(encoded(proto::SearchRequest{options.pattern.empty() ? name : options.pattern}));
+    }
+  } else {
     p2p::TrackerClient client(ctx, options.tracker, std::chrono::milliseconds(5000));
     proto::ListReply all;
     if (Status s = client.call(proto::Command::kSearch, proto::SearchRequest{}, &all); !s.ok()) {
@@ -287,6 +313,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--json", options.json, "also write the figures as JSON to FILE");
   app.add_option("--pattern", options.pattern, "SEARCH this pattern (default: a random known name)");
+  app.add_flag("--echo", options.echo, "the endpoint is p2p-bench-zmq-echo: measure the round-trip ceiling");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -21,8 +21,8 @@ void FileIndex::add_holder(FileRecord& file, const std::string& peer_id) {
 }
 
 bool FileIndex::is_named(const FileRecord& file) const {
-  auto it = names_.find(file.manifest.name);
-  return it != names_.end() && it->second == file.id;
+  const Hash* id = names_.find(file.manifest.name);
+  return id != nullptr && *id == file.id;
 }
 
 void FileIndex::drop_if_orphan(const Hash& id) {
@@ -35,26 +35,25 @@ HoldingOutcome FileIndex::add_holding(const Manifest& manifest, const std::strin
   out.id = manifest.file_id();
   FileRecord& file = insert(manifest, out.id, &out.new_file);
   add_holder(file, peer_id);
-  auto [name, inserted] = names_.try_emplace(manifest.name, out.id);
-  out.name_bound = inserted;
+  out.name_bound = names_.bind_if_free(manifest.name, out.id);
   return out;
 }
 
 Result<Hash> FileIndex::publish(const Manifest& manifest, const std::vector<std::string>& holders, bool force) {
   const Hash id = manifest.file_id();
-  auto name = names_.find(manifest.name);
+  const Hash* bound = names_.find(manifest.name);
   std::optional<Hash> replaced;
-  if (name != names_.end() && name->second != id) {
+  if (bound != nullptr && *bound != id) {
     if (!force)
       return Status{ErrorCode::kNameExists,
-                    "the name '" + manifest.name + "' holds a different file (" + name->second.hex() + ")"};
-    replaced = name->second;
+                    "the name '" + manifest.name + "' holds a different file (" + bound->hex() + ")"};
+    replaced = *bound;
   }
   bool is_new = false;
   FileRecord& file = insert(manifest, id, &is_new);
   file.manifest.replicas = manifest.replicas;
   for (const auto& peer : holders) add_holder(file, peer);
-  names_.insert_or_assign(manifest.name, id);
+  names_.bind(manifest.name, id);
   if (replaced) drop_if_orphan(*replaced);
   return id;
 }
@@ -98,8 +97,8 @@ const FileRecord* FileIndex::find(const Hash& id) const {
 }
 
 const FileRecord* FileIndex::find_name(std::string_view name) const {
-  auto it = names_.find(name);
-  return it == names_.end() ? nullptr : find(it->second);
+  const Hash* id = names_.find(name);
+  return id == nullptr ? nullptr : find(*id);
 }
 
 const FileRecord* FileIndex::lookup(std::string_view query) const {
@@ -111,11 +110,8 @@ const FileRecord* FileIndex::lookup(std::string_view query) const {
 
 std::vector<const FileRecord*> FileIndex::search(const NamePattern& pattern, std::size_t limit) const {
   std::vector<const FileRecord*> out;
-  for (const auto& [name, id] : names_) {
-    if (out.size() == limit) break;
-    if (!pattern.matches(name)) continue;
+  for (const Hash& id : names_.search(pattern, limit))
     if (const FileRecord* f = find(id)) out.push_back(f);
-  }
   return out;
 }
 

@@ -19,7 +19,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -31,6 +30,7 @@
 #include "common/manifest.h"
 #include "common/sockets.h"
 #include "common/status.h"
+#include "services/tracker/name_index.h"
 #include "services/tracker/name_pattern.h"
 
 namespace p2p::tracker {
@@ -108,7 +108,7 @@ class FileIndex {
 
   std::uint32_t default_replicas_;
   std::unordered_map<Hash, FileRecord, HashHasher> files_;
-  std::map<std::string, Hash, std::less<>> names_;  // ordered: SEARCH answers sorted by name
+  NameIndex names_;  // ordered: SEARCH answers sorted by name
   std::unordered_map<std::string, std::set<Hash>> by_peer_;
 };
 

@@ -8,32 +8,49 @@ namespace {
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
+// The longest run of `glob` holding no wildcard.
+std::string longest_literal(std::string_view glob) {
+  std::string_view best;
+  std::size_t start = 0;
+  while (start <= glob.size()) {
+    std::size_t end = glob.find_first_of("*?", start);
+    if (end == std::string_view::npos) end = glob.size();
+    if (end - start > best.size()) best = glob.substr(start, end - start);
+    start = end + 1;
+  }
+  return std::string(best);
+}
+
 }  // namespace
 
 NamePattern::NamePattern(std::string_view pattern) : pattern_(pattern) {
   std::transform(pattern_.begin(), pattern_.end(), pattern_.begin(), lower);
   glob_ = pattern_.find_first_of("*?") != std::string::npos;
+  literal_ = glob_ ? longest_literal(pattern_) : pattern_;
 }
 
 bool NamePattern::matches(std::string_view name) const {
-  return glob_ ? glob_matches(name) : substring_matches(name);
-}
-
-bool NamePattern::substring_matches(std::string_view name) const {
+  if (glob_) return glob_matches<false>(name);
   auto equal = [](char n, char p) { return lower(n) == p; };
   return std::search(name.begin(), name.end(), pattern_.begin(), pattern_.end(), equal) != name.end();
+}
+
+bool NamePattern::matches_lowered(std::string_view name) const {
+  return glob_ ? glob_matches<true>(name) : name.find(pattern_) != std::string_view::npos;
 }
 
 // The classic greedy matcher: on a mismatch, let the last '*' swallow one
 // more byte and retry from there. Earlier stars never need revisiting, which
 // is what keeps this quadratic instead of exponential.
+template <bool kLowered>
 bool NamePattern::glob_matches(std::string_view name) const {
   const std::string_view pat = pattern_;
   std::size_t p = 0, n = 0;
   std::size_t star = std::string_view::npos;  // position of the last '*' seen
   std::size_t resume = 0;                     // name position that star matched up to
   while (n < name.size()) {
-    if (p < pat.size() && (pat[p] == '?' || pat[p] == lower(name[n]))) {
+    const char c = kLowered ? name[n] : lower(name[n]);
+    if (p < pat.size() && (pat[p] == '?' || pat[p] == c)) {
       ++p;
       ++n;
     } else if (p < pat.size() && pat[p] == '*') {

@@ -9,6 +9,10 @@
 // Cost: O(|pattern| x |name|) at worst, no recursion, so a hostile pattern
 // like "*a*a*a*a*b" cannot blow up. Immutable after construction; safe to
 // share between threads.
+//
+// literal() is what an index can look for first: every matching name
+// contains it (lowercased). NameIndex scans for it with memmem and runs the
+// full match only on the names that hold it.
 #pragma once
 
 #include <string>
@@ -22,12 +26,19 @@ class NamePattern {
 
   bool is_glob() const { return glob_; }
   bool matches(std::string_view name) const;
+  // The same, for a name already lowercased (ASCII) by the caller.
+  bool matches_lowered(std::string_view lowered_name) const;
+
+  // Lowercased bytes every matching name contains: the whole pattern when it
+  // is a substring, the longest run between wildcards of a glob ("" for "*").
+  std::string_view literal() const { return literal_; }
 
  private:
+  template <bool kLowered>
   bool glob_matches(std::string_view name) const;
-  bool substring_matches(std::string_view name) const;
 
   std::string pattern_;  // lowercased
+  std::string literal_;
   bool glob_ = false;
 };
 

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <cctype>
 #include <string>
 
 #include "services/tracker/name_pattern.h"
@@ -54,4 +55,24 @@ TEST_CASE("hostile glob stays fast on a long name") {
   // An exponential matcher would take ages here; the greedy one is quadratic.
   NamePattern p("*a*a*a*a*a*a*a*a*a*b");
   CHECK_FALSE(p.matches(std::string(255, 'a')));
+}
+
+TEST_CASE("pattern literal is what every matching name must contain") {
+  CHECK(NamePattern("Report").literal() == "report");
+  CHECK(NamePattern("*.TXT").literal() == ".txt");
+  CHECK(NamePattern("ab*cdef?g").literal() == "cdef");
+  CHECK(NamePattern("*").literal().empty());
+  CHECK(NamePattern("").literal().empty());
+}
+
+TEST_CASE("a lowercased name matches as the original does") {
+  for (const char* pattern : {"Report", "*.TXT", "a*b*c", "file?.bin", ""}) {
+    NamePattern p(pattern);
+    for (const char* name : {"annual-report.pdf", "notes.txt", "axxbyyc", "file1.bin", "other"}) {
+      std::string lowered(name);
+      for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      INFO(pattern << " vs " << name);
+      CHECK(p.matches_lowered(lowered) == p.matches(name));
+    }
+  }
 }

@@ -1,0 +1,81 @@
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "common/sha256.h"
+#include "services/tracker/name_index.h"
+
+using p2p::Hash;
+using p2p::tracker::NameIndex;
+using p2p::tracker::NamePattern;
+
+namespace {
+
+Hash id_of(const std::string& s) { return p2p::sha256(s.data(), s.size()); }
+
+// The names whose ids search() returned, in its order (ids are id_of(name)).
+std::vector<std::string> found(const NameIndex& index, const std::vector<std::string>& names, const char* pattern,
+                               std::size_t limit = 100) {
+  std::vector<std::string> out;
+  for (const Hash& id : index.search(NamePattern(pattern), limit))
+    for (const std::string& n : names)
+      if (id_of(n) == id) out.push_back(n);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("name index binds a free name once and rebinds on request") {
+  NameIndex index;
+  CHECK(index.bind_if_free("a.txt", id_of("1")));
+  CHECK_FALSE(index.bind_if_free("a.txt", id_of("2")));
+  REQUIRE(index.find("a.txt") != nullptr);
+  CHECK(*index.find("a.txt") == id_of("1"));
+  index.bind("a.txt", id_of("2"));
+  CHECK(*index.find("a.txt") == id_of("2"));
+  CHECK(index.find("b.txt") == nullptr);
+  CHECK(index.size() == 1);
+}
+
+TEST_CASE("name search finds substrings and globs case-insensitively in name order") {
+  const std::vector<std::string> names{"zeta.txt", "Alpha.TXT", "beta.bin", "gamma.txt", "report-eta"};
+  NameIndex index;
+  for (const auto& n : names) index.bind_if_free(n, id_of(n));
+  CHECK(found(index, names, "ETA") == std::vector<std::string>{"beta.bin", "report-eta", "zeta.txt"});
+  CHECK(found(index, names, "*.txt") == std::vector<std::string>{"Alpha.TXT", "gamma.txt", "zeta.txt"});
+  CHECK(found(index, names, "?eta*") == std::vector<std::string>{"beta.bin", "zeta.txt"});
+  CHECK(found(index, names, "").size() == 5);
+  CHECK(found(index, names, "*").size() == 5);
+  CHECK(found(index, names, "", 2) == std::vector<std::string>{"Alpha.TXT", "beta.bin"});
+  CHECK(found(index, names, "eta", 1) == std::vector<std::string>{"beta.bin"});
+  CHECK(found(index, names, "nothing").empty());
+}
+
+TEST_CASE("name search never matches across two names") {
+  NameIndex index;
+  index.bind_if_free("abc", id_of("abc"));
+  index.bind_if_free("def", id_of("def"));
+  CHECK(index.search(NamePattern("cd"), 10).empty());
+  CHECK(index.search(NamePattern("c*d"), 10).empty());
+  CHECK(index.search(NamePattern(std::string("c\0d", 3)), 10).empty());
+  CHECK(index.search(NamePattern(std::string("\0", 1)), 10).empty());
+}
+
+TEST_CASE("a name bound after a search is found by the next one") {
+  const std::vector<std::string> names{"m.txt", "a.txt", "z.txt"};
+  NameIndex index;
+  index.bind_if_free("m.txt", id_of("m.txt"));
+  CHECK(found(index, names, ".txt") == std::vector<std::string>{"m.txt"});
+  index.bind_if_free("z.txt", id_of("z.txt"));
+  index.bind("a.txt", id_of("a.txt"));
+  CHECK(found(index, names, ".txt") == std::vector<std::string>{"a.txt", "m.txt", "z.txt"});
+}
+
+TEST_CASE("a name rebound to another file is searched with its new id") {
+  NameIndex index;
+  index.bind_if_free("f", id_of("old"));
+  REQUIRE(index.search(NamePattern("f"), 10) == std::vector<Hash>{id_of("old")});
+  index.bind("f", id_of("new"));
+  CHECK(index.search(NamePattern("f"), 10) == std::vector<Hash>{id_of("new")});
+}
