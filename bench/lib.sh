@@ -59,6 +59,7 @@ listening() {
 start_tracker() {
   "$BIN/p2p-tracker" --listen tcp://127.0.0.1:0 "$@" >"$work/tracker.out" 2>"$work/tracker.log" </dev/null &
   pids+=($!)
+  tracker_pid=$!
   tracker=$(listening "$work/tracker.out" "$!")
   export P2P_TRACKER=$tracker
 }
@@ -110,6 +111,9 @@ timed() {
 # Peak RSS (VmHWM, KiB) of a running process, and its reset to the current
 # RSS (Linux: `5` in clear_refs) so that the next peak is one step's alone.
 hwm_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# CPU time (user + system) a process has used so far, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
 reset_hwm() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
 # Largest VmHWM (KiB) among the pids given.
 max_hwm_kb() { local p m=0 h; for p in "$@"; do h=$(hwm_kb "$p"); ((h > m)) && m=$h; done; echo "$m"; }

@@ -14,7 +14,8 @@
 #   files4k_per_s            p2p-load --clients 1 --files SMALL_FILES --sizes 4KiB:1 --each-once: gets/s
 #   tracker_req_s, tracker_p50_ms, tracker_p99_ms
 #                            p2p-bench-tracker-load --clients TRACKER_CLIENTS (LOCATE + SEARCH),
-#                            against the index the steps above filled
+#                            against the index the steps above filled; tracker_cpu_us_per_req is
+#                            the tracker's CPU time (all its threads) per request in that run
 #   get1k_p50_ms, get1k_p99_ms   whole-process time of `p2p get` of a 1 KiB file, GET1K_RUNS runs
 # Every get is checked against its input's SHA-256.
 #
@@ -145,11 +146,16 @@ emit files4k_per_s "$(jq '.ops.get.ops_per_s | . * 10 | round / 10' "$work/load.
   "$(jq -r '"\(.ops.get.count) gets, p50 \(.ops.get.p50_ms) ms, p99 \(.ops.get.p99_ms) ms"' "$work/load.json")"
 
 say "tracker: $TRACKER_CLIENTS concurrent clients, LOCATE + SEARCH, ${TRACKER_S} s"
+ticks0=$(cpu_ticks "$tracker_pid")
 "$BIN/p2p-bench-tracker-load" --clients "$TRACKER_CLIENTS" --duration "$TRACKER_S" --json "$work/tracker.json" \
   >"$work/tload.txt" 2>&1 || { cat "$work/tload.txt" >&2; die "p2p-bench-tracker-load failed"; }
 emit tracker_req_s "$(jq '.req_per_s | round' "$work/tracker.json")" req/s "" "$(cat "$work/tload.txt")"
 emit tracker_p50_ms "$(jq '.p50_ms' "$work/tracker.json")" ms
 emit tracker_p99_ms "$(jq '.p99_ms' "$work/tracker.json")" ms
+# CPU from before the tool starts to after it ends, over every request answered (warm-up included).
+emit tracker_cpu_us_per_req "$(jq --arg t "$(($(cpu_ticks "$tracker_pid") - ticks0))" --arg hz "$(getconf CLK_TCK)" \
+  '($t | tonumber) / ($hz | tonumber) * 1e6 / .answered | . * 10 | round / 10' "$work/tracker.json")" us \
+  "" "tracker CPU (all threads) per request: 1e6 / this = req/s one tracker core could serve"
 
 say "whole-process p2p get of a 1 KiB file, $GET1K_RUNS runs"
 head -c 1024 /dev/urandom >"$work/tiny.bin"

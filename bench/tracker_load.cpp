@@ -19,7 +19,8 @@
 //
 // Prints one line: requests, req/s, p50, p99, max latency, errors. --json FILE
 // writes {"clients","duration_s","requests","req_per_s","p50_ms","p99_ms",
-// "max_ms","errors"} (bench scripts read exactly these keys). Exit 0 when the
+// "max_ms","errors","answered"} (bench scripts read exactly these keys;
+// answered counts the warm-up's replies too). Exit 0 when the
 // run completed with no errors, 1 otherwise, 2 on bad flags.
 #include <algorithm>
 #include <atomic>
@@ -95,6 +96,7 @@ struct Client {
 
 struct ThreadResult {
   std::vector<std::uint32_t> latencies_us;  // measured requests only
+  std::uint64_t answered = 0;               // every good reply, warm-up included
   std::uint64_t errors = 0;
   std::string first_error;
 };
@@ -173,6 +175,7 @@ class LoadThread {
         if (env.cmd() != proto::Command::kOk) return fail(c, "unexpected reply command");
         if (Status d = check_body(c, env); !d.ok()) return fail(c, d.to_string());
       }
+      ++result_.answered;
       if (c.sent >= measure_from && now <= measure_until) {
         const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - c.sent).count();
         result_.latencies_us.push_back(static_cast<std::uint32_t>(std::min<long long>(us, UINT32_MAX)));
@@ -263,9 +266,10 @@ int run(const Options& options) {
   for (auto& t : threads) t.join();
 
   std::vector<std::uint32_t> all;
-  std::uint64_t errors = 0;
+  std::uint64_t errors = 0, answered = 0;
   std::string first_error;
   for (auto& r : results) {
+    answered += r.answered;
     all.insert(all.end(), r.latencies_us.begin(), r.latencies_us.end());
     errors += r.errors;
     if (first_error.empty()) first_error = r.first_error;
@@ -288,8 +292,9 @@ int run(const Options& options) {
     }
     std::fprintf(f,
                  "{\"clients\": %d, \"duration_s\": %.3f, \"requests\": %zu, \"req_per_s\": %.1f, \"p50_ms\": %.4f, "
-                 "\"p99_ms\": %.4f, \"max_ms\": %.4f, \"errors\": %llu}\n",
-                 options.clients, seconds, all.size(), rate, p50, p99, max, static_cast<unsigned long long>(errors));
+                 "\"p99_ms\": %.4f, \"max_ms\": %.4f, \"errors\": %llu, \"answered\": %llu}\n",
+                 options.clients, seconds, all.size(), rate, p50, p99, max, static_cast<unsigned long long>(errors),
+                 static_cast<unsigned long long>(answered));
     std::fclose(f);
   }
   return errors == 0 && !all.empty() ? 0 : 1;

@@ -1,13 +1,21 @@
 // NameIndex: file name -> file id, in name order, and the scan behind SEARCH.
 //
 // SEARCH runs on every client's request and the names change only when a
-// new name is bound, so the scan works on a flat copy built once per change:
+// new name is bound, so the search works on a copy built once per change:
 // every name lowercased, each ended by a NUL (which no valid name holds, see
-// validate_name), in name order. A search is memmem() over that text for the
-// pattern's literal, then the full match on each name that holds it, so its
-// cost is one pass over contiguous bytes instead of a tree walk that
-// lowercases every byte (that walk was a third of the tracker's CPU under
-// the 64-client load of docs/performance.md).
+// validate_name), in name order, plus a trigram index: for every 3 bytes
+// that occur in some name, the names holding them, in name order.
+//
+// A search looks for the pattern's literal (name_pattern.h). When the
+// literal has 3 bytes or more, the candidates are the names of its rarest
+// trigram, each checked in full: a handful of names instead of all of them.
+// A shorter literal is found with memmem() over the whole text. Either way
+// no byte is lowercased per search (the tree walk that did it was a third of
+// the tracker's CPU under the 64-client load of docs/performance.md; the
+// memmem scan that replaced it, a quarter of the broker thread's).
+//
+// Cost: the copy is rebuilt, O(total name bytes), at the first search after
+// a new name; binding an existing name to another file id keeps it.
 //
 // Names are never unbound: the index keeps a file while a name points at it
 // (file_index.h), and a name only ever moves to another file id.
@@ -19,6 +27,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <string_view>
 #include <vector>
 
@@ -47,6 +56,10 @@ class NameIndex {
  private:
   using Entry = std::map<std::string, Hash, std::less<>>::value_type;
   void rebuild() const;
+  // The lowercased name of entry i, without its NUL.
+  std::string_view lowered(std::size_t i) const;
+  // Searches of literals shorter than a trigram: memmem over text_.
+  void scan(const NamePattern& pattern, std::size_t limit, std::vector<Hash>* out) const;
 
   std::map<std::string, Hash, std::less<>> names_;
   // The search cache (see above), rebuilt by search() when stale_.
@@ -54,6 +67,9 @@ class NameIndex {
   mutable std::string text_;                 // lowercased names, each + '\0'
   mutable std::vector<std::size_t> starts_;  // where each name begins in text_
   mutable std::vector<const Entry*> entries_;  // map nodes, same order (stable)
+  // Trigram (3 lowercased bytes packed in 24 bits) -> indexes into
+  // entries_ of the names holding it, ascending, each once.
+  mutable std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> trigrams_;
 };
 
 }  // namespace p2p::tracker

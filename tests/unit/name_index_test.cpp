@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -78,4 +79,28 @@ TEST_CASE("a name rebound to another file is searched with its new id") {
   REQUIRE(index.search(NamePattern("f"), 10) == std::vector<Hash>{id_of("old")});
   index.bind("f", id_of("new"));
   CHECK(index.search(NamePattern("f"), 10) == std::vector<Hash>{id_of("new")});
+}
+
+TEST_CASE("name search gives the same answer through the trigram index as a full scan") {
+  // Every name checked against NamePattern::matches: the index may only
+  // narrow the candidates, never lose or add one.
+  std::vector<std::string> names;
+  for (int i = 0; i < 300; ++i)
+    names.push_back((i % 3 == 0 ? "Report-" : i % 3 == 1 ? "photo_" : "aaa") + std::to_string(i * 7919 % 1000) +
+                    (i % 2 ? ".TXT" : ".bin"));
+  names.push_back("aaaa");
+  names.push_back("xaaay");
+  NameIndex index;
+  for (const auto& n : names) index.bind_if_free(n, id_of(n));
+  std::vector<std::string> sorted = names;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  for (const char* pattern : {"report", "REPORT-1", "9.txt", "aaa", "aaaa", "*.txt", "photo_*9.bin", "*aa?*", "?x*",
+                              "77", "t-", "", "*", "zzz", "Report-0123456"}) {
+    std::vector<std::string> want;
+    for (const auto& n : sorted)
+      if (NamePattern(pattern).matches(n)) want.push_back(n);
+    INFO(pattern);
+    CHECK(found(index, names, pattern, 10000) == want);
+  }
 }
