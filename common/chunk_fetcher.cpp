@@ -139,18 +139,20 @@ class Fetcher {
   }
 
   void fill_windows() {
-    for (Holder& h : holders_) {
-      while (h.live() && h.in_flight.size() < options_.window) {
-        std::optional<std::uint64_t> index = take_for(h);
-        if (!index) break;
-        if (h.in_flight.empty()) h.deadline = Clock::now() + options_.chunk_timeout;
-        std::uint64_t seq = h.conn->next_seq++;
-        h.in_flight.emplace(seq, *index);
-        Status s = codec::send_envelope(h.conn->socket, codec::Layout::kDealer, nullptr, proto::Command::kGetChunk, seq,
-                                        codec::encode(proto::ChunkRef{manifest_.chunks[*index]}), nullptr,
-                                        zmq::send_flags::dontwait);
-        if (!s.ok()) drop(h, "cannot send: " + s.message());
-      }
+    for (Holder& h : holders_) fill_window(h);
+  }
+
+  void fill_window(Holder& h) {
+    while (h.live() && h.in_flight.size() < options_.window) {
+      std::optional<std::uint64_t> index = take_for(h);
+      if (!index) break;
+      if (h.in_flight.empty()) h.deadline = Clock::now() + options_.chunk_timeout;
+      std::uint64_t seq = h.conn->next_seq++;
+      h.in_flight.emplace(seq, *index);
+      Status s = codec::send_envelope(h.conn->socket, codec::Layout::kDealer, nullptr, proto::Command::kGetChunk, seq,
+                                      codec::encode(proto::ChunkRef{manifest_.chunks[*index]}), nullptr,
+                                      zmq::send_flags::dontwait);
+      if (!s.ok()) drop(h, "cannot send: " + s.message());
     }
   }
 
@@ -197,6 +199,9 @@ class Fetcher {
       std::uint64_t index = it->second;
       h.in_flight.erase(it);
       h.deadline = Clock::now() + options_.chunk_timeout;
+      // Ask for the next chunk before verifying this one: the holder then
+      // reads and sends it while this thread spends ~0.6 ms on SHA-256.
+      fill_window(h);
       if (Status r = on_reply(h, index, env); !r.ok()) return r;
     }
     return Status::Ok();
