@@ -59,7 +59,7 @@ load-test:
 # Ceilings, p2p-share figures and a BitTorrent swarm in one run (bench/run says
 # its knobs); bench-deps installs the tools it measures with.
 bench: configure
-	cmake --build $(BUILD_DIR) -j $(JOBS) --target p2p-tracker p2p-peer p2p p2p-load p2p-bench-zmq-stream p2p-bench-zmq-echo p2p-bench-tracker-load
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target p2p-tracker p2p-peer p2p p2p-load p2p-bench-zmq-stream p2p-bench-zmq-echo p2p-bench-tracker-load p2p-bench-disk-get
 	@BUILD_DIR=$(BUILD_DIR) bench/run
 
 bench-deps:

@@ -11,9 +11,6 @@
 #                    alone with the tracker figure's clients and load tool (the tracker's ceiling)
 #   disk_write_mb_s  dd 1 GiB with fdatasync into TMPDIR (where the peers' data dirs are);
 #                    disk_write_k3_mb_s is a third of it, the bound of a k=3 put on one disk
-#   disk_rw_mb_s     a get's disk work on one disk: 3 dd readers (iflag=direct) each read a third
-#                    of a 1 GiB file written just before (oflag=direct, as a put writes chunks)
-#                    while one dd writes 1 GiB (oflag=direct, as the client writes); 1 GiB / wall
 #   proc_start_ms    whole-process time of `p2p --help` (exec, dynamic linking, exit), p50
 #
 # Environment: RUNS (3), IPERF_S (3), ZMQ_MB (1024), TRACKER_CLIENTS (64), TRACKER_S (5),
@@ -88,24 +85,6 @@ disk=$(median "${runs[@]}")
 emit disk_write_mb_s "$disk" MB/s "$(joined "${runs[@]}")" "dd bs=1M count=1024 conv=fdatasync"
 # A put at k=3 writes every byte three times to this one disk (3 peers, one file system).
 emit disk_write_k3_mb_s "$(awk -v d="$disk" 'BEGIN { printf "%.1f", d / 3 }')" MB/s "" "disk write / 3: the bound of a k=3 put on one disk"
-
-say "disk read + write at once: 3 O_DIRECT readers of a fresh 1 GiB file, 1 O_DIRECT writer (a get's shape)"
-runs=()
-for ((r = 1; r <= RUNS; r++)); do
-  dd if=/dev/zero of="$work/src.bin" bs=1M count=1024 oflag=direct status=none
-  t0=$(now)
-  readers=()
-  for third in 0 1 2; do
-    dd if="$work/src.bin" of=/dev/null bs=1M skip=$((third * 342)) count=342 iflag=direct status=none &
-    readers+=($!)
-  done
-  dd if=/dev/zero of="$work/dst.bin" bs=1M count=1024 oflag=direct conv=fdatasync status=none
-  wait "${readers[@]}"
-  runs+=("$(mb_per_s $((1 << 30)) "$(since "$t0")")")
-  rm -f "$work/src.bin" "$work/dst.bin"
-done
-emit disk_rw_mb_s "$(median "${runs[@]}")" MB/s "$(joined "${runs[@]}")" \
-  "3 O_DIRECT readers of a fresh 1 GiB file + 1 O_DIRECT writer of 1 GiB, at once"
 
 for pattern in router dealer; do
   say "raw ZeroMQ $pattern stream, ${ZMQ_MB} MiB in 1 MiB messages"

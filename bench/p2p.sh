@@ -8,6 +8,8 @@
 #                            (this VM's first touch of page cache makes it slower: its own figure)
 #   get3_mb_s                median of the RUNS gets after it
 #   get1_first_mb_s, get1_mb_s   the same for another file put with --replicas 1 (1 holder)
+#   disk_get3_mb_s, disk_get1_mb_s   the get's disk work alone on the same chunks, run right before
+#                            each of the RUNS gets (p2p-bench-disk-get): the ceiling of those gets
 #   get4g_mb_s               one get of a BIG_MB file put with --replicas 1
 #   rss_client_*_mib         the client's peak RSS (/usr/bin/time -v), largest over the runs
 #   rss_peers_*_mib          largest peak RSS (VmHWM, reset before each step) of the peers
@@ -35,7 +37,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 BIN=$BUILD_DIR/bin
 START_TIMEOUT_S=15
 WORK_PREFIX=p2p-bench
-NEED_BINS="p2p-tracker p2p-peer p2p p2p-load p2p-bench-tracker-load"
+NEED_BINS="p2p-tracker p2p-peer p2p p2p-load p2p-bench-tracker-load p2p-bench-disk-get"
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 part_begin p2p
@@ -73,11 +75,23 @@ get_timed() {
   rm -f "$out"
 }
 
-# get_series NAME SHA256 PREFIX: the first get, then RUNS more; emits
-# PREFIX_first_mb_s, PREFIX_mb_s (median, with the runs) and the peak RSS figures.
+# disk_get NAME: the get's disk work alone on the same chunks (p2p-bench-disk-get); prints MB/s.
+disk_get() {
+  local dirs=() i
+  for ((i = 1; i <= ${#peer_pids[@]}; i++)); do dirs+=(--data "$work/peer$i"); done
+  rm -f "$work/disk.bin"
+  sync
+  "$BIN/p2p-bench-disk-get" "${dirs[@]}" --out "$work/disk.bin" --json "$1" | jq '.mb_per_s'
+  rm -f "$work/disk.bin"
+}
+
+# get_series NAME SHA256 PREFIX: the first get, then RUNS more, each of those
+# right after the same disk work alone (disk_get); emits PREFIX_first_mb_s,
+# PREFIX_mb_s (median, with the runs), disk_PREFIX_mb_s and the peak RSS figures.
 get_series() {
-  local name=$1 want=$2 prefix=$3 r times=() rates=() client_kb=0 peers_kb=0
+  local name=$1 want=$2 prefix=$3 r times=() rates=() disk=() client_kb=0 peers_kb=0
   for ((r = 0; r <= RUNS; r++)); do
+    ((r > 0)) && disk+=("$(disk_get "$name")")
     get_timed "$name" "$want"
     echo "   get $name run $r: $ELAPSED s, client $((RSS_KB / 1024)) MiB, peers $((PEERS_KB / 1024)) MiB" >&2
     ((RSS_KB > client_kb)) && client_kb=$RSS_KB
@@ -91,6 +105,8 @@ get_series() {
   done
   emit "${prefix}_s" "$(median "${times[@]}")" s "$(joined "${times[@]}")"
   emit "${prefix}_mb_s" "$(median "${rates[@]}")" MB/s "$(joined "${rates[@]}")" "median of $RUNS gets after the first"
+  emit "disk_${prefix}_mb_s" "$(median "${disk[@]}")" MB/s "$(joined "${disk[@]}")" \
+    "p2p-bench-disk-get: the same chunks read (O_DIRECT) and written, no network or hashing"
   emit "rss_client_${prefix}_mib" "$(kib_to_mib "$client_kb")" MiB "" "largest of $((RUNS + 1)) gets"
   emit "rss_peers_${prefix}_mib" "$(kib_to_mib "$peers_kb")" MiB "" "largest peer VmHWM during a get"
 }
