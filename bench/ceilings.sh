@@ -9,7 +9,8 @@
 #   zmq_dealer_mb_s  p2p-bench-zmq-stream --pattern dealer: a put's shape (client DEALER -> peer ROUTER)
 #   zmq_echo_req_s   p2p-bench-tracker-load --echo against p2p-bench-zmq-echo: ZeroMQ round trips
 #                    alone with the tracker figure's clients and load tool (the tracker's ceiling)
-#   disk_write_mb_s  dd 1 GiB with fdatasync into TMPDIR (where the peers' data dirs are);
+#   disk_write_mb_s  dd 1 GiB with oflag=direct conv=fdatasync into TMPDIR (where the peers' data dirs
+#                    are; O_DIRECT, as chunks are written);
 #                    disk_write_k3_mb_s is a third of it, the bound of a k=3 put on one disk
 #   proc_start_ms    whole-process time of `p2p --help` (exec, dynamic linking, exit), p50
 #
@@ -73,16 +74,16 @@ else
   echo "bench: openssl not installed; no SHA-256 ceiling" >&2
 fi
 
-say "disk write: dd 1 GiB, bs=1M, conv=fdatasync, in TMPDIR"
+say "disk write: dd 1 GiB, bs=1M, oflag=direct conv=fdatasync, in TMPDIR"
 runs=()
 for ((r = 1; r <= RUNS; r++)); do
   t0=$(now)
-  dd if=/dev/zero of="$work/dd.bin" bs=1M count=1024 conv=fdatasync status=none
+  dd if=/dev/zero of="$work/dd.bin" bs=1M count=1024 oflag=direct conv=fdatasync status=none
   runs+=("$(mb_per_s $((1 << 30)) "$(since "$t0")")")
   rm -f "$work/dd.bin"
 done
 disk=$(median "${runs[@]}")
-emit disk_write_mb_s "$disk" MB/s "$(joined "${runs[@]}")" "dd bs=1M count=1024 conv=fdatasync"
+emit disk_write_mb_s "$disk" MB/s "$(joined "${runs[@]}")" "dd bs=1M count=1024 oflag=direct conv=fdatasync"
 # A put at k=3 writes every byte three times to this one disk (3 peers, one file system).
 emit disk_write_k3_mb_s "$(awk -v d="$disk" 'BEGIN { printf "%.1f", d / 3 }')" MB/s "" "disk write / 3: the bound of a k=3 put on one disk"
 
