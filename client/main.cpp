@@ -14,6 +14,7 @@
 #include "client/leave_command.h"
 #include "client/put_command.h"
 #include "client/query_commands.h"
+#include "client/session_flags.h"
 #include "common/log.h"
 #include "common/sockets.h"
 
@@ -40,15 +41,7 @@ int run(int argc, char** argv) {
   app.fallthrough();  // global flags may follow the subcommand too
 
   GlobalOptions global;
-  std::int64_t timeout_ms = global.timeout.count();
-  std::int64_t chunk_timeout_ms = global.chunk_timeout.count();
-  app.add_option("--tracker", global.tracker, "tracker endpoint")->envname("P2P_TRACKER")->capture_default_str();
-  app.add_option("--timeout-ms", timeout_ms, "deadline of each tracker request")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--chunk-timeout-ms", chunk_timeout_ms, "deadline of each peer request")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  add_session_flags(app, global);
   app.add_flag("-q,--quiet", global.quiet, "no progress bar");
 
   PutOptions put;
@@ -97,8 +90,6 @@ int run(int argc, char** argv) {
     // --help exits 0; every real parse error is a usage error.
     return app.exit(e) == 0 ? 0 : static_cast<int>(Exit::kUsage);
   }
-  global.timeout = std::chrono::milliseconds(timeout_ms);
-  global.chunk_timeout = std::chrono::milliseconds(chunk_timeout_ms);
   p2p::log::set_component("p2p");
   p2p::log::set_level(global.quiet ? p2p::log::Level::kError : p2p::log::Level::kWarn);
 

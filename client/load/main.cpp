@@ -19,6 +19,7 @@
 #include <zmq.hpp>
 
 #include "client/load/load_client.h"
+#include "client/session_flags.h"
 #include "common/log.h"
 
 namespace {
@@ -77,13 +78,11 @@ int run(int argc, char** argv) {
   std::string mix = "get=80,put=5,search=10,locate=5";
   std::string sizes = "4KiB:90,1MiB:8,32MiB:2";
   double duration_s = 10;
-  std::int64_t timeout_ms = config.session.timeout.count();
-  std::int64_t chunk_timeout_ms = config.session.chunk_timeout.count();
   std::int64_t backoff_ms = config.retry.backoff.count();
   std::int64_t retry_ms = config.retry.budget.count();
   std::string json_path;
   std::string log_level = "warn";
-  app.add_option("--tracker", config.session.tracker, "tracker endpoint")->envname("P2P_TRACKER")->capture_default_str();
+  p2p::client::add_session_flags(app, config.session);
   app.add_option("--clients", config.clients, "concurrent clients (one thread and Session each)")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
@@ -98,12 +97,6 @@ int run(int argc, char** argv) {
   app.add_flag("--each-once", config.each_once, "each client gets every seeded file once, in order, then stops");
   app.add_option("--json", json_path, "also write the results as JSON to this file");
   app.add_option("--seed", config.seed, "random seed (operations, sizes, file contents)")->capture_default_str();
-  app.add_option("--timeout-ms", timeout_ms, "deadline of each tracker request")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--chunk-timeout-ms", chunk_timeout_ms, "deadline of each peer request")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
   app.add_option("--window", config.session.window, "GET_CHUNK requests in flight per holder")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
@@ -135,8 +128,6 @@ int run(int argc, char** argv) {
   config.mix = parsed_mix.value();
   config.sizes = parsed_sizes.value();
   config.duration = std::chrono::milliseconds(static_cast<std::int64_t>(duration_s * 1000));
-  config.session.timeout = std::chrono::milliseconds(timeout_ms);
-  config.session.chunk_timeout = std::chrono::milliseconds(chunk_timeout_ms);
   config.retry.backoff = std::chrono::milliseconds(backoff_ms);
   config.retry.budget = std::chrono::milliseconds(retry_ms);
   config.run_id = make_run_id();

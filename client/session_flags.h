@@ -1,0 +1,36 @@
+// The flags that say where the network is and how long to wait for it:
+// --tracker (or $P2P_TRACKER), --timeout-ms and --chunk-timeout-ms, shared by
+// p2p and p2p-load so both spell, check and document them the same way.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace p2p::client {
+
+// A positive millisecond count, stored into *target when parsed.
+// `target` must outlive app.parse().
+inline CLI::Option* add_millis_flag(CLI::App& app, const std::string& name, std::chrono::milliseconds* target,
+                                    const std::string& what) {
+  return app
+      .add_option_function<std::int64_t>(
+          name, [target](std::int64_t ms) { *target = std::chrono::milliseconds(ms); }, what)
+      ->check(CLI::PositiveNumber)
+      ->default_str(std::to_string(target->count()));
+}
+
+// Adds the three flags to `app`, writing into options.tracker, .timeout and
+// .chunk_timeout (their current values are the defaults shown by --help).
+// `Options` is GlobalOptions or SessionOptions; `options` must outlive
+// app.parse().
+template <class Options>
+void add_session_flags(CLI::App& app, Options& options) {
+  app.add_option("--tracker", options.tracker, "tracker endpoint")->envname("P2P_TRACKER")->capture_default_str();
+  add_millis_flag(app, "--timeout-ms", &options.timeout, "deadline of each tracker request");
+  add_millis_flag(app, "--chunk-timeout-ms", &options.chunk_timeout, "deadline of each peer request");
+}
+
+}  // namespace p2p::client
