@@ -25,11 +25,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Status errno_status(const std::string& what, const fs::path& path, int err) {
-  ErrorCode code = (err == ENOSPC || err == EDQUOT) ? ErrorCode::kNoSpace : ErrorCode::kIo;
-  return {code, what + " " + path.string() + ": " + std::strerror(err)};
-}
-
 // Closes a file descriptor on every path out of a function.
 class Fd {
  public:

@@ -13,20 +13,15 @@ namespace p2p {
 
 namespace {
 
-Status write_error(const std::string& path, int err) {
-  ErrorCode code = (err == ENOSPC || err == EDQUOT) ? ErrorCode::kNoSpace : ErrorCode::kIo;
-  return {code, "write " + path + ": " + std::strerror(err)};
-}
-
 Status pwrite_all(int fd, const char* p, std::size_t size, std::uint64_t offset, const std::string& path) {
   std::size_t done = 0;
   while (done < size) {
     ssize_t n = ::pwrite(fd, p + done, size - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return write_error(path, errno);
+      return errno_status("write", path, errno);
     }
-    if (n == 0) return write_error(path, EIO);
+    if (n == 0) return errno_status("write", path, EIO);
     done += static_cast<std::size_t>(n);
   }
   return Status::Ok();
@@ -52,10 +47,6 @@ namespace {
 
 void free_buffer(void* data, void* /*hint*/) { std::free(data); }
 
-Status read_error(const std::string& what, const std::string& path, int err) {
-  return {ErrorCode::kIo, what + " " + path + ": " + std::strerror(err)};
-}
-
 // Reads from offset 0 into `buf` until `capacity` bytes or the end of the
 // file; the bytes read. An O_DIRECT read asks for whole blocks and gets the
 // file's exact size at its end.
@@ -64,7 +55,7 @@ Result<std::size_t> pread_to_end(int fd, char* buf, std::size_t capacity, const 
   while (done < capacity) {
     ssize_t n = ::pread(fd, buf + done, capacity - done, static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return read_error("read", path, errno);
+    if (n < 0) return errno_status("read", path, errno);
     if (n == 0) break;
     done += static_cast<std::size_t>(n);
   }
@@ -76,13 +67,13 @@ Result<std::size_t> pread_to_end(int fd, char* buf, std::size_t capacity, const 
 Result<zmq::message_t> read_direct(const std::string& path, std::size_t max_size) {
   bool direct = false;
   int fd = open_maybe_direct(path, O_RDONLY | O_CLOEXEC, 0, true, &direct);
-  if (fd < 0) return read_error("open", path, errno);
+  if (fd < 0) return errno_status("open", path, errno);
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
   struct stat st {};
-  if (::fstat(fd, &st) != 0) return read_error("stat", path, errno);
+  if (::fstat(fd, &st) != 0) return errno_status("stat", path, errno);
   const auto size = static_cast<std::size_t>(st.st_size);
   if (static_cast<std::uint64_t>(st.st_size) > max_size)
     return Status{ErrorCode::kIo, path + " is larger than " + std::to_string(max_size) + " bytes"};

@@ -1,5 +1,8 @@
 #include "common/status.h"
 
+#include <cerrno>
+#include <cstring>
+
 namespace p2p {
 
 const char* error_code_name(ErrorCode code) {
@@ -28,6 +31,11 @@ const char* error_code_name(ErrorCode code) {
 std::string Status::to_string() const {
   if (ok()) return "ok";
   return std::string(error_code_name(code_)) + ": " + message_;
+}
+
+Status errno_status(const std::string& what, const std::string& path, int err) {
+  const ErrorCode code = (err == ENOSPC || err == EDQUOT) ? ErrorCode::kNoSpace : ErrorCode::kIo;
+  return {code, what + " " + path + ": " + std::strerror(err)};
 }
 
 }  // namespace p2p

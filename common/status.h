@@ -55,6 +55,11 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
+// A failed system call on `path`: "WHAT PATH: strerror(err)". kNoSpace for
+// ENOSPC and EDQUOT, so that callers can tell a full disk from a broken one;
+// kIo for every other errno.
+Status errno_status(const std::string& what, const std::string& path, int err);
+
 // A value or the Status that explains its absence.
 template <class T>
 class [[nodiscard]] Result {
