@@ -9,21 +9,16 @@
 
 #include "common/chunk_reader.h"
 #include "common/limits.h"
+#include "tests/support/temp_dir.h"
 
 using namespace p2p;
+
+using p2p::test::TempDir;
 
 namespace {
 
 constexpr std::uint32_t kChunk = limits::kMinChunkSize;
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/p2p-chunk-reader-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 std::string pattern(std::size_t size) {
   std::string s(size, '\0');
@@ -40,7 +35,7 @@ Hash reference_sha256(const std::string& bytes) {
 }
 
 std::string write_file(const TempDir& dir, const std::string& bytes) {
-  std::string path = (dir.path / "input").string();
+  std::string path = (dir.path() / "input").string();
   std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   return path;
 }
@@ -51,7 +46,7 @@ TEST_CASE("chunk reader yields chunk-size slices with their SHA-256") {
   const std::size_t size = GENERATE(std::size_t{0}, std::size_t{1}, std::size_t{kChunk - 1}, std::size_t{kChunk},
                                     std::size_t{kChunk + 1}, std::size_t{7 * kChunk + 123});
   CAPTURE(size);
-  TempDir dir;
+  TempDir dir{"p2p-chunk-reader"};
   const std::string bytes = pattern(size);
   Result<ChunkReader> reader = ChunkReader::open(write_file(dir, bytes), kChunk);
   REQUIRE(reader.ok());
@@ -79,7 +74,7 @@ TEST_CASE("chunk reader yields chunk-size slices with their SHA-256") {
 }
 
 TEST_CASE("chunk reader rewinds for a second pass") {
-  TempDir dir;
+  TempDir dir{"p2p-chunk-reader"};
   Result<ChunkReader> reader = ChunkReader::open(write_file(dir, pattern(3 * kChunk)), kChunk);
   REQUIRE(reader.ok());
   auto first = reader->next();
@@ -102,15 +97,15 @@ TEST_CASE("chunk reader reports a missing file with its path and the OS reason")
 }
 
 TEST_CASE("chunk reader refuses a directory") {
-  TempDir dir;
-  Result<ChunkReader> reader = ChunkReader::open(dir.path.string(), kChunk);
+  TempDir dir{"p2p-chunk-reader"};
+  Result<ChunkReader> reader = ChunkReader::open(dir.path().string(), kChunk);
   REQUIRE(!reader.ok());
   CHECK(reader.status().code() == ErrorCode::kIo);
   CHECK_THAT(reader.status().message(), Catch::Contains("directory"));
 }
 
 TEST_CASE("chunk reader reports a file that shrank while being read") {
-  TempDir dir;
+  TempDir dir{"p2p-chunk-reader"};
   std::string path = write_file(dir, pattern(3 * kChunk));
   Result<ChunkReader> reader = ChunkReader::open(path, kChunk);
   REQUIRE(reader.ok());

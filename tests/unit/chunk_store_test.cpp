@@ -11,25 +11,16 @@
 #include "common/chunk_store.h"
 #include "common/limits.h"
 #include "common/sha256.h"
+#include "tests/support/temp_dir.h"
 
 using namespace p2p;
 namespace fs = std::filesystem;
 
+using p2p::test::TempDir;
+
 namespace {
 
 // A fresh directory under /tmp, removed with everything in it.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("p2p-chunk-store-test-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 std::string bytes_of(std::size_t size, char seed) {
   std::string s(size, '\0');
@@ -62,8 +53,8 @@ ChunkStore::LoadReport load_ok(ChunkStore& store) {
 }  // namespace
 
 TEST_CASE("stored chunk reads back with its exact bytes") {
-  TempDir dir;
-  ChunkStore store(dir.path, 1 << 20);
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store(dir.path(), 1 << 20);
   load_ok(store);
   std::string data = bytes_of(5000, 'a');
   Hash h = hash_of(data);
@@ -76,12 +67,12 @@ TEST_CASE("stored chunk reads back with its exact bytes") {
   CHECK(read->size() == data.size());
   CHECK(read->to_string() == data);
   std::string hex = h.hex();
-  CHECK(fs::exists(dir.path / "chunks" / hex.substr(0, 2) / hex));
+  CHECK(fs::exists(dir.path() / "chunks" / hex.substr(0, 2) / hex));
 }
 
 TEST_CASE("chunk with wrong hash is rejected") {
-  TempDir dir;
-  ChunkStore store(dir.path, 1 << 20);
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store(dir.path(), 1 << 20);
   load_ok(store);
   std::string data = bytes_of(100, 'a');
   Hash wrong = hash_of("something else");
@@ -92,15 +83,15 @@ TEST_CASE("chunk with wrong hash is rejected") {
 }
 
 TEST_CASE("absent chunk reads as not found") {
-  TempDir dir;
-  ChunkStore store(dir.path, 1 << 20);
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store(dir.path(), 1 << 20);
   load_ok(store);
   CHECK(store.read_chunk(hash_of("nothing")).status().code() == ErrorCode::kNotFound);
 }
 
 TEST_CASE("put beyond capacity is refused") {
-  TempDir dir;
-  ChunkStore store(dir.path, 1000);
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store(dir.path(), 1000);
   load_ok(store);
   std::string a = bytes_of(600, 'a'), b = bytes_of(600, 'b');
   REQUIRE(store.put_chunk(hash_of(a), a.data(), a.size()).ok());
@@ -113,8 +104,8 @@ TEST_CASE("put beyond capacity is refused") {
 }
 
 TEST_CASE("concurrent puts of the same chunk store it once") {
-  TempDir dir;
-  ChunkStore store(dir.path, 1 << 20);
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store(dir.path(), 1 << 20);
   load_ok(store);
   std::string data = bytes_of(20000, 'c');
   Hash h = hash_of(data);
@@ -128,21 +119,21 @@ TEST_CASE("concurrent puts of the same chunk store it once") {
   CHECK(ok == 4);
   CHECK(store.chunk_count() == 1);
   CHECK(store.stored_bytes() == data.size());
-  CHECK(fs::is_empty(dir.path / "tmp"));
+  CHECK(fs::is_empty(dir.path() / "tmp"));
 }
 
 TEST_CASE("store reloads its chunks and manifests after restart") {
-  TempDir dir;
+  TempDir dir{"p2p-chunk-store-test"};
   std::vector<std::string> chunks;
   Manifest m = manifest_of("report.pdf", bytes_of(40000, 'r'), &chunks);
   {
-    ChunkStore store(dir.path, 1 << 20);
+    ChunkStore store(dir.path(), 1 << 20);
     load_ok(store);
     for (const auto& c : chunks) REQUIRE(store.put_chunk(hash_of(c), c.data(), c.size()).ok());
     REQUIRE(store.put_manifest(m).ok());
     CHECK(store.complete(m));
   }
-  ChunkStore store(dir.path, 1 << 20);
+  ChunkStore store(dir.path(), 1 << 20);
   ChunkStore::LoadReport report = load_ok(store);
   CHECK(report.chunks == chunks.size());
   CHECK(report.manifests == 1);
@@ -158,10 +149,10 @@ TEST_CASE("store reloads its chunks and manifests after restart") {
 }
 
 TEST_CASE("corrupted chunk is dropped on load") {
-  TempDir dir;
+  TempDir dir{"p2p-chunk-store-test"};
   std::string good = bytes_of(3000, 'g'), bad = bytes_of(3000, 'b');
   {
-    ChunkStore store(dir.path, 1 << 20);
+    ChunkStore store(dir.path(), 1 << 20);
     load_ok(store);
     REQUIRE(store.put_chunk(hash_of(good), good.data(), good.size()).ok());
     REQUIRE(store.put_chunk(hash_of(bad), bad.data(), bad.size()).ok());
@@ -170,13 +161,13 @@ TEST_CASE("corrupted chunk is dropped on load") {
     REQUIRE(store.put_manifest(manifest_of("bad.bin", bad, nullptr)).ok());
   }
   std::string hex = hash_of(bad).hex();
-  fs::path bad_path = dir.path / "chunks" / hex.substr(0, 2) / hex;
+  fs::path bad_path = dir.path() / "chunks" / hex.substr(0, 2) / hex;
   {
     std::fstream f(bad_path, std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(100);
     f.put('X');  // one flipped byte
   }
-  ChunkStore store(dir.path, 1 << 20);
+  ChunkStore store(dir.path(), 1 << 20);
   ChunkStore::LoadReport report = load_ok(store);
   REQUIRE(report.dropped_chunks.size() == 1);
   CHECK(report.dropped_chunks[0] == hash_of(bad));
@@ -188,11 +179,11 @@ TEST_CASE("corrupted chunk is dropped on load") {
 }
 
 TEST_CASE("incomplete manifest is reported") {
-  TempDir dir;
+  TempDir dir{"p2p-chunk-store-test"};
   std::vector<std::string> chunks;
   Manifest m = manifest_of("movie.mkv", bytes_of(50000, 'm'), &chunks);
   {
-    ChunkStore store(dir.path, 1 << 20);
+    ChunkStore store(dir.path(), 1 << 20);
     load_ok(store);
     for (std::size_t i = 1; i < chunks.size(); ++i)  // all but the first
       REQUIRE(store.put_chunk(hash_of(chunks[i]), chunks[i].data(), chunks[i].size()).ok());
@@ -202,7 +193,7 @@ TEST_CASE("incomplete manifest is reported") {
     REQUIRE(missing.size() == 1);
     CHECK(missing[0] == m.chunks[0]);
   }
-  ChunkStore store(dir.path, 1 << 20);
+  ChunkStore store(dir.path(), 1 << 20);
   ChunkStore::LoadReport report = load_ok(store);
   REQUIRE(report.incomplete_manifests.size() == 1);
   CHECK(report.incomplete_manifests[0] == m.file_id());
@@ -210,14 +201,14 @@ TEST_CASE("incomplete manifest is reported") {
 }
 
 TEST_CASE("undecodable manifest is dropped on load") {
-  TempDir dir;
+  TempDir dir{"p2p-chunk-store-test"};
   {
-    ChunkStore store(dir.path, 1 << 20);
+    ChunkStore store(dir.path(), 1 << 20);
     load_ok(store);
   }
-  fs::path junk = dir.path / "manifests" / hash_of("junk").hex();
+  fs::path junk = dir.path() / "manifests" / hash_of("junk").hex();
   std::ofstream(junk) << "not msgpack at all";
-  ChunkStore store(dir.path, 1 << 20);
+  ChunkStore store(dir.path(), 1 << 20);
   ChunkStore::LoadReport report = load_ok(store);
   CHECK(report.dropped_manifests == 1);
   CHECK(report.manifests == 0);
@@ -226,25 +217,25 @@ TEST_CASE("undecodable manifest is dropped on load") {
 }
 
 TEST_CASE("leftover temporary files are removed on load") {
-  TempDir dir;
-  fs::create_directories(dir.path / "tmp");
-  std::ofstream(dir.path / "tmp" / "half-written") << "partial";
-  ChunkStore store(dir.path, 1 << 20);
+  TempDir dir{"p2p-chunk-store-test"};
+  fs::create_directories(dir.path() / "tmp");
+  std::ofstream(dir.path() / "tmp" / "half-written") << "partial";
+  ChunkStore store(dir.path(), 1 << 20);
   load_ok(store);
-  CHECK(fs::is_empty(dir.path / "tmp"));
+  CHECK(fs::is_empty(dir.path() / "tmp"));
 }
 
 TEST_CASE("capacity defaults to free space plus stored bytes") {
-  TempDir dir;
-  ChunkStore store(dir.path, 0);
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store(dir.path(), 0);
   load_ok(store);
   CHECK(store.capacity() > 0);
   CHECK(store.free_bytes() == store.capacity());
 }
 
 TEST_CASE("removing a file deletes its manifest and its chunks no other file uses") {
-  TempDir dir;
-  ChunkStore store(dir.path, 8 << 20);
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store(dir.path(), 8 << 20);
   load_ok(store);
   std::vector<std::string> shared_pieces, own_pieces;
   // Two files that share their first chunk.
@@ -269,19 +260,19 @@ TEST_CASE("removing a file deletes its manifest and its chunks no other file use
   CHECK_FALSE(store.has_chunk(drop.chunks[1]));
   CHECK_FALSE(store.has_chunk(drop.chunks[2]));
   CHECK(store.complete(keep));  // the shared chunk stays
-  CHECK_FALSE(fs::exists(dir.path / "manifests" / drop.file_id().hex()));
-  CHECK_FALSE(fs::exists(dir.path / "chunks" / drop.chunks[1].hex().substr(0, 2) / drop.chunks[1].hex()));
+  CHECK_FALSE(fs::exists(dir.path() / "manifests" / drop.file_id().hex()));
+  CHECK_FALSE(fs::exists(dir.path() / "chunks" / drop.chunks[1].hex().substr(0, 2) / drop.chunks[1].hex()));
 
   // A restart sees the same store.
-  ChunkStore reloaded(dir.path, 8 << 20);
+  ChunkStore reloaded(dir.path(), 8 << 20);
   ChunkStore::LoadReport report = load_ok(reloaded);
   CHECK(report.manifests == 1);
   CHECK(reloaded.stored_bytes() == store.stored_bytes());
 }
 
 TEST_CASE("removing a file that is not stored is not_found and changes nothing") {
-  TempDir dir;
-  ChunkStore store(dir.path, 1 << 20);
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store(dir.path(), 1 << 20);
   load_ok(store);
   std::vector<std::string> pieces;
   Manifest m = manifest_of("a.bin", bytes_of(100, 'a'), &pieces);
@@ -293,8 +284,8 @@ TEST_CASE("removing a file that is not stored is not_found and changes nothing")
 }
 
 TEST_CASE("a removed chunk can be stored again") {
-  TempDir dir;
-  ChunkStore store(dir.path, 1 << 20);
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store(dir.path(), 1 << 20);
   load_ok(store);
   std::vector<std::string> pieces;
   Manifest m = manifest_of("again.bin", bytes_of(300, 'g'), &pieces);
@@ -310,19 +301,19 @@ TEST_CASE("a removed chunk can be stored again") {
 }
 
 TEST_CASE("chunks no file uses are deleted on load") {
-  TempDir dir;
+  TempDir dir{"p2p-chunk-store-test"};
   std::vector<std::string> kept_chunks, orphan_chunks;
   Manifest kept = manifest_of("kept.bin", bytes_of(40000, 'k'), &kept_chunks);
   Manifest interrupted = manifest_of("interrupted.bin", bytes_of(30000, 'i'), &orphan_chunks);
   {
-    ChunkStore store(dir.path, 1 << 20);
+    ChunkStore store(dir.path(), 1 << 20);
     load_ok(store);
     for (const auto& c : kept_chunks) REQUIRE(store.put_chunk(hash_of(c), c.data(), c.size()).ok());
     REQUIRE(store.put_manifest(kept).ok());
     // A put that stored its chunks here but never committed: no manifest.
     for (const auto& c : orphan_chunks) REQUIRE(store.put_chunk(hash_of(c), c.data(), c.size()).ok());
   }
-  ChunkStore store(dir.path, 1 << 20);
+  ChunkStore store(dir.path(), 1 << 20);
   ChunkStore::LoadReport report = load_ok(store);
   CHECK(report.orphan_chunks == orphan_chunks.size());
   CHECK(report.orphan_bytes == 30000);
@@ -333,8 +324,8 @@ TEST_CASE("chunks no file uses are deleted on load") {
 }
 
 TEST_CASE("a staged chunk is neither served nor counted until kept") {
-  TempDir dir;
-  ChunkStore store(dir.path, 1 << 20);
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store(dir.path(), 1 << 20);
   load_ok(store);
   const std::string bytes = bytes_of(5000, 's');
   const std::uint64_t free_before = store.free_bytes();
@@ -352,8 +343,8 @@ TEST_CASE("a staged chunk is neither served nor counted until kept") {
 }
 
 TEST_CASE("a discarded staged chunk leaves no file and frees its reservation") {
-  TempDir dir;
-  ChunkStore store(dir.path, 1 << 20);
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store(dir.path(), 1 << 20);
   load_ok(store);
   const std::string bytes = bytes_of(7000, 'd');
   const std::uint64_t free_before = store.free_bytes();
@@ -362,13 +353,13 @@ TEST_CASE("a discarded staged chunk leaves no file and frees its reservation") {
   store.discard(staged.value());
   CHECK_FALSE(store.has_chunk(hash_of(bytes)));
   CHECK(store.free_bytes() == free_before);
-  CHECK(fs::is_empty(dir.path / "tmp"));
-  CHECK(fs::is_empty(dir.path / "chunks"));
+  CHECK(fs::is_empty(dir.path() / "tmp"));
+  CHECK(fs::is_empty(dir.path() / "chunks"));
 }
 
 TEST_CASE("chunks of sizes around the disk block read back exactly") {
-  TempDir dir;
-  ChunkStore store(dir.path, 16 << 20);
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store(dir.path(), 16 << 20);
   load_ok(store);
   for (std::size_t size : {std::size_t{1}, std::size_t{4095}, std::size_t{4096}, std::size_t{4097},
                            std::size_t{limits::kMaxChunkSize}}) {
@@ -379,7 +370,7 @@ TEST_CASE("chunks of sizes around the disk block read back exactly") {
     CHECK(std::string(static_cast<const char*>(read->data()), read->size()) == bytes);
   }
   // Padded direct writes are trimmed: a reload re-hashes every chunk and keeps them all.
-  ChunkStore again(dir.path, 16 << 20);
+  ChunkStore again(dir.path(), 16 << 20);
   ChunkStore::LoadReport report = load_ok(again);
   CHECK(report.dropped_chunks.empty());
 }

@@ -9,22 +9,20 @@
 #include "client/output_file.h"
 #include "common/limits.h"
 #include "common/sha256.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/file_bytes.h"
 
 using namespace p2p;
 using p2p::client::OutputFile;
+
+using p2p::test::read_bytes;
+using p2p::test::TempDir;
+using p2p::test::write_bytes;
 
 namespace {
 
 constexpr std::uint32_t kChunk = limits::kMinChunkSize;
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/p2p-output-file-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 struct TestFile {
   std::string bytes;
@@ -40,23 +38,12 @@ struct TestFile {
   std::string slice(std::uint64_t i) const { return bytes.substr(i * kChunk, kChunk); }
 };
 
-std::string read_all(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_all(const std::filesystem::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
 }  // namespace
 
 TEST_CASE("output file writes chunks to .part and renames it when finished") {
-  TempDir dir;
+  TempDir dir{"p2p-output-file"};
   TestFile file(3);
-  const std::string out = (dir.path / "out.bin").string();
+  const std::string out = (dir.path() / "out.bin").string();
   auto opened = OutputFile::open(out, file.manifest, false);
   REQUIRE(opened.ok());
   OutputFile& f = *opened.value();
@@ -65,19 +52,19 @@ TEST_CASE("output file writes chunks to .part and renames it when finished") {
   CHECK(std::filesystem::exists(out + ".part"));
   for (std::uint64_t i : {2, 0, 1}) REQUIRE(f.write(i, file.slice(i).data(), file.slice(i).size()).ok());
   REQUIRE(f.finish().ok());
-  CHECK(read_all(out) == file.bytes);
+  CHECK(read_bytes(out) == file.bytes);
   CHECK(!std::filesystem::exists(out + ".part"));
 }
 
 TEST_CASE("output file resume keeps verified chunks and discards bad ones") {
-  TempDir dir;
+  TempDir dir{"p2p-output-file"};
   TestFile file(4);
-  const std::string out = (dir.path / "out.bin").string();
+  const std::string out = (dir.path() / "out.bin").string();
   // A .part from an interrupted get: chunk 0 good, chunk 1 damaged,
   // chunk 2 good, chunk 3 never written (the file stops short).
   std::string part = file.bytes.substr(0, 3 * kChunk);
   part[kChunk + 5] ^= 0x55;
-  write_all(out + ".part", part);
+  write_bytes(out + ".part", part);
 
   auto opened = OutputFile::open(out, file.manifest, false);
   REQUIRE(opened.ok());
@@ -86,58 +73,58 @@ TEST_CASE("output file resume keeps verified chunks and discards bad ones") {
   CHECK(f.reused_bytes() == 2 * kChunk);
   for (std::uint64_t i : f.missing()) REQUIRE(f.write(i, file.slice(i).data(), file.slice(i).size()).ok());
   REQUIRE(f.finish().ok());
-  CHECK(read_all(out) == file.bytes);
+  CHECK(read_bytes(out) == file.bytes);
 }
 
 TEST_CASE("output file trims a .part longer than the file") {
-  TempDir dir;
+  TempDir dir{"p2p-output-file"};
   TestFile file(2);
-  const std::string out = (dir.path / "out.bin").string();
-  write_all(out + ".part", file.bytes + "trailing garbage");
+  const std::string out = (dir.path() / "out.bin").string();
+  write_bytes(out + ".part", file.bytes + "trailing garbage");
   auto opened = OutputFile::open(out, file.manifest, false);
   REQUIRE(opened.ok());
   CHECK(opened.value()->missing().empty());
   REQUIRE(opened.value()->finish().ok());
-  CHECK(read_all(out) == file.bytes);
+  CHECK(read_bytes(out) == file.bytes);
 }
 
 TEST_CASE("output file refuses an existing output without force") {
-  TempDir dir;
+  TempDir dir{"p2p-output-file"};
   TestFile file(1);
-  const std::string out = (dir.path / "out.bin").string();
-  write_all(out, "precious");
+  const std::string out = (dir.path() / "out.bin").string();
+  write_bytes(out, "precious");
   auto refused = OutputFile::open(out, file.manifest, false);
   REQUIRE(!refused.ok());
   CHECK(refused.status().code() == ErrorCode::kIo);
   CHECK_THAT(refused.status().message(), Catch::Contains("--force"));
-  CHECK(read_all(out) == "precious");
+  CHECK(read_bytes(out) == "precious");
   CHECK(!std::filesystem::exists(out + ".part"));
 
   auto forced = OutputFile::open(out, file.manifest, true);
   REQUIRE(forced.ok());
   REQUIRE(forced.value()->write(0, file.bytes.data(), file.bytes.size()).ok());
   REQUIRE(forced.value()->finish().ok());
-  CHECK(read_all(out) == file.bytes);
+  CHECK(read_bytes(out) == file.bytes);
 }
 
 TEST_CASE("output file refuses a directory and an unwritable place") {
-  TempDir dir;
+  TempDir dir{"p2p-output-file"};
   TestFile file(1);
-  auto is_dir = OutputFile::open(dir.path.string(), file.manifest, true);
+  auto is_dir = OutputFile::open(dir.path().string(), file.manifest, true);
   REQUIRE(!is_dir.ok());
   CHECK(is_dir.status().code() == ErrorCode::kIo);
-  auto nowhere = OutputFile::open((dir.path / "no/such/dir/out.bin").string(), file.manifest, false);
+  auto nowhere = OutputFile::open((dir.path() / "no/such/dir/out.bin").string(), file.manifest, false);
   REQUIRE(!nowhere.ok());
   CHECK(nowhere.status().code() == ErrorCode::kIo);
   CHECK_THAT(nowhere.status().message(), Catch::Contains("No such file or directory"));
 }
 
 TEST_CASE("output file of an empty file is an empty file") {
-  TempDir dir;
+  TempDir dir{"p2p-output-file"};
   Manifest empty;
   empty.name = "empty";
   empty.chunk_size = kChunk;
-  const std::string out = (dir.path / "empty").string();
+  const std::string out = (dir.path() / "empty").string();
   auto opened = OutputFile::open(out, empty, false);
   REQUIRE(opened.ok());
   CHECK(opened.value()->missing().empty());

@@ -10,19 +10,16 @@
 
 #include "client/write_behind.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/file_bytes.h"
 
 using namespace p2p;
 using p2p::client::WriteBehind;
 namespace fs = std::filesystem;
 
-namespace {
+using p2p::test::read_bytes;
+using p2p::test::write_bytes;
 
-std::string contents(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+namespace {
 
 }  // namespace
 
@@ -46,7 +43,7 @@ TEST_CASE("write-behind has every queued block at its offset once flushed") {
         REQUIRE(behind.write(bytes.data() + i * block, block, i * block).ok());
       }
       REQUIRE(behind.flush().ok());
-      CHECK(contents(path) == bytes);  // flushed means on the file, before the WriteBehind goes
+      CHECK(read_bytes(path) == bytes);  // flushed means on the file, before the WriteBehind goes
     }
     ::close(fd);
   }
