@@ -159,6 +159,9 @@ Result<TransferWorker::Reply> TransferWorker::put_chunk(codec::Envelope& request
   Result<codec::Envelope> down = await_downstream(req.forward[0], seq.value());
   if (!staged.ok()) return staged.status();
   if (!down.ok()) {
+    // A chunk this peer already held (and verified when it came) costs no
+    // hash: nothing new is kept, and the downstream failure is the answer.
+    if (!staged->written) return down.status();
     // No verdict from the tail: judge the bytes here before keeping them.
     if (sha256(request.data.data(), size) != req.hash) {
       store_.discard(staged.value());

@@ -235,6 +235,25 @@ TEST_CASE("a pipeline peer whose next peer is gone judges the bytes itself") {
   CHECK(fs::is_empty(peer.dir / "tmp"));
 }
 
+TEST_CASE("a pipeline peer that already holds the chunk reports the downstream failure and keeps its copy") {
+  zmq::context_t ctx;
+  Peer peer(ctx, 64 << 20, /*forward_timeout=*/200ms);
+  Client client(ctx, peer.endpoint);
+  const std::string good = bytes_of(6000, 'k');
+  const Hash hash = hash_of(good);
+  REQUIRE(status_of(client.request(proto::Command::kPutChunk, proto::PutChunkRequest{hash, {}}, &good)).ok());
+  // The same hash again, with other bytes, towards a next peer that is gone:
+  // nothing new is kept, so nothing is hashed, and the answer is the pipeline's.
+  const std::string other = bytes_of(6000, 'z');
+  codec::Envelope put =
+      client.request(proto::Command::kPutChunk, proto::PutChunkRequest{hash, {"tcp://127.0.0.1:1"}}, &other);
+  CHECK(status_of(put).code() == ErrorCode::kForwardFailed);
+  Result<zmq::message_t> kept = peer.store.read_chunk(hash);
+  REQUIRE(kept.ok());
+  CHECK(kept->to_string() == good);
+  CHECK(fs::is_empty(peer.dir / "tmp"));
+}
+
 TEST_CASE("COMMIT with a missing chunk is refused with missing_chunks") {
   zmq::context_t ctx;
   Peer peer(ctx);
