@@ -15,7 +15,10 @@
 // memmem scan that replaced it, a quarter of the broker thread's).
 //
 // Cost: the copy is rebuilt, O(total name bytes), at the first search after
-// a new name; binding an existing name to another file id keeps it.
+// a new name; binding an existing name to another file id keeps it. With
+// millions of names and puts between searches that rebuild would dominate:
+// then the trigram lists should be kept up to date per name instead.
+// Memory: the copy plus about 4 bytes per name byte for the trigram lists.
 //
 // Names are never unbound: the index keeps a file while a name points at it
 // (file_index.h), and a name only ever moves to another file id.
