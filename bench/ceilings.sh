@@ -8,7 +8,8 @@
 #   zmq_router_mb_s  p2p-bench-zmq-stream --pattern router: a get's shape (peer ROUTER -> client DEALER)
 #   zmq_dealer_mb_s  p2p-bench-zmq-stream --pattern dealer: a put's shape (client DEALER -> peer ROUTER)
 #   zmq_echo_req_s   p2p-bench-tracker-load --echo against p2p-bench-zmq-echo: ZeroMQ round trips
-#                    alone with the tracker figure's clients and load tool (the tracker's ceiling)
+#                    alone with the tracker figure's clients and load tool (the tracker's ceiling);
+#                    zmq_echo_zmq_req_s the same with --wire zmq (libzmq DEALER clients)
 #   disk_write_mb_s  dd 1 GiB with oflag=direct conv=fdatasync into TMPDIR (where the peers' data dirs
 #                    are; O_DIRECT, as chunks are written);
 #                    disk_write_k3_mb_s is a third of it, the bound of a k=3 put on one disk
@@ -96,14 +97,20 @@ for pattern in router dealer; do
   emit "zmq_${pattern}_mb_s" "$(median "${runs[@]}")" MB/s "$(joined "${runs[@]}")" "p2p-bench-zmq-stream --pattern $pattern"
 done
 
-say "ZeroMQ round trips: $TRACKER_CLIENTS clients against an echo ROUTER, ${TRACKER_S} s"
 "$BIN/p2p-bench-zmq-echo" >"$work/echo.out" 2>"$work/echo.log" </dev/null &
-pids+=($!)
-echo_ep=$(listening "$work/echo.out" "$!")
-"$BIN/p2p-bench-tracker-load" --echo --tracker "$echo_ep" --clients "$TRACKER_CLIENTS" --duration "$TRACKER_S" \
-  --json "$work/echo.json" >"$work/echo.txt" 2>&1 || { cat "$work/echo.txt" >&2; die "p2p-bench-tracker-load --echo failed"; }
-stop_pid "${pids[-1]}"
-emit zmq_echo_req_s "$(jq '.req_per_s | round' "$work/echo.json")" req/s "" "$(cat "$work/echo.txt")"
+echo_pid=$!
+pids+=("$echo_pid")
+echo_ep=$(listening "$work/echo.out" "$echo_pid")
+for wire in zmtp zmq; do
+  say "ZeroMQ round trips: $TRACKER_CLIENTS $wire clients against an echo ROUTER, ${TRACKER_S} s"
+  "$BIN/p2p-bench-tracker-load" --echo --wire "$wire" --tracker "$echo_ep" --clients "$TRACKER_CLIENTS" \
+    --duration "$TRACKER_S" --json "$work/echo.json" >"$work/echo.txt" 2>&1 ||
+    { cat "$work/echo.txt" >&2; die "p2p-bench-tracker-load --echo --wire $wire failed"; }
+  key=zmq_echo_req_s
+  [[ $wire == zmq ]] && key=zmq_echo_zmq_req_s
+  emit "$key" "$(jq '.req_per_s | round' "$work/echo.json")" req/s "" "$(cat "$work/echo.txt")"
+done
+stop_pid "$echo_pid"
 
 say "process start: p2p --help, 50 runs"
 for _ in $(seq 50); do

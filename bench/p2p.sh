@@ -15,9 +15,11 @@
 #   rss_peers_*_mib          largest peak RSS (VmHWM, reset before each step) of the peers
 #   files4k_per_s            p2p-load --clients 1 --files SMALL_FILES --sizes 4KiB:1 --each-once: gets/s
 #   tracker_req_s, tracker_p50_ms, tracker_p99_ms
-#                            p2p-bench-tracker-load --clients TRACKER_CLIENTS (LOCATE + SEARCH),
-#                            against the index the steps above filled; tracker_cpu_us_per_req is
-#                            the tracker's CPU time (all its threads) per request in that run
+#                            p2p-bench-tracker-load --clients TRACKER_CLIENTS (LOCATE + SEARCH,
+#                            ZMTP clients on one epoll thread: the tool costs little), against the
+#                            index the steps above filled; tracker_cpu_us_per_req is the tracker's
+#                            CPU time (all its threads) per request in that run
+#   tracker_zmq_req_s, tracker_zmq_p99_ms   the same with --wire zmq: libzmq DEALERs
 #   get1k_p50_ms, get1k_p99_ms   whole-process time of `p2p get` of a 1 KiB file, GET1K_RUNS runs
 # Every get is checked against its input's SHA-256.
 #
@@ -161,7 +163,7 @@ say "$SMALL_FILES files of 4 KiB, got one after another by one p2p-load client"
 emit files4k_per_s "$(jq '.ops.get.ops_per_s | . * 10 | round / 10' "$work/load.json")" files/s "" \
   "$(jq -r '"\(.ops.get.count) gets, p50 \(.ops.get.p50_ms) ms, p99 \(.ops.get.p99_ms) ms"' "$work/load.json")"
 
-say "tracker: $TRACKER_CLIENTS concurrent clients, LOCATE + SEARCH, ${TRACKER_S} s"
+say "tracker: $TRACKER_CLIENTS concurrent ZMTP clients, LOCATE + SEARCH, ${TRACKER_S} s"
 ticks0=$(cpu_ticks "$tracker_pid")
 "$BIN/p2p-bench-tracker-load" --clients "$TRACKER_CLIENTS" --duration "$TRACKER_S" --json "$work/tracker.json" \
   >"$work/tload.txt" 2>&1 || { cat "$work/tload.txt" >&2; die "p2p-bench-tracker-load failed"; }
@@ -172,6 +174,13 @@ emit tracker_p99_ms "$(jq '.p99_ms' "$work/tracker.json")" ms
 emit tracker_cpu_us_per_req "$(jq --arg t "$(($(cpu_ticks "$tracker_pid") - ticks0))" --arg hz "$(getconf CLK_TCK)" \
   '($t | tonumber) / ($hz | tonumber) * 1e6 / .answered | . * 10 | round / 10' "$work/tracker.json")" us \
   "" "tracker CPU (all threads) per request: 1e6 / this = req/s one tracker core could serve"
+
+say "tracker: $TRACKER_CLIENTS libzmq DEALER clients (as our client library connects), ${TRACKER_S} s"
+"$BIN/p2p-bench-tracker-load" --wire zmq --clients "$TRACKER_CLIENTS" --duration "$TRACKER_S" \
+  --json "$work/tracker_zmq.json" >"$work/tload_zmq.txt" 2>&1 ||
+  { cat "$work/tload_zmq.txt" >&2; die "p2p-bench-tracker-load --wire zmq failed"; }
+emit tracker_zmq_req_s "$(jq '.req_per_s | round' "$work/tracker_zmq.json")" req/s "" "$(cat "$work/tload_zmq.txt")"
+emit tracker_zmq_p99_ms "$(jq '.p99_ms' "$work/tracker_zmq.json")" ms
 
 say "whole-process p2p get of a 1 KiB file, $GET1K_RUNS runs"
 head -c 1024 /dev/urandom >"$work/tiny.bin"

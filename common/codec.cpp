@@ -8,13 +8,6 @@ namespace p2p::codec {
 
 namespace {
 
-struct Header {
-  std::uint8_t version = 0;
-  std::uint8_t command = 0;
-  std::uint64_t seq = 0;
-  MSGPACK_DEFINE(version, command, seq)
-};
-
 // Reads and drops the rest of a multipart message.
 void drain(zmq::socket_t& socket, bool more) {
   while (more) {

@@ -29,6 +29,15 @@ enum class Layout {
   kRep,     // ...                       REP sockets (libzmq strips the envelope)
 };
 
+// The header frame. Public for tools that frame messages themselves
+// (bench/zmtp_dealer.h); everything else goes through the envelope calls.
+struct Header {
+  std::uint8_t version = 0;
+  std::uint8_t command = 0;
+  std::uint64_t seq = 0;
+  MSGPACK_DEFINE(version, command, seq)
+};
+
 struct Envelope {
   std::vector<zmq::message_t> routing;  // kRouter only, without the delimiter
   std::uint8_t version = 0;
