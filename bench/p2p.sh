@@ -164,6 +164,7 @@ emit files4k_per_s "$(jq '.ops.get.ops_per_s | . * 10 | round / 10' "$work/load.
   "$(jq -r '"\(.ops.get.count) gets, p50 \(.ops.get.p50_ms) ms, p99 \(.ops.get.p99_ms) ms"' "$work/load.json")"
 
 say "tracker: $TRACKER_CLIENTS concurrent ZMTP clients, LOCATE + SEARCH, ${TRACKER_S} s"
+sync  # like every timed step: no writeback of the steps before in its CPU
 ticks0=$(cpu_ticks "$tracker_pid")
 "$BIN/p2p-bench-tracker-load" --clients "$TRACKER_CLIENTS" --duration "$TRACKER_S" --json "$work/tracker.json" \
   >"$work/tload.txt" 2>&1 || { cat "$work/tload.txt" >&2; die "p2p-bench-tracker-load failed"; }
