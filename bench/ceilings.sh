@@ -102,13 +102,17 @@ echo_pid=$!
 pids+=("$echo_pid")
 echo_ep=$(listening "$work/echo.out" "$echo_pid")
 for wire in zmtp zmq; do
-  say "ZeroMQ round trips: $TRACKER_CLIENTS $wire clients against an echo ROUTER, ${TRACKER_S} s"
-  "$BIN/p2p-bench-tracker-load" --echo --wire "$wire" --tracker "$echo_ep" --clients "$TRACKER_CLIENTS" \
-    --duration "$TRACKER_S" --json "$work/echo.json" >"$work/echo.txt" 2>&1 ||
-    { cat "$work/echo.txt" >&2; die "p2p-bench-tracker-load --echo --wire $wire failed"; }
+  say "ZeroMQ round trips: $TRACKER_CLIENTS $wire clients against an echo ROUTER, $RUNS x ${TRACKER_S} s"
+  runs=()
+  for ((r = 1; r <= RUNS; r++)); do
+    "$BIN/p2p-bench-tracker-load" --echo --wire "$wire" --tracker "$echo_ep" --clients "$TRACKER_CLIENTS" \
+      --duration "$TRACKER_S" --json "$work/echo.json" >"$work/echo.txt" 2>&1 ||
+      { cat "$work/echo.txt" >&2; die "p2p-bench-tracker-load --echo --wire $wire failed"; }
+    runs+=("$(jq '.req_per_s | round' "$work/echo.json")")
+  done
   key=zmq_echo_req_s
   [[ $wire == zmq ]] && key=zmq_echo_zmq_req_s
-  emit "$key" "$(jq '.req_per_s | round' "$work/echo.json")" req/s "" "$(cat "$work/echo.txt")"
+  emit "$key" "$(median "${runs[@]}")" req/s "$(joined "${runs[@]}")" "p2p-bench-tracker-load --echo --wire $wire"
 done
 stop_pid "$echo_pid"
 

@@ -14,12 +14,12 @@
 #   rss_client_*_mib         the client's peak RSS (/usr/bin/time -v), largest over the runs
 #   rss_peers_*_mib          largest peak RSS (VmHWM, reset before each step) of the peers
 #   files4k_per_s            p2p-load --clients 1 --files SMALL_FILES --sizes 4KiB:1 --each-once: gets/s
-#   tracker_req_s, tracker_p50_ms, tracker_p99_ms
+#   tracker_req_s, tracker_p50_ms, tracker_p99_ms   (medians of RUNS runs)
 #                            p2p-bench-tracker-load --clients TRACKER_CLIENTS (LOCATE + SEARCH,
 #                            ZMTP clients on one epoll thread: the tool costs little), against the
 #                            index the steps above filled; tracker_cpu_us_per_req is the tracker's
 #                            CPU time (all its threads) per request in that run
-#   tracker_zmq_req_s, tracker_zmq_p99_ms   the same with --wire zmq: libzmq DEALERs
+#   tracker_zmq_req_s, tracker_zmq_p50_ms, tracker_zmq_p99_ms   the same with --wire zmq: libzmq DEALERs
 #   get1k_p50_ms, get1k_p99_ms   whole-process time of `p2p get` of a 1 KiB file, GET1K_RUNS runs
 # Every get is checked against its input's SHA-256.
 #
@@ -163,25 +163,37 @@ say "$SMALL_FILES files of 4 KiB, got one after another by one p2p-load client"
 emit files4k_per_s "$(jq '.ops.get.ops_per_s | . * 10 | round / 10' "$work/load.json")" files/s "" \
   "$(jq -r '"\(.ops.get.count) gets, p50 \(.ops.get.p50_ms) ms, p99 \(.ops.get.p99_ms) ms"' "$work/load.json")"
 
-say "tracker: $TRACKER_CLIENTS concurrent ZMTP clients, LOCATE + SEARCH, ${TRACKER_S} s"
-sync  # like every timed step: no writeback of the steps before in its CPU
-ticks0=$(cpu_ticks "$tracker_pid")
-"$BIN/p2p-bench-tracker-load" --clients "$TRACKER_CLIENTS" --duration "$TRACKER_S" --json "$work/tracker.json" \
-  >"$work/tload.txt" 2>&1 || { cat "$work/tload.txt" >&2; die "p2p-bench-tracker-load failed"; }
-emit tracker_req_s "$(jq '.req_per_s | round' "$work/tracker.json")" req/s "" "$(cat "$work/tload.txt")"
-emit tracker_p50_ms "$(jq '.p50_ms' "$work/tracker.json")" ms
-emit tracker_p99_ms "$(jq '.p99_ms' "$work/tracker.json")" ms
-# CPU from before the tool starts to after it ends, over every request answered (warm-up included).
-emit tracker_cpu_us_per_req "$(jq --arg t "$(($(cpu_ticks "$tracker_pid") - ticks0))" --arg hz "$(getconf CLK_TCK)" \
-  '($t | tonumber) / ($hz | tonumber) * 1e6 / .answered | . * 10 | round / 10' "$work/tracker.json")" us \
-  "" "tracker CPU (all threads) per request: 1e6 / this = req/s one tracker core could serve"
+# tracker_load WIRE PREFIX: RUNS runs of p2p-bench-tracker-load; emits PREFIX_req_s, PREFIX_p50_ms and
+# PREFIX_p99_ms (medians, with the runs) and, for the ZMTP clients, the tracker's CPU per request.
+tracker_load() {
+  local wire=$1 prefix=$2 r rates=() p50s=() p99s=() ticks=0 answered=0 t0
+  for ((r = 1; r <= RUNS; r++)); do
+    sync  # like every timed step: no writeback of the steps before in its CPU
+    t0=$(cpu_ticks "$tracker_pid")
+    "$BIN/p2p-bench-tracker-load" --wire "$wire" --clients "$TRACKER_CLIENTS" --duration "$TRACKER_S" \
+      --json "$work/tracker.json" >"$work/tload.txt" 2>&1 ||
+      { cat "$work/tload.txt" >&2; die "p2p-bench-tracker-load --wire $wire failed"; }
+    ticks=$((ticks + $(cpu_ticks "$tracker_pid") - t0))
+    answered=$((answered + $(jq '.answered' "$work/tracker.json")))
+    rates+=("$(jq '.req_per_s | round' "$work/tracker.json")")
+    p50s+=("$(jq '.p50_ms' "$work/tracker.json")")
+    p99s+=("$(jq '.p99_ms' "$work/tracker.json")")
+    echo "   $(cat "$work/tload.txt")" >&2
+  done
+  emit "${prefix}_req_s" "$(median "${rates[@]}")" req/s "$(joined "${rates[@]}")" "median of $RUNS runs, --wire $wire"
+  emit "${prefix}_p50_ms" "$(median "${p50s[@]}")" ms "$(joined "${p50s[@]}")"
+  emit "${prefix}_p99_ms" "$(median "${p99s[@]}")" ms "$(joined "${p99s[@]}")"
+  # CPU from before each run to after it, over every request answered (warm-ups included).
+  [[ $wire == zmtp ]] && emit tracker_cpu_us_per_req \
+    "$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v n="$answered" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')" us \
+    "" "tracker CPU (all threads) per request: 1e6 / this = req/s one tracker core could serve"
+  return 0
+}
 
-say "tracker: $TRACKER_CLIENTS libzmq DEALER clients (as our client library connects), ${TRACKER_S} s"
-"$BIN/p2p-bench-tracker-load" --wire zmq --clients "$TRACKER_CLIENTS" --duration "$TRACKER_S" \
-  --json "$work/tracker_zmq.json" >"$work/tload_zmq.txt" 2>&1 ||
-  { cat "$work/tload_zmq.txt" >&2; die "p2p-bench-tracker-load --wire zmq failed"; }
-emit tracker_zmq_req_s "$(jq '.req_per_s | round' "$work/tracker_zmq.json")" req/s "" "$(cat "$work/tload_zmq.txt")"
-emit tracker_zmq_p99_ms "$(jq '.p99_ms' "$work/tracker_zmq.json")" ms
+say "tracker: $TRACKER_CLIENTS concurrent ZMTP clients, LOCATE + SEARCH, $RUNS x ${TRACKER_S} s"
+tracker_load zmtp tracker
+say "tracker: $TRACKER_CLIENTS libzmq DEALER clients (as our client library connects), $RUNS x ${TRACKER_S} s"
+tracker_load zmq tracker_zmq
 
 say "whole-process p2p get of a 1 KiB file, $GET1K_RUNS runs"
 head -c 1024 /dev/urandom >"$work/tiny.bin"
