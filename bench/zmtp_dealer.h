@@ -31,8 +31,10 @@ namespace p2p::bench {
 
 class ZmtpDealer {
  public:
-  // Connects to host:port (IPv4 dotted quad), exchanges greetings and READY
-  // within `timeout`; the socket is non-blocking afterwards.
+  // Connects to host:port (IPv4 dotted quad; the TCP connect itself blocks,
+  // which is instant on loopback, the only place this is meant for), then
+  // exchanges greetings and READY within `timeout`; the socket is
+  // non-blocking afterwards.
   static Result<ZmtpDealer> connect(const std::string& host, int port, std::chrono::milliseconds timeout,
                                     std::size_t max_message);
 
