@@ -99,9 +99,7 @@ struct Workload {
 
 template <class T>
 std::string encoded(const T& body) {
-  msgpack::sbuffer buf;
-  msgpack::pack(buf, body);
-  return std::string(buf.data(), buf.size());
+  return codec::encode(body).to_string();
 }
 
 // One client's request in flight. The transport (a libzmq DEALER or a
@@ -149,14 +147,18 @@ class LoadLogic {
 
   // A reply to `c` with this header and body arrived at `now`: checks it
   // (fails `c` if wrong) and counts it.
-  void on_reply(ClientState& c, std::uint8_t command, std::uint64_t seq, const zmq::message_t& body,
+  void on_reply(ClientState& c, std::uint8_t command, std::uint64_t seq, std::string_view body,
                 Clock::time_point now, Clock::time_point measure_from, Clock::time_point measure_until) {
     if (seq != c.seq) return fail(c, "reply with seq " + std::to_string(seq) + ", expected " + std::to_string(c.seq));
     const auto cmd = static_cast<proto::Command>(command);
     if (options_.echo) {
       if (cmd != command_of(c) || body.size() != body_of(c).size()) return fail(c, "the echo is not the request sent");
     } else {
-      if (cmd == proto::Command::kError) return fail(c, "ERROR reply");
+      if (cmd == proto::Command::kError) {
+        proto::ErrorBody error;
+        return fail(c, "ERROR reply: " + (codec::decode(body.data(), body.size(), &error).ok() ? error.message
+                                                                                              : "(unreadable)"));
+      }
       if (cmd != proto::Command::kOk) return fail(c, "unexpected reply command");
       if (Status d = check_body(c, body); !d.ok()) return fail(c, d.to_string());
     }
@@ -184,16 +186,16 @@ class LoadLogic {
   ThreadResult result_;
 
  private:
-  Status check_body(const ClientState& c, const zmq::message_t& body) {
+  Status check_body(const ClientState& c, std::string_view body) {
     if (c.locate) {
       proto::LocateReply reply;
-      if (Status s = codec::decode(body, &reply); !s.ok()) return s;
+      if (Status s = codec::decode(body.data(), body.size(), &reply); !s.ok()) return s;
       if (reply.manifest.name != work_.names[c.name] || reply.holders.empty())
         return {ErrorCode::kBadRequest, "LOCATE " + work_.names[c.name] + " answered another file or no holder"};
       return Status::Ok();
     }
     proto::ListReply reply;
-    if (Status s = codec::decode(body, &reply); !s.ok()) return s;
+    if (Status s = codec::decode(body.data(), body.size(), &reply); !s.ok()) return s;
     if (options_.pattern.empty() && reply.files.empty())
       return {ErrorCode::kBadRequest, "SEARCH " + work_.names[c.name] + " found nothing"};
     return Status::Ok();
@@ -245,7 +247,8 @@ class ZmqLoadThread : LoadLogic {
       Status s = codec::recv_envelope(socket, codec::Layout::kDealer, &env);
       if (s.code() == ErrorCode::kTimeout) return;
       if (!s.ok()) return fail(c, "malformed reply: " + s.to_string());
-      on_reply(c, env.command, env.seq, env.body, Clock::now(), measure_from, measure_until);
+      on_reply(c, env.command, env.seq, std::string_view(static_cast<const char*>(env.body.data()), env.body.size()),
+               Clock::now(), measure_from, measure_until);
       if (!c.dead) send(c, socket);
     }
   }
@@ -325,11 +328,10 @@ class ZmtpLoadThread : LoadLogic {
     const Clock::time_point now = Clock::now();
     if (frames.size() != 3 || !frames[0].empty()) return fail(c, "malformed reply: not [empty][header][body]");
     codec::Header header;
-    if (Status s = codec::decode(zmq::message_t(frames[1].data(), frames[1].size()), &header); !s.ok())
+    if (Status s = codec::decode(frames[1].data(), frames[1].size(), &header); !s.ok())
       return fail(c, "malformed header: " + s.to_string());
     if (header.version != proto::kVersion) return fail(c, "reply of protocol version " + std::to_string(header.version));
-    on_reply(c, header.command, header.seq, zmq::message_t(frames[2].data(), frames[2].size()), now, measure_from,
-             measure_until);
+    on_reply(c, header.command, header.seq, frames[2], now, measure_from, measure_until);
   }
 
   int clients_;

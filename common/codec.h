@@ -94,18 +94,22 @@ zmq::message_t encode(const T& body) {
 // elements than there are bytes (msgpack-c would allocate before reading).
 msgpack::unpack_limit limits_for(std::size_t size);
 
-// Decodes `frame` as T with limits_for(frame.size()). kBadRequest on malformed
-// msgpack, wrong types or exceeded limits. Never throws.
+// Decodes [data, data + size) (or a frame) as T with limits_for(size).
+// kBadRequest on malformed msgpack, wrong types or exceeded limits. Never throws.
 template <class T>
-Status decode(const zmq::message_t& frame, T* out) {
+Status decode(const void* data, std::size_t size, T* out) {
   try {
-    msgpack::object_handle oh =
-        msgpack::unpack(static_cast<const char*>(frame.data()), frame.size(), nullptr, nullptr, limits_for(frame.size()));
+    msgpack::object_handle oh = msgpack::unpack(static_cast<const char*>(data), size, nullptr, nullptr, limits_for(size));
     oh.get().convert(*out);
     return Status::Ok();
   } catch (const std::exception& e) {
     return {ErrorCode::kBadRequest, std::string("undecodable body: ") + e.what()};
   }
+}
+
+template <class T>
+Status decode(const zmq::message_t& frame, T* out) {
+  return decode(frame.data(), frame.size(), out);
 }
 
 // Convenience: reply kOk with `body` to the sender of `req`.
