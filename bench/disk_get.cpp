@@ -33,6 +33,7 @@
 #include <CLI/CLI.hpp>
 #include <zmq.hpp>
 
+#include "common/chunk_store.h"
 #include "common/direct_io.h"
 #include "common/limits.h"
 #include "common/sockets.h"
@@ -64,11 +65,6 @@ std::string peer_id_of(const std::string& dir) {
   return id;
 }
 
-std::string chunk_path(const std::string& dir, const p2p::Hash& hash) {
-  const std::string hex = hash.hex();
-  return dir + "/chunks/" + hex.substr(0, 2) + "/" + hex;
-}
-
 int run(const Options& o) {
   zmq::context_t ctx(1);
   proto::LocateReply located;
@@ -88,6 +84,10 @@ int run(const Options& o) {
     return 1;
   }
   const p2p::Manifest& m = located.manifest;
+  if (Status s = m.validate(); !s.ok()) {  // from the network: sizes and offsets below come from it
+    std::fprintf(stderr, "disk-get: LOCATE %s: bad manifest: %s\n", o.name.c_str(), s.to_string().c_str());
+    return 1;
+  }
   bool direct = false;
   const int fd = p2p::open_maybe_direct(o.out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644, true, &direct);
   if (fd < 0) {
@@ -105,7 +105,8 @@ int run(const Options& o) {
       p2p::DirectWriter writer;
       // The holder's chunks are r, r + n, r + 2n, ...; its depth threads take turns.
       for (std::uint64_t i = t; i < m.chunk_count() && !failed.load(); i += n * o.depth) {
-        p2p::Result<zmq::message_t> bytes = p2p::read_direct(chunk_path(dirs[r], m.chunks[i]), p2p::limits::kMaxChunkSize);
+        p2p::Result<zmq::message_t> bytes = p2p::read_direct(p2p::ChunkStore::chunk_path_in(dirs[r], m.chunks[i]).string(),
+                                                                p2p::limits::kMaxChunkSize);
         Status s = bytes.ok() ? writer.pwrite(fd, direct, bytes->data(), bytes->size(), m.chunk_offset(i), o.out)
                               : bytes.status();
         if (!s.ok()) {

@@ -112,10 +112,12 @@ std::optional<Manifest> decode_manifest(const std::string& bytes) {
 
 ChunkStore::ChunkStore(fs::path dir, std::uint64_t capacity) : dir_(std::move(dir)), capacity_(capacity) {}
 
-fs::path ChunkStore::chunk_path(const Hash& hash) const {
+fs::path ChunkStore::chunk_path_in(const fs::path& dir, const Hash& hash) {
   std::string hex = hash.hex();
-  return dir_ / "chunks" / hex.substr(0, 2) / hex;
+  return dir / "chunks" / hex.substr(0, 2) / hex;
 }
+
+fs::path ChunkStore::chunk_path(const Hash& hash) const { return chunk_path_in(dir_, hash); }
 
 fs::path ChunkStore::manifest_path(const Hash& file_id) const { return dir_ / "manifests" / file_id.hex(); }
 

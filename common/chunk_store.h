@@ -116,6 +116,10 @@ class ChunkStore {
   std::size_t chunk_count() const;
   const std::filesystem::path& dir() const { return dir_; }
 
+  // Where a store rooted at `dir` keeps chunk `hash` (chunks/<2 hex>/<hex>),
+  // for tools that read a data dir without opening the store.
+  static std::filesystem::path chunk_path_in(const std::filesystem::path& dir, const Hash& hash);
+
  private:
   std::filesystem::path chunk_path(const Hash& hash) const;
   std::filesystem::path manifest_path(const Hash& file_id) const;
