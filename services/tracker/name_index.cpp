@@ -7,8 +7,6 @@ namespace p2p::tracker {
 
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
 constexpr std::size_t kTrigram = 3;
 
 std::uint32_t trigram_at(std::string_view s, std::size_t i) {
@@ -50,7 +48,7 @@ void NameIndex::rebuild() const {
   for (const Entry& e : names_) {
     starts_.push_back(text_.size());
     entries_.push_back(&e);
-    for (char c : e.first) text_.push_back(lower(c));
+    for (char c : e.first) text_.push_back(ascii_lower(c));
     text_.push_back('\0');
   }
   for (std::size_t i = 0; i < entries_.size(); ++i) {
@@ -88,9 +86,8 @@ std::vector<Hash> NameIndex::search(const NamePattern& pattern, std::size_t limi
   }
   for (std::uint32_t i : *rarest) {
     if (out.size() == limit) break;
-    const std::string_view name = lowered(i);
-    if (name.find(literal) != std::string_view::npos && (!pattern.is_glob() || pattern.matches_lowered(name)))
-      out.push_back(entries_[i]->second);
+    // Holding the trigram is not holding the literal: the full match decides.
+    if (pattern.matches_lowered(lowered(i))) out.push_back(entries_[i]->second);
   }
   return out;
 }

@@ -6,8 +6,6 @@ namespace p2p::tracker {
 
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
 // The longest run of `glob` holding no wildcard.
 std::string longest_literal(std::string_view glob) {
   std::string_view best;
@@ -24,14 +22,14 @@ std::string longest_literal(std::string_view glob) {
 }  // namespace
 
 NamePattern::NamePattern(std::string_view pattern) : pattern_(pattern) {
-  std::transform(pattern_.begin(), pattern_.end(), pattern_.begin(), lower);
+  std::transform(pattern_.begin(), pattern_.end(), pattern_.begin(), ascii_lower);
   glob_ = pattern_.find_first_of("*?") != std::string::npos;
   literal_ = glob_ ? longest_literal(pattern_) : pattern_;
 }
 
 bool NamePattern::matches(std::string_view name) const {
   if (glob_) return glob_matches<false>(name);
-  auto equal = [](char n, char p) { return lower(n) == p; };
+  auto equal = [](char n, char p) { return ascii_lower(n) == p; };
   return std::search(name.begin(), name.end(), pattern_.begin(), pattern_.end(), equal) != name.end();
 }
 
@@ -49,7 +47,7 @@ bool NamePattern::glob_matches(std::string_view name) const {
   std::size_t star = std::string_view::npos;  // position of the last '*' seen
   std::size_t resume = 0;                     // name position that star matched up to
   while (n < name.size()) {
-    const char c = kLowered ? name[n] : lower(name[n]);
+    const char c = kLowered ? name[n] : ascii_lower(name[n]);
     if (p < pat.size() && (pat[p] == '?' || pat[p] == c)) {
       ++p;
       ++n;

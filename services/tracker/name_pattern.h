@@ -11,14 +11,17 @@
 // share between threads.
 //
 // literal() is what an index can look for first: every matching name
-// contains it (lowercased). NameIndex scans for it with memmem and runs the
-// full match only on the names that hold it.
+// contains it (lowercased). NameIndex narrows to the names holding it (its
+// trigrams, or memmem when it is shorter) and runs the full match on those.
 #pragma once
 
 #include <string>
 #include <string_view>
 
 namespace p2p::tracker {
+
+// ASCII-only lowercase: names are bytes, not necessarily UTF-8 (see above).
+inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 class NamePattern {
  public:
