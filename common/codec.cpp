@@ -19,6 +19,24 @@ void drain(zmq::socket_t& socket, bool more) {
 
 }  // namespace
 
+msgpack::sbuffer& encode_scratch() {
+  thread_local msgpack::sbuffer scratch(kEncodeCopyMaxBytes);
+  scratch.clear();
+  return scratch;
+}
+
+zmq::message_t take_encoded(msgpack::sbuffer& scratch) {
+  if (scratch.size() <= kEncodeCopyMaxBytes) return zmq::message_t(scratch.data(), scratch.size());
+  const std::size_t size = scratch.size();
+  char* data = scratch.release();  // malloc'ed; zmq frees it with free(); the scratch starts anew
+  return zmq::message_t(data, size, [](void* p, void*) { std::free(p); }, nullptr);
+}
+
+msgpack::zone& decode_zone() {
+  thread_local msgpack::zone zone;
+  return zone;
+}
+
 msgpack::unpack_limit limits_for(std::size_t size) {
   return msgpack::unpack_limit(size, size, limits::kMaxStringBytes, limits::kMaxBinBytes, 0, limits::kMaxDepth);
 }

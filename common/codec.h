@@ -74,35 +74,51 @@ Status send_envelope(zmq::socket_t& socket, Layout layout, const std::vector<zmq
                      proto::Command command, std::uint64_t seq, zmq::message_t body,
                      zmq::message_t* data = nullptr, zmq::send_flags flags = zmq::send_flags::none);
 
-// First capacity of an encoding buffer: most bodies are a few hundred bytes.
-// msgpack's default (8 KiB) made every reply an 8 KiB malloc that libzmq's
-// I/O thread then frees, under the allocating arena's lock (perf of the
-// tracker: sysmalloc + that lock ~8% of its samples).
-inline constexpr std::size_t kEncodeInitialBytes = 256;
+// Bodies up to this size are packed into a per-thread buffer and copied
+// into their message: one allocation (none up to libzmq's 33-byte inline
+// size, which holds every header), where a buffer of their own cost two or
+// three, freed later by libzmq's I/O thread under the allocating arena's
+// lock (perf of the tracker: malloc and free ~4% of its broker thread).
+// Larger bodies (manifests of big files) are handed over without a copy.
+inline constexpr std::size_t kEncodeCopyMaxBytes = 16 * 1024;
 
-// msgpack-encodes a body into a message without an extra copy.
+// The calling thread's packing buffer, emptied. Used by encode() only: the
+// buffer is reused by the next encode on this thread.
+msgpack::sbuffer& encode_scratch();
+// The message of what encode() packed into `scratch`.
+zmq::message_t take_encoded(msgpack::sbuffer& scratch);
+
+// msgpack-encodes a body into a message.
 template <class T>
 zmq::message_t encode(const T& body) {
-  msgpack::sbuffer buf(kEncodeInitialBytes);
-  msgpack::pack(buf, body);
-  std::size_t size = buf.size();
-  char* data = buf.release();  // malloc'ed; zmq frees it with free()
-  return zmq::message_t(data, size, [](void* p, void*) { std::free(p); }, nullptr);
+  msgpack::sbuffer& scratch = encode_scratch();
+  msgpack::pack(scratch, body);
+  return take_encoded(scratch);
 }
 
 // The unpack limits for a frame of `size` bytes: no container may claim more
 // elements than there are bytes (msgpack-c would allocate before reading).
 msgpack::unpack_limit limits_for(std::size_t size);
 
+// The calling thread's unpacking zone, for decode() only: it keeps its first
+// chunk across clear(), so decoding a small body allocates nothing there.
+msgpack::zone& decode_zone();
+
 // Decodes [data, data + size) (or a frame) as T with limits_for(size).
 // kBadRequest on malformed msgpack, wrong types or exceeded limits. Never throws.
 template <class T>
 Status decode(const void* data, std::size_t size, T* out) {
+  // Unpacked into the thread's zone (decode_zone) and converted before the
+  // zone is cleared: no 8 KiB zone allocated and freed per message.
+  msgpack::zone& zone = decode_zone();
   try {
-    msgpack::object_handle oh = msgpack::unpack(static_cast<const char*>(data), size, nullptr, nullptr, limits_for(size));
-    oh.get().convert(*out);
+    const msgpack::object obj =
+        msgpack::unpack(zone, static_cast<const char*>(data), size, nullptr, nullptr, limits_for(size));
+    obj.convert(*out);
+    zone.clear();
     return Status::Ok();
   } catch (const std::exception& e) {
+    zone.clear();
     return {ErrorCode::kBadRequest, std::string("undecodable body: ") + e.what()};
   }
 }

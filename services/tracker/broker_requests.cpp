@@ -64,9 +64,10 @@ Result<proto::LocateReply> Broker::locate(const proto::QueryRequest& req, TimePo
 }
 
 Result<proto::ListReply> Broker::search(const proto::SearchRequest& req, TimePoint) {
+  const std::vector<const FileRecord*> found = index_.search(NamePattern(req.pattern), kMaxSearchResults);
   proto::ListReply reply;
-  for (const FileRecord* f : index_.search(NamePattern(req.pattern), kMaxSearchResults))
-    reply.files.push_back(summary(*f));
+  reply.files.reserve(found.size());
+  for (const FileRecord* f : found) reply.files.push_back(summary(*f));
   return reply;
 }
 
@@ -141,6 +142,7 @@ proto::FileSummary Broker::summary(const FileRecord& file) const {
 
 std::vector<proto::HolderInfo> Broker::holder_infos(const FileRecord& file) const {
   std::vector<proto::HolderInfo> out;
+  out.reserve(file.holders.size());
   for (const std::string& peer_id : file.holders) {
     // The index only holds live peers (see file_index.h); checked anyway so
     // an answer can never name a dead peer.

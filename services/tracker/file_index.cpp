@@ -109,8 +109,10 @@ const FileRecord* FileIndex::lookup(std::string_view query) const {
 }
 
 std::vector<const FileRecord*> FileIndex::search(const NamePattern& pattern, std::size_t limit) const {
+  const std::vector<Hash> ids = names_.search(pattern, limit);
   std::vector<const FileRecord*> out;
-  for (const Hash& id : names_.search(pattern, limit))
+  out.reserve(ids.size());
+  for (const Hash& id : ids)
     if (const FileRecord* f = find(id)) out.push_back(f);
   return out;
 }

@@ -45,10 +45,11 @@ void NameIndex::rebuild() const {
   trigrams_.clear();
   starts_.reserve(names_.size());
   entries_.reserve(names_.size());
-  for (const Entry& e : names_) {
+  for (const Entry& e : names_) entries_.push_back(&e);
+  std::sort(entries_.begin(), entries_.end(), [](const Entry* a, const Entry* b) { return a->first < b->first; });
+  for (const Entry* e : entries_) {
     starts_.push_back(text_.size());
-    entries_.push_back(&e);
-    for (char c : e.first) text_.push_back(ascii_lower(c));
+    for (char c : e->first) text_.push_back(ascii_lower(c));
     text_.push_back('\0');
   }
   for (std::size_t i = 0; i < entries_.size(); ++i) {
@@ -84,6 +85,7 @@ std::vector<Hash> NameIndex::search(const NamePattern& pattern, std::size_t limi
     if (it == trigrams_.end()) return out;  // no name holds this trigram
     if (rarest == nullptr || it->second.size() < rarest->size()) rarest = &it->second;
   }
+  out.reserve(std::min(limit, rarest->size()));
   for (std::uint32_t i : *rarest) {
     if (out.size() == limit) break;
     // Holding the trigram is not holding the literal: the full match decides.
