@@ -78,7 +78,8 @@ Status send_envelope(zmq::socket_t& socket, Layout layout, const std::vector<zmq
 // into their message: one allocation (none up to libzmq's 33-byte inline
 // size, which holds every header), where a buffer of their own cost two or
 // three, freed later by libzmq's I/O thread under the allocating arena's
-// lock (perf of the tracker: malloc and free ~4% of its broker thread).
+// lock (callgrind of the tracker under load: malloc and free ~15% of its
+// instructions, docs/performance.md).
 // Larger bodies (manifests of big files) are handed over without a copy.
 inline constexpr std::size_t kEncodeCopyMaxBytes = 16 * 1024;
 
