@@ -135,9 +135,8 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   Options o;
-  if (const char* env = std::getenv("P2P_TRACKER")) o.tracker = env;
   CLI::App app{"p2p-bench-disk-get: a get's disk work alone (O_DIRECT chunk reads + output writes)"};
-  app.add_option("--tracker", o.tracker, "tracker endpoint (env P2P_TRACKER)")->capture_default_str();
+  app.add_option("--tracker", o.tracker, "tracker endpoint")->envname("P2P_TRACKER")->capture_default_str();
   app.add_option("--data", o.data_dirs, "a peer's data dir (repeat; the holders' are used)")->required();
   app.add_option("--out", o.out, "output file")->required();
   app.add_option("--depth", o.depth, "reads in flight per holder")->check(CLI::Range(1u, 64u))->capture_default_str();

@@ -461,9 +461,8 @@ int run(const Options& options) {
 
 int main(int argc, char** argv) {
   Options options;
-  if (const char* env = std::getenv("P2P_TRACKER")) options.tracker = env;
   CLI::App app{"p2p-bench-tracker-load: closed-loop LOCATE/SEARCH load on a tracker"};
-  app.add_option("--tracker", options.tracker, "tracker endpoint (env P2P_TRACKER)")->capture_default_str();
+  app.add_option("--tracker", options.tracker, "tracker endpoint")->envname("P2P_TRACKER")->capture_default_str();
   app.add_option("--clients", options.clients, "concurrent clients, one request in flight each")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();

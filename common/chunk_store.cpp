@@ -97,15 +97,9 @@ Status fsync_dir(const fs::path& dir) {
 }
 
 std::optional<Manifest> decode_manifest(const std::string& bytes) {
-  try {
-    msgpack::object_handle oh =
-        msgpack::unpack(bytes.data(), bytes.size(), nullptr, nullptr, codec::limits_for(bytes.size()));
-    Manifest m;
-    oh.get().convert(m);
-    return m;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  Manifest m;
+  if (!codec::decode(bytes.data(), bytes.size(), &m).ok()) return std::nullopt;
+  return m;
 }
 
 }  // namespace
