@@ -118,7 +118,8 @@ Result<ZmtpDealer> ZmtpDealer::connect(const std::string& host, int port, std::c
   std::string ready(flags[1], '\0');
   if (Status s = read_exact(fd, ready.data(), ready.size(), deadline); !s.ok()) return s;
   if (ready.compare(0, 6, "\5READY") != 0) return Status{ErrorCode::kBadRequest, "expected READY"};
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  const int fl = ::fcntl(fd, F_GETFL);
+  if (fl < 0 || ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) return errno_status("fcntl", host, errno);
   return d;
 }
 
@@ -187,8 +188,9 @@ Status ZmtpDealer::parse(std::vector<std::vector<std::string>>* out) {
       } else {
         size = static_cast<unsigned char>(in_[p + 1]);
       }
+      // Compared before adding: a long frame may claim up to 2^64 - 1 bytes.
+      if (size > max_message_ - total) return {ErrorCode::kBadRequest, "message larger than the limit"};
       total += size;
-      if (total > max_message_) return {ErrorCode::kBadRequest, "message larger than the limit"};
       if (p + head + size > in_.size()) break;
       frames.emplace_back(in_, p + head, size);
       p += head + size;

@@ -1,9 +1,14 @@
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <zmq.hpp>
@@ -85,6 +90,47 @@ TEST_CASE("a raw ZMTP dealer refuses a message above its limit") {
   const p2p::Status s = receive_some(dealer.value(), &got);
   CHECK(s.code() == p2p::ErrorCode::kBadRequest);
   CHECK(got.empty());
+}
+
+TEST_CASE("a raw ZMTP dealer refuses frames whose sizes wrap around 2^64") {
+  // A raw server: libzmq would never send such sizes. 16 + (2^64 - 16) is 0
+  // in 64 bits, so a sum checked after adding would pass the limit.
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(listener, 1) == 0);
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  std::jthread server([listener] {  // joined also when a REQUIRE below fails
+    const int fd = ::accept(listener, nullptr, nullptr);
+    if (fd < 0) return;
+    std::string bytes(64, '\0');  // greeting: signature, version 3.0, NULL
+    bytes[0] = static_cast<char>(0xFF);
+    bytes[9] = 0x7F;
+    bytes[10] = 3;
+    bytes.replace(12, 4, "NULL");
+    const std::string ready = std::string("\5READY\13Socket-Type\0\0\0\6ROUTER", 28);
+    bytes += std::string{'\x04', static_cast<char>(ready.size())} + ready;
+    bytes += std::string{'\x01', '\x10'} + std::string(16, 'x');            // 16 bytes, more to come
+    bytes += std::string{'\x02'} + std::string(7, '\xFF') + std::string{'\xF0'};  // then 2^64 - 16
+    (void)::write(fd, bytes.data(), bytes.size());
+    char drain[256];
+    while (::read(fd, drain, sizeof drain) > 0) {
+    }
+    ::close(fd);
+  });
+  {
+    auto dealer = ZmtpDealer::connect("127.0.0.1", ntohs(addr.sin_port), 5000ms, 1 << 20);
+    REQUIRE(dealer.ok());
+    std::vector<std::vector<std::string>> got;
+    CHECK(receive_some(dealer.value(), &got).code() == p2p::ErrorCode::kBadRequest);
+    CHECK(got.empty());
+  }  // closing the dealer ends the server's read loop
+  server.join();
+  ::close(listener);
 }
 
 TEST_CASE("a raw ZMTP dealer fails to connect where nothing listens") {
