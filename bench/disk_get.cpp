@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -117,10 +118,16 @@ int run(const Options& o) {
     });
   }
   for (auto& t : readers) t.join();
-  const bool synced = !failed.load() && ::ftruncate(fd, static_cast<off_t>(m.size)) == 0 && ::fsync(fd) == 0;
+  Status synced;
+  if (failed.load()) synced = {p2p::ErrorCode::kIo, "a chunk failed (above)"};
+  else if (::ftruncate(fd, static_cast<off_t>(m.size)) != 0) synced = p2p::errno_status("truncate", o.out, errno);
+  else if (::fsync(fd) != 0) synced = p2p::errno_status("fsync", o.out, errno);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   ::close(fd);
-  if (!synced) return 1;
+  if (!synced.ok()) {
+    std::fprintf(stderr, "disk-get: %s\n", synced.to_string().c_str());
+    return 1;
+  }
   const double mb_s = static_cast<double>(m.size) / 1e6 / seconds;
   if (o.json)
     std::printf("{\"bytes\": %llu, \"seconds\": %.4f, \"mb_per_s\": %.1f, \"readers\": %zu}\n",

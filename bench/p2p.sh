@@ -77,23 +77,29 @@ get_timed() {
   rm -f "$out"
 }
 
-# disk_get NAME: the get's disk work alone on the same chunks (p2p-bench-disk-get); prints MB/s.
+# disk_get NAME: the get's disk work alone on the same chunks (p2p-bench-disk-get); prints MB/s,
+# fails when the tool does (call it as `x=$(disk_get N) || die`: a substitution's status is lost
+# inside an array assignment).
 disk_get() {
-  local dirs=() i
+  local dirs=() i mb
   for ((i = 1; i <= ${#peer_pids[@]}; i++)); do dirs+=(--data "$work/peer$i"); done
   rm -f "$work/disk.bin"
   sync
-  "$BIN/p2p-bench-disk-get" "${dirs[@]}" --out "$work/disk.bin" --json "$1" | jq '.mb_per_s'
+  mb=$("$BIN/p2p-bench-disk-get" "${dirs[@]}" --out "$work/disk.bin" --json "$1" | jq -e '.mb_per_s') || return 1
   rm -f "$work/disk.bin"
+  echo "$mb"
 }
 
 # get_series NAME SHA256 PREFIX: the first get, then RUNS more, each of those
 # right after the same disk work alone (disk_get); emits PREFIX_first_mb_s,
 # PREFIX_mb_s (median, with the runs), disk_PREFIX_mb_s and the peak RSS figures.
 get_series() {
-  local name=$1 want=$2 prefix=$3 r times=() rates=() disk=() client_kb=0 peers_kb=0
+  local name=$1 want=$2 prefix=$3 r mb times=() rates=() disk=() client_kb=0 peers_kb=0
   for ((r = 0; r <= RUNS; r++)); do
-    ((r > 0)) && disk+=("$(disk_get "$name")")
+    if ((r > 0)); then
+      mb=$(disk_get "$name") || die "p2p-bench-disk-get $name failed"
+      disk+=("$mb")
+    fi
     get_timed "$name" "$want"
     echo "   get $name run $r: $ELAPSED s, client $((RSS_KB / 1024)) MiB, peers $((PEERS_KB / 1024)) MiB" >&2
     ((RSS_KB > client_kb)) && client_kb=$RSS_KB
