@@ -44,24 +44,18 @@ echo "== BitTorrent swarm (opentracker + aria2c), ${SIZE_MB} MiB, $BT_RUNS runs 
 say "payload and torrent (1 MiB pieces)"
 head -c "$size" /dev/urandom >"$work/payload.bin"
 want=$(sha256_of "$work/payload.bin")
-port=$(free_port)
-mktorrent -l 20 -a "http://127.0.0.1:$port/announce" -o "$work/bench.torrent" "$work/payload.bin" >/dev/null
+# The announce URL in the torrent is a placeholder: each run starts its tracker
+# on a port of its own and tells every aria2c (--bt-exclude-tracker, --bt-tracker).
+# The info hash, which the whitelist holds, does not cover the announce URL.
+mktorrent -l 20 -a "http://127.0.0.1:1/announce" -o "$work/bench.torrent" "$work/payload.bin" >/dev/null
 info_hash=$(aria2c -S "$work/bench.torrent" | awk '/^Info Hash:/ { print $3 }')
 [[ $info_hash =~ ^[0-9a-f]{40}$ ]] || die "no info hash from aria2c -S"
-scrape_url="http://127.0.0.1:$port/scrape?info_hash=$(sed 's/../%&/g' <<<"$info_hash")"
 
 # opentracker chroots to its rootdir and drops to `nobody`: the whitelist path
 # is relative to the rootdir, which nobody must be able to read.
 mkdir -p "$work/tracker"
 echo "$info_hash" >"$work/tracker/whitelist.txt"
 chmod 755 "$work/tracker" && chmod 644 "$work/tracker/whitelist.txt"
-cat >"$work/opentracker.conf" <<EOF
-listen.tcp 127.0.0.1:$port
-listen.udp 127.0.0.1:$port
-access.whitelist /whitelist.txt
-tracker.rootdir $work/tracker
-tracker.user nobody
-EOF
 
 # Every aria2c: no DHT, LPD or PEX (the tracker is the only way peers meet),
 # no rate limits, aria2's other defaults (16 MiB disk cache, no mmap).
@@ -70,24 +64,57 @@ aria_flags=(--enable-dht=false --enable-dht6=false --bt-enable-lpd=false --enabl
   --max-overall-download-limit=0 --bt-max-peers=55 --file-allocation=none --console-log-level=warn
   --summary-interval=0 --log-level=notice)
 
+# start_tracker: starts opentracker on a free port; sets TPID, ANNOUNCE and
+# SCRAPE_URL. free_port only sees the ports in use when it is called, so a
+# bind that loses the race (opentracker exits "Address already in use") is
+# tried again on another port, up to 5 times.
+start_tracker() {
+  local port attempt deadline
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    cat >"$work/opentracker.conf" <<EOF
+listen.tcp 127.0.0.1:$port
+listen.udp 127.0.0.1:$port
+access.whitelist /whitelist.txt
+tracker.rootdir $work/tracker
+tracker.user nobody
+EOF
+    opentracker -f "$work/opentracker.conf" >"$work/opentracker.log" 2>&1 </dev/null &
+    TPID=$!
+    pids+=("$TPID")
+    ANNOUNCE="http://127.0.0.1:$port/announce"
+    SCRAPE_URL="http://127.0.0.1:$port/scrape?info_hash=$(sed 's/../%&/g' <<<"$info_hash")"
+    deadline=$((SECONDS + START_TIMEOUT_S))
+    while ((SECONDS < deadline)); do
+      curl -s --max-time 2 -o /dev/null "$SCRAPE_URL" && return 0
+      kill -0 "$TPID" 2>/dev/null || break
+      sleep 0.1
+    done
+    stop_pid "$TPID"
+    grep -q "Address already in use" "$work/opentracker.log" ||
+      die "opentracker did not start on port $port: $(cat "$work/opentracker.log")"
+    echo "   opentracker: port $port taken meanwhile (attempt $attempt), trying another" >&2
+  done
+  die "opentracker found no free port in 5 attempts"
+}
+
 # Seeders listed complete in the tracker's scrape (bencoded: ...8:completeiNe...).
 complete() {
   local n
-  n=$(curl -s --max-time 2 "$scrape_url" | grep -ao '8:completei[0-9]*e' | head -n1 | sed 's/^8:completei//; s/e$//') || true
+  n=$(curl -s --max-time 2 "$SCRAPE_URL" | grep -ao '8:completei[0-9]*e' | head -n1 | sed 's/^8:completei//; s/e$//') || true
   echo "${n:-0}"
 }
 
 # swarm_run SEEDERS RUN: sets ELAPSED and RSS_KB of the leecher.
 swarm_run() {
-  local seeders=$1 run=$2 s tpid spids=() dir deadline
-  opentracker -f "$work/opentracker.conf" >"$work/opentracker.log" 2>&1 </dev/null &
-  tpid=$!
-  pids+=("$tpid")
+  local seeders=$1 run=$2 s spids=() dir deadline run_flags
+  start_tracker
+  run_flags=("${aria_flags[@]}" --bt-exclude-tracker='*' --bt-tracker="$ANNOUNCE")
   for ((s = 1; s <= seeders; s++)); do
     dir=$work/seed$s
     mkdir -p "$dir"
     ln -f "$work/payload.bin" "$dir/payload.bin"
-    aria2c "${aria_flags[@]}" --dir="$dir" --check-integrity=true --seed-ratio=0.0 --listen-port="$(free_port)" \
+    aria2c "${run_flags[@]}" --dir="$dir" --check-integrity=true --seed-ratio=0.0 --listen-port="$(free_port)" \
       --log="$work/seed$s-$seeders-$run.log" "$work/bench.torrent" >/dev/null 2>&1 </dev/null &
     pids+=($!)
     spids+=($!)
@@ -95,17 +122,17 @@ swarm_run() {
   deadline=$((SECONDS + START_TIMEOUT_S))
   until (($(complete) >= seeders)); do
     ((SECONDS < deadline)) || die "seeders not complete at the tracker after ${START_TIMEOUT_S} s (see $work)"
-    kill -0 "$tpid" 2>/dev/null || die "opentracker exited: $(cat "$work/opentracker.log")"
+    kill -0 "$TPID" 2>/dev/null || die "opentracker exited: $(cat "$work/opentracker.log")"
     sleep 0.2
   done
   sleep 1
   rm -rf "$work/leech" && mkdir -p "$work/leech"
   sync
-  timed timeout "$LEECH_TIMEOUT_S" aria2c "${aria_flags[@]}" --dir="$work/leech" --seed-time=0 --listen-port="$(free_port)" \
+  timed timeout "$LEECH_TIMEOUT_S" aria2c "${run_flags[@]}" --dir="$work/leech" --seed-time=0 --listen-port="$(free_port)" \
     --log="$work/leech-$seeders-$run.log" "$work/bench.torrent"
   [[ $(sha256_of "$work/leech/payload.bin") == "$want" ]] || die "leecher's file differs from the payload!"
   rm -rf "$work/leech"
-  for s in "${spids[@]}" "$tpid"; do stop_pid "$s"; done
+  for s in "${spids[@]}" "$TPID"; do stop_pid "$s"; done
 }
 
 rss_kb=0
