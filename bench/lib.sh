@@ -115,6 +115,22 @@ hwm_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 reset_hwm() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
+rss_now_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# reset_hwms PIDS...: reset_hwm of each, remembering its RSS at that moment
+# (RSS_AT_RESET) for max_added_kb.
+declare -A RSS_AT_RESET=()
+reset_hwms() { local p; for p in "$@"; do reset_hwm "$p"; RSS_AT_RESET[$p]=$(rss_now_kb "$p"); done; }
+# Largest rise (KiB) of a peak above the RSS at its reset, among the pids
+# given: what one step added to a long-lived process, whatever memory its
+# allocator kept from earlier steps.
+max_added_kb() {
+  local p m=0 d
+  for p in "$@"; do
+    d=$(($(hwm_kb "$p") - ${RSS_AT_RESET[$p]:-0}))
+    ((d > m)) && m=$d
+  done
+  echo "$m"
+}
 # Largest VmHWM (KiB) among the pids given.
 max_hwm_kb() { local p m=0 h; for p in "$@"; do h=$(hwm_kb "$p"); ((h > m)) && m=$h; done; echo "$m"; }
 kib_to_mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }

@@ -13,6 +13,9 @@
 #   get4g_mb_s               one get of a BIG_MB file put with --replicas 1
 #   rss_client_*_mib         the client's peak RSS (/usr/bin/time -v), largest over the runs
 #   rss_peers_*_mib          largest peak RSS (VmHWM, reset before each step) of the peers
+#   rss_peers_*_added_mib    largest rise of a peer's peak above its RSS when the get began:
+#                            the peers live through every step, and what their allocators
+#                            kept from an earlier one (a k=3 put) can be a later get's peak
 #   files4k_per_s            p2p-load --clients 1 --files SMALL_FILES --sizes 4KiB:1 --each-once: gets/s
 #   tracker_req_s, tracker_p50_ms, tracker_p99_ms   (medians of RUNS runs)
 #                            p2p-bench-tracker-load --clients TRACKER_CLIENTS (LOCATE + SEARCH,
@@ -65,14 +68,16 @@ put_timed() {
   PEERS_KB=$(max_hwm_kb "${peer_pids[@]}")
 }
 
-# get_timed NAME SHA256: one get into a new file, checked; sets ELAPSED, RSS_KB, PEERS_KB.
+# get_timed NAME SHA256: one get into a new file, checked; sets ELAPSED, RSS_KB, PEERS_KB
+# and PEERS_ADDED_KB (largest rise of a peer's peak above its RSS at the start).
 get_timed() {
   local out=$work/output.bin p
   rm -f "$out"
   sync
-  for p in "${peer_pids[@]}"; do reset_hwm "$p"; done
+  reset_hwms "${peer_pids[@]}"
   timed "$BIN/p2p" -q get "$1" -o "$out"
   PEERS_KB=$(max_hwm_kb "${peer_pids[@]}")
+  PEERS_ADDED_KB=$(max_added_kb "${peer_pids[@]}")
   [[ $(sha256_of "$out") == "$2" ]] || die "get of $1: output differs from input!"
   rm -f "$out"
 }
@@ -94,16 +99,18 @@ disk_get() {
 # right after the same disk work alone (disk_get); emits PREFIX_first_mb_s,
 # PREFIX_mb_s (median, with the runs), disk_PREFIX_mb_s and the peak RSS figures.
 get_series() {
-  local name=$1 want=$2 prefix=$3 r mb times=() rates=() disk=() client_kb=0 peers_kb=0
+  local name=$1 want=$2 prefix=$3 r mb times=() rates=() disk=() client_kb=0 peers_kb=0 added_kb=0
   for ((r = 0; r <= RUNS; r++)); do
     if ((r > 0)); then
       mb=$(disk_get "$name") || die "p2p-bench-disk-get $name failed"
       disk+=("$mb")
     fi
     get_timed "$name" "$want"
-    echo "   get $name run $r: $ELAPSED s, client $((RSS_KB / 1024)) MiB, peers $((PEERS_KB / 1024)) MiB" >&2
+    echo "   get $name run $r: $ELAPSED s, client $((RSS_KB / 1024)) MiB," \
+      "peers $((PEERS_KB / 1024)) MiB (+$((PEERS_ADDED_KB / 1024)) MiB in the get)" >&2
     ((RSS_KB > client_kb)) && client_kb=$RSS_KB
     ((PEERS_KB > peers_kb)) && peers_kb=$PEERS_KB
+    ((PEERS_ADDED_KB > added_kb)) && added_kb=$PEERS_ADDED_KB
     if ((r == 0)); then
       emit "${prefix}_first_mb_s" "$(mb_per_s "$size" "$ELAPSED")" MB/s "" "first get after the put, $ELAPSED s"
     else
@@ -117,6 +124,8 @@ get_series() {
     "p2p-bench-disk-get: the same chunks read (O_DIRECT) and written, no network or hashing"
   emit "rss_client_${prefix}_mib" "$(kib_to_mib "$client_kb")" MiB "" "largest of $((RUNS + 1)) gets"
   emit "rss_peers_${prefix}_mib" "$(kib_to_mib "$peers_kb")" MiB "" "largest peer VmHWM during a get"
+  emit "rss_peers_${prefix}_added_mib" "$(kib_to_mib "$added_kb")" MiB "" \
+    "largest rise of a peer's VmHWM above its RSS when the get started"
 }
 
 emit size_bytes "$size" B
@@ -156,11 +165,13 @@ if ((BIG_MB > 0)); then
   put_timed "$work/big.bin" big.bin 1
   rm -f "$work/big.bin"
   get_timed big.bin "$wantb"
-  echo "   get big.bin: $ELAPSED s, client $((RSS_KB / 1024)) MiB, peers $((PEERS_KB / 1024)) MiB" >&2
+  echo "   get big.bin: $ELAPSED s, client $((RSS_KB / 1024)) MiB," \
+    "peers $((PEERS_KB / 1024)) MiB (+$((PEERS_ADDED_KB / 1024)) MiB in the get)" >&2
   emit big_bytes "$((BIG_MB << 20))" B
   emit get4g_mb_s "$(mb_per_s "$((BIG_MB << 20))" "$ELAPSED")" MB/s "" "one get of ${BIG_MB} MiB, 1 holder"
   emit rss_client_get4g_mib "$(kib_to_mib "$RSS_KB")" MiB
   emit rss_peers_get4g_mib "$(kib_to_mib "$PEERS_KB")" MiB
+  emit rss_peers_get4g_added_mib "$(kib_to_mib "$PEERS_ADDED_KB")" MiB
 fi
 
 say "$SMALL_FILES files of 4 KiB, got one after another by one p2p-load client"
