@@ -156,9 +156,15 @@ void Broker::replicate(TimePoint now) {
     P2P_INFO("safe mode over: %lld ms since start, repairs, trims and releases begin",
              static_cast<long long>(options_.repair_grace.count()));
   }
-  const ReplicationPlan plan = plan_replication(registry_, index_, orders_, policy_, now);
-  for (const CopyOrder& order : plan.copies) send_copy(order, now);
-  for (const DeleteOrder& order : plan.deletes) send_delete(order, now);
+  ticks_.fetch_add(1);
+  if (settled_at_ != plan_inputs()) {
+    plans_.fetch_add(1);
+    const ReplicationPlan plan = plan_replication(registry_, index_, orders_, policy_, now);
+    for (const CopyOrder& order : plan.copies) send_copy(order, now);
+    for (const DeleteOrder& order : plan.deletes) send_delete(order, now);
+    // A settled plan sent nothing, so the inputs are still the planned ones.
+    settled_at_ = plan.settled ? std::optional<PlanInputs>(plan_inputs()) : std::nullopt;
+  }
   release_drained(now);
 }
 

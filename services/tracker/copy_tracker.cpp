@@ -15,10 +15,13 @@ auto copy_of(const Hash& file_id, const std::string& target) {
 void CopyTracker::start_copy(const Hash& file_id, const std::string& target, std::uint64_t bytes,
                              Clock::time_point now) {
   copies_.push_back(CopyInFlight{file_id, target, bytes, now + timeout_});
+  ++version_;
 }
 
 bool CopyTracker::finish_copy(const Hash& file_id, const std::string& target) {
-  return std::erase_if(copies_, copy_of(file_id, target)) > 0;
+  if (std::erase_if(copies_, copy_of(file_id, target)) == 0) return false;
+  ++version_;
+  return true;
 }
 
 bool CopyTracker::fail_copy(const Hash& file_id, const std::string& target, Clock::time_point now) {
@@ -55,11 +58,14 @@ bool CopyTracker::failed_recently(const Hash& file_id, const std::string& target
 
 void CopyTracker::start_delete(const Hash& file_id, const std::string& holder, Clock::time_point now) {
   deletes_.push_back(DeleteInFlight{file_id, holder, now + timeout_});
+  ++version_;
 }
 
 bool CopyTracker::finish_delete(const Hash& file_id, const std::string& holder) {
-  return std::erase_if(deletes_, [&](const DeleteInFlight& d) { return d.file_id == file_id && d.holder == holder; }) >
-         0;
+  if (std::erase_if(deletes_, [&](const DeleteInFlight& d) { return d.file_id == file_id && d.holder == holder; }) == 0)
+    return false;
+  ++version_;
+  return true;
 }
 
 bool CopyTracker::delete_pending(const Hash& file_id) const {
@@ -67,8 +73,10 @@ bool CopyTracker::delete_pending(const Hash& file_id) const {
 }
 
 std::size_t CopyTracker::forget_peer(const std::string& peer_id) {
-  return std::erase_if(copies_, [&](const CopyInFlight& c) { return c.target == peer_id; }) +
-         std::erase_if(deletes_, [&](const DeleteInFlight& d) { return d.holder == peer_id; });
+  const std::size_t dropped = std::erase_if(copies_, [&](const CopyInFlight& c) { return c.target == peer_id; }) +
+                              std::erase_if(deletes_, [&](const DeleteInFlight& d) { return d.holder == peer_id; });
+  if (dropped > 0) ++version_;
+  return dropped;
 }
 
 ExpiredOrders CopyTracker::expire(Clock::time_point now) {
@@ -91,6 +99,7 @@ ExpiredOrders CopyTracker::expire(Clock::time_point now) {
     out.deletes.push_back(std::move(*it));
     it = deletes_.erase(it);
   }
+  if (!out.copies.empty() || !out.deletes.empty()) ++version_;
   return out;
 }
 

@@ -85,6 +85,10 @@ class CopyTracker {
   // copies count as failures. Also drops failures older than their memory.
   ExpiredOrders expire(Clock::time_point now);
 
+  // Moves whenever a copy or delete starts, ends or expires (not when a
+  // failure is forgotten: failures only order targets, see failed_recently).
+  std::uint64_t version() const { return version_; }
+
  private:
   struct Failure {
     Hash file_id;
@@ -96,6 +100,7 @@ class CopyTracker {
   std::vector<CopyInFlight> copies_;
   std::vector<DeleteInFlight> deletes_;
   std::vector<Failure> failures_;
+  std::uint64_t version_ = 0;
 };
 
 }  // namespace p2p::tracker

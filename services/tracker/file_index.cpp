@@ -36,6 +36,7 @@ HoldingOutcome FileIndex::add_holding(const Manifest& manifest, const std::strin
   FileRecord& file = insert(manifest, out.id, &out.new_file);
   add_holder(file, peer_id);
   out.name_bound = names_.bind_if_free(manifest.name, out.id);
+  ++version_;
   return out;
 }
 
@@ -55,6 +56,7 @@ Result<Hash> FileIndex::publish(const Manifest& manifest, const std::vector<std:
   for (const auto& peer : holders) add_holder(file, peer);
   names_.bind(manifest.name, id);
   if (replaced) drop_if_orphan(*replaced);
+  ++version_;
   return id;
 }
 
@@ -63,6 +65,7 @@ std::size_t FileIndex::remove_peer(const std::string& peer_id, Clock::time_point
   if (held == by_peer_.end()) return 0;
   const std::set<Hash> ids = std::move(held->second);
   by_peer_.erase(held);
+  ++version_;
   for (const Hash& id : ids) {
     auto it = files_.find(id);
     if (it == files_.end()) continue;
@@ -79,6 +82,7 @@ std::size_t FileIndex::remove_peer(const std::string& peer_id, Clock::time_point
 bool FileIndex::remove_holding(const Hash& id, const std::string& peer_id) {
   auto it = files_.find(id);
   if (it == files_.end() || it->second.holders.erase(peer_id) == 0) return false;
+  ++version_;
   FileRecord& file = it->second;
   // A trim lowers the count to wait for: the dropped copy is not coming back.
   file.holders_before_loss = std::min(file.holders_before_loss, file.holders.size());

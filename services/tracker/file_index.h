@@ -100,6 +100,10 @@ class FileIndex {
   std::vector<const FileRecord*> all_files() const;
   IndexCounts counts() const;
 
+  // Moves on every change of files, holders or wanted replicas: a
+  // replication plan made at one version holds until the next.
+  std::uint64_t version() const { return version_; }
+
  private:
   FileRecord& insert(const Manifest& manifest, const Hash& id, bool* is_new);
   void add_holder(FileRecord& file, const std::string& peer_id);
@@ -110,6 +114,7 @@ class FileIndex {
   std::unordered_map<Hash, FileRecord, HashHasher> files_;
   NameIndex names_;  // ordered: SEARCH answers sorted by name
   std::unordered_map<std::string, std::set<Hash>> by_peer_;
+  std::uint64_t version_ = 0;
 };
 
 }  // namespace p2p::tracker

@@ -59,6 +59,7 @@ Result<ReadyOutcome> PeerRegistry::ready(const std::string& routing, const proto
     peer.live_since = now;
   }
   next_expiry_ = std::min(next_expiry_, now + expiry_);
+  ++version_;
   return out;
 }
 
@@ -70,6 +71,7 @@ const ServiceKey* PeerRegistry::find(const std::string& routing) const {
 bool PeerRegistry::set_draining(const std::string& peer_id) {
   auto it = peers_.find(peer_id);
   if (it == peers_.end() || !it->second.live()) return false;
+  if (!it->second.draining) ++version_;
   it->second.draining = true;
   return true;
 }
@@ -101,6 +103,7 @@ std::optional<Departure> PeerRegistry::remove(const std::string& routing) {
   peer->second.services.erase(d.service);
   if (d.peer_gone) peer->second.draining = false;  // a draining peer that goes is just gone
   if (peer->second.services.empty()) peers_.erase(peer);
+  ++version_;
   return d;
 }
 
@@ -123,6 +126,7 @@ std::vector<Departure> PeerRegistry::expire(TimePoint now) {
     }
     peer = services.empty() ? peers_.erase(peer) : std::next(peer);
   }
+  if (!gone.empty()) ++version_;
   return gone;
 }
 

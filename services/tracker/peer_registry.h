@@ -112,8 +112,15 @@ class PeerRegistry {
   // Routing keys of every registered service (the tracker heartbeats them all).
   std::vector<std::string> routings() const;
 
+  // Moves on every change a replication plan can depend on: a service
+  // registered or gone, an endpoint, a peer draining. Not on touches or
+  // free-space reports, which come with every heartbeat (a plan with nothing
+  // to copy or trim does not read free space).
+  std::uint64_t version() const { return version_; }
+
  private:
   Clock::duration expiry_;
+  std::uint64_t version_ = 0;
   std::map<std::string, PeerRecord> peers_;
   std::unordered_map<std::string, ServiceKey> by_routing_;
   // A lower bound on the earliest expiry: touches only move expiries later,

@@ -126,17 +126,21 @@ ReplicationPlan plan_replication(const PeerRegistry& registry, const FileIndex& 
     std::size_t missing;
   };
   std::vector<Need> needs;
+  bool waiting = false;  // a file short of holders, or with a surplus
   for (const FileRecord* file : index.all_files()) {
     const std::uint32_t k = index.wanted_replicas(*file);
     const FileHealth h = file_health(*file, k, eligible_peers, registry);
     if (h.live == 0) continue;  // unavailable: nothing to copy from
     const std::size_t have = h.safe + orders.copies_of(file->id);
     if (have < h.wanted) {
+      waiting = true;
       if (!in_repair_grace(*file, policy, now)) needs.push_back({file, h.safe, h.wanted - have});
     } else if (h.safe > k) {
+      waiting = true;
       plan_trim(*file, k, registry, orders, policy, now, plan);
     }
   }
+  plan.settled = !waiting;
   // Most endangered first; ties by file id so plans are reproducible.
   std::sort(needs.begin(), needs.end(), [](const Need& a, const Need& b) {
     return a.safe != b.safe ? a.safe < b.safe : a.file->id < b.file->id;

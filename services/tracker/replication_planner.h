@@ -69,6 +69,12 @@ struct DeleteOrder {
 struct ReplicationPlan {
   std::vector<CopyOrder> copies;
   std::vector<DeleteOrder> deletes;
+  // Nothing to wait for: every file with a live holder has its wanted
+  // holders (copies in flight counted) and no surplus. No order, no repair
+  // grace and no trim grace is pending, so time alone cannot change the plan:
+  // only a change of the registry, the index or the orders can (their
+  // version()s). False in safe mode.
+  bool settled = false;
 };
 
 // `live_non_draining` is registry.live_non_draining(), passed in so a loop

@@ -92,3 +92,40 @@ TEST_CASE("peer that dies takes its orders with it") {
   CHECK(t.copying(g, "c"));
   CHECK_FALSE(t.delete_pending(g));
 }
+
+TEST_CASE("orders version moves when an order starts, ends or expires, not when a failure is forgotten") {
+  CopyTracker t(kTimeout);
+  const Hash f = id_of("f");
+  std::uint64_t v = t.version();
+  auto moved = [&] {
+    const bool m = t.version() != v;
+    v = t.version();
+    return m;
+  };
+  t.start_copy(f, "b", 100, t0);
+  CHECK(moved());
+  CHECK(t.finish_copy(f, "b"));
+  CHECK(moved());
+  CHECK_FALSE(t.finish_copy(f, "b"));
+  CHECK_FALSE(moved());
+  t.start_copy(f, "c", 100, t0);
+  CHECK(t.fail_copy(f, "c", t0));
+  CHECK(moved());
+  t.start_delete(f, "d", t0);
+  CHECK(moved());
+  CHECK(t.finish_delete(f, "d"));
+  CHECK(moved());
+
+  t.start_copy(f, "e", 100, t0);
+  moved();
+  CHECK(t.expire(t0 + kTimeout - 1ms).copies.empty());
+  CHECK_FALSE(moved());
+  CHECK(t.expire(t0 + kTimeout).copies.size() == 1);
+  CHECK(moved());
+  CHECK(t.expire(t0 + kFailedTargetMemory + kTimeout).copies.empty());  // forgets the failures only
+  CHECK_FALSE(moved());
+  t.start_delete(f, "d", t0);
+  moved();
+  CHECK(t.forget_peer("d") == 1);
+  CHECK(moved());
+}

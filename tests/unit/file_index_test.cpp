@@ -199,3 +199,28 @@ TEST_CASE("trim lowers the holder count a repair waits for") {
   REQUIRE(index.remove_holding(m.file_id(), "p2"));  // trimmed: not coming back
   CHECK(index.find(m.file_id())->holders_before_loss == 1);
 }
+
+TEST_CASE("index version moves on every change of files or holders") {
+  FileIndex index(3);
+  std::uint64_t v = index.version();
+  auto moved = [&] {
+    const bool m = index.version() != v;
+    v = index.version();
+    return m;
+  };
+  const Manifest m = manifest_of("a.txt", 10);
+  index.add_holding(m, "p1");
+  CHECK(moved());
+  REQUIRE(index.publish(manifest_of("a.txt", 10, 0, 2), {"p2"}, false).ok());  // k and a holder
+  CHECK(moved());
+  CHECK(index.remove_holding(m.file_id(), "p2"));
+  CHECK(moved());
+  CHECK_FALSE(index.remove_holding(m.file_id(), "p2"));
+  CHECK_FALSE(moved());
+  CHECK(index.remove_peer("p1", Clock::time_point{}) == 1);
+  CHECK(moved());
+  CHECK(index.remove_peer("p1", Clock::time_point{}) == 0);
+  CHECK_FALSE(moved());
+  CHECK_FALSE(index.publish(manifest_of("a.txt", 10, 1), {}, false).ok());  // refused: name taken
+  CHECK_FALSE(moved());
+}

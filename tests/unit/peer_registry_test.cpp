@@ -165,3 +165,34 @@ TEST_CASE("space reserved by a placement counts until the next heartbeat reports
   reg.set_free_bytes("p1", 450);  // the heartbeat's real figure wins
   CHECK(reg.peer("p1")->free_bytes == 450);
 }
+
+TEST_CASE("registry version moves on joins, drains and departures, not on heartbeats") {
+  PeerRegistry reg(kExpiry);
+  std::uint64_t v = reg.version();
+  auto moved = [&] {
+    const bool m = reg.version() != v;
+    v = reg.version();
+    return m;
+  };
+  REQUIRE(reg.ready("r-storage", ready_body("p1", proto::kServiceStorage), t0).ok());
+  CHECK(moved());
+  REQUIRE(reg.ready("r-repl", ready_body("p1", proto::kServiceReplication), t0).ok());
+  CHECK(moved());
+
+  CHECK(reg.touch("r-storage", t0 + 1000ms));
+  reg.set_free_bytes("p1", 42);
+  reg.reserve_space("p1", 10);
+  CHECK_FALSE(moved());
+
+  REQUIRE(reg.set_draining("p1"));
+  CHECK(moved());
+  REQUIRE(reg.set_draining("p1"));  // already draining: nothing changed
+  CHECK_FALSE(moved());
+
+  CHECK(reg.expire(t0 + 1000ms).empty());
+  CHECK_FALSE(moved());
+  REQUIRE(reg.remove("r-repl").has_value());
+  CHECK(moved());
+  CHECK(reg.expire(t0 + 1000ms + kExpiry).size() == 1);
+  CHECK(moved());
+}

@@ -374,3 +374,39 @@ TEST_CASE("a file still being put is not repaired until it settles") {
   CHECK(w.plan(now).copies.empty());
   CHECK(w.plan(now + 2min).copies.size() == 2);
 }
+
+TEST_CASE("a plan is settled only when no file waits for a copy, a grace or a trim") {
+  World w;
+  w.join("a", 1'000'000);
+  w.join("b", 1'000'000);
+  w.join("c", 1'000'000);
+  const Hash id = w.hold(manifest_of("f", 2), {"a", "b"});
+  w.hold(manifest_of("gone", 2), {"c"});
+  w.kill("c", t0 - 1h);  // "gone" is unavailable: nothing to copy from, nothing to wait for
+  CHECK(w.plan().settled);
+
+  SECTION("a file short of a holder: not settled while the copy waits for the grace") {
+    w.join("d", 1'000'000);
+    w.kill("b", t0);
+    const ReplicationPlan waiting = w.plan(t0 + kGrace - 1ms);
+    CHECK(waiting.copies.empty());
+    CHECK_FALSE(waiting.settled);
+    const ReplicationPlan due = w.plan(t0 + kGrace);
+    REQUIRE(due.copies.size() == 1);
+    CHECK_FALSE(due.settled);
+    w.orders.start_copy(id, due.copies[0].target, kSize, t0 + kGrace);
+    CHECK(w.plan(t0 + kGrace).settled);  // the copy in flight counts: nothing left to wait for
+  }
+  SECTION("a surplus holder: not settled until it is trimmed") {
+    w.join("d", 1'000'000, t0);
+    w.hold(manifest_of("f", 2), {"d"});
+    const ReplicationPlan early = w.plan(t0 + kGrace - 1ms);  // d too new to trim anything
+    CHECK(early.deletes.empty());
+    CHECK_FALSE(early.settled);
+    CHECK_FALSE(w.plan(t0 + kGrace).settled);
+  }
+  SECTION("never in safe mode") {
+    w.policy.started = t0;
+    CHECK_FALSE(w.plan(t0).settled);
+  }
+}

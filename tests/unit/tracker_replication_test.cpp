@@ -221,3 +221,33 @@ TEST_CASE("surplus holder gets one DELETE after the grace, the fullest first", "
   CHECK_FALSE(a.storage.recv_command(Command::kDelete, kQuiet).has_value());
   CHECK_FALSE(c.storage.recv_command(Command::kDelete, 0ms).has_value());
 }
+
+TEST_CASE("a settled tracker does not plan again until something it plans from changes", "[timing]") {
+  RunningBroker t(replication_options(2));
+  FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
+  FakePeer b(t.ctx, t.endpoint, "peer-2", 5000);
+  Dealer client(t.ctx, t.endpoint);
+  Manifest m = manifest_of("doc", 1000);
+  a.storage.announce({m});
+  b.storage.announce({m});
+  REQUIRE(eventually([&] { return holder_ids(client, "doc").size() == 2; }));
+  REQUIRE(eventually([&] { return t.broker.replication_ticks() > 0; }));  // safe mode is over
+
+  // Ten ticks with nothing to do: at most the one plan that finds that out.
+  const std::uint64_t plans = t.broker.replication_plans();
+  const std::uint64_t ticks = t.broker.replication_ticks();
+  REQUIRE(eventually([&] { return t.broker.replication_ticks() >= ticks + 10; }));
+  CHECK(t.broker.replication_plans() <= plans + 1);
+
+  // A peer joins: the registry changed, so the next tick plans.
+  const std::uint64_t before_join = t.broker.replication_plans();
+  FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
+  REQUIRE(eventually([&] { return live_peers(client) == 3; }));
+  CHECK(eventually([&] { return t.broker.replication_plans() > before_join; }));
+
+  // A holder goes: the repair still comes, after its grace.
+  b.storage.send(Command::kDisconnect, proto::Empty{});
+  auto order = c.replication.recv_command(Command::kReplicate);
+  REQUIRE(order.has_value());
+  CHECK(body_of<proto::ReplicateOrder>(*order).manifest.file_id() == m.file_id());
+}
