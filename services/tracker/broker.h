@@ -169,6 +169,7 @@ class Broker {
   // inputs would plan nothing again, so it skips the scan over every file
   // (~1.3 us a file: 1.3 s a tick with a million files, longer than a tick).
   std::optional<PlanInputs> settled_at_;
+  TimePoint next_plan_{};  // no plan before this (next_plan_at: a cap on planning's share)
   std::atomic<std::uint64_t> ticks_{0};  // replication ticks after safe mode
   std::atomic<std::uint64_t> plans_{0};  // of those, the ones that planned
 };

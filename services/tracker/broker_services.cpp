@@ -157,9 +157,12 @@ void Broker::replicate(TimePoint now) {
              static_cast<long long>(options_.repair_grace.count()));
   }
   ticks_.fetch_add(1);
-  if (settled_at_ != plan_inputs()) {
+  if (settled_at_ != plan_inputs() && now >= next_plan_) {
     plans_.fetch_add(1);
+    const TimePoint started = Clock::now();
     const ReplicationPlan plan = plan_replication(registry_, index_, orders_, policy_, now);
+    const TimePoint finished = Clock::now();
+    next_plan_ = next_plan_at(finished, finished - started);
     for (const CopyOrder& order : plan.copies) send_copy(order, now);
     for (const DeleteOrder& order : plan.deletes) send_delete(order, now);
     // A settled plan sent nothing, so the inputs are still the planned ones.

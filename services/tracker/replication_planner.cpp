@@ -108,6 +108,10 @@ bool in_safe_mode(const ReplicationPolicy& policy, Clock::time_point now) {
   return now - policy.started < policy.repair_grace;
 }
 
+Clock::time_point next_plan_at(Clock::time_point finished, Clock::duration took) {
+  return finished + std::max(took, Clock::duration::zero()) * (kMaxPlanShare - 1);
+}
+
 bool in_repair_grace(const FileRecord& file, const ReplicationPolicy& policy, Clock::time_point now) {
   if (policy.new_file_settle > Clock::duration::zero() && now - file.first_seen < policy.new_file_settle) return true;
   if (file.lost_at == Clock::time_point{}) return false;  // never lost a holder: nothing may come back

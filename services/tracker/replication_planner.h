@@ -85,6 +85,15 @@ FileHealth file_health(const FileRecord& file, std::uint32_t k, std::size_t live
 // True during the first repair grace after the tracker's start.
 bool in_safe_mode(const ReplicationPolicy& policy, Clock::time_point now);
 
+// A plan looks at every file (~1.3 us a file: 1.3 s with a million files),
+// and the broker answers nothing while it runs. So planning may take at most
+// 1 / kMaxPlanShare of the broker's time: after a plan that took `took`, the
+// next waits until `finished + (kMaxPlanShare - 1) x took`. A repair wave over
+// a huge index is then planned less often, and the broker keeps answering
+// and heartbeating between plans.
+inline constexpr int kMaxPlanShare = 4;
+Clock::time_point next_plan_at(Clock::time_point finished, Clock::duration took);
+
 // True while a file's repair waits: it is younger than new_file_settle, or it
 // lost a holder less than a grace ago and has not got back to the holders it
 // had before.
