@@ -154,6 +154,16 @@ class Broker {
   };
   PlanInputs plan_inputs() const { return {registry_.version(), index_.version(), orders_.version()}; }
 
+  // STATUS's figures that need a pass over every file (~1.3 us a file), kept
+  // while the registry and the index are at the versions they were made at.
+  struct IndexHealth {
+    std::uint64_t peers_version = 0;
+    std::uint64_t files_version = 0;
+    IndexCounts counts;
+    std::uint32_t under_replicated = 0;
+  };
+  const IndexHealth& index_health();
+
   zmq::context_t& ctx_;
   const TrackerOptions options_;
   std::optional<zmq::socket_t> socket_;  // from bind() until run() returns
@@ -170,6 +180,7 @@ class Broker {
   // (~1.3 us a file: 1.3 s a tick with a million files, longer than a tick).
   std::optional<PlanInputs> settled_at_;
   TimePoint next_plan_{};  // no plan before this (next_plan_at: a cap on planning's share)
+  std::optional<IndexHealth> index_health_;  // see index_health()
   std::atomic<std::uint64_t> ticks_{0};  // replication ticks after safe mode
   std::atomic<std::uint64_t> plans_{0};  // of those, the ones that planned
 };

@@ -100,23 +100,36 @@ Result<proto::PeersReply> Broker::peers(const proto::Empty&, TimePoint now) {
 
 Result<proto::StatusReply> Broker::status(const proto::Empty&, TimePoint) {
   proto::StatusReply reply;
-  const IndexCounts c = index_.counts();
   for (const PeerRecord* p : registry_.live_peers()) {
     ++reply.peers;
     reply.capacity += p->capacity;
     reply.free_bytes += p->free_bytes;
     if (p->draining) ++reply.draining;
   }
-  reply.files = c.files;
-  reply.bytes = c.bytes;
-  reply.stored_bytes = c.stored_bytes;
-  reply.unavailable = c.unavailable;
+  const IndexHealth& health = index_health();
+  reply.files = health.counts.files;
+  reply.bytes = health.counts.bytes;
+  reply.stored_bytes = health.counts.stored_bytes;
+  reply.unavailable = health.counts.unavailable;
+  reply.under_replicated = health.under_replicated;
+  reply.copies = static_cast<std::uint32_t>(orders_.copies());
+  return reply;
+}
+
+const Broker::IndexHealth& Broker::index_health() {
+  if (index_health_ && index_health_->peers_version == registry_.version() &&
+      index_health_->files_version == index_.version())
+    return *index_health_;
+  IndexHealth h;
+  h.peers_version = registry_.version();
+  h.files_version = index_.version();
+  h.counts = index_.counts();
   // Under-replicated as the policy means it: safe holders < min(k, live non-draining peers).
   const std::size_t eligible = registry_.live_non_draining();
   for (const FileRecord* f : index_.all_files())
-    if (file_health(*f, index_.wanted_replicas(*f), eligible, registry_).under_replicated()) ++reply.under_replicated;
-  reply.copies = static_cast<std::uint32_t>(orders_.copies());
-  return reply;
+    if (file_health(*f, index_.wanted_replicas(*f), eligible, registry_).under_replicated()) ++h.under_replicated;
+  index_health_ = h;
+  return *index_health_;
 }
 
 Result<proto::Empty> Broker::leave(const proto::QueryRequest& req, TimePoint) {

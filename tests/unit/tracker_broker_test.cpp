@@ -396,3 +396,28 @@ TEST_CASE("broker bind to a busy endpoint fails with a reason") {
   CHECK(busy.status().code() == ErrorCode::kIo);
   CHECK(busy.status().message().find(ep.value()) != std::string::npos);
 }
+
+TEST_CASE("status asked before a holder dies counts the file unavailable after it") {
+  RunningBroker t(options());
+  Service storage(t.ctx, t.endpoint, "peer-1");
+  Dealer client(t.ctx, t.endpoint);
+  storage.announce({manifest_of("doc", 10)});
+  auto status = [&] {
+    auto s = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
+    REQUIRE(s.ok());
+    return s.value();
+  };
+  REQUIRE(eventually([&] { return status().files == 1; }));
+  CHECK(status().unavailable == 0);  // asked twice with nothing changed in between
+  CHECK(status().unavailable == 0);
+
+  storage.send(Command::kDisconnect, proto::Empty{});
+  REQUIRE(eventually([&] { return status().peers == 0; }));
+  CHECK(status().unavailable == 1);
+  CHECK(status().files == 1);
+
+  Service again(t.ctx, t.endpoint, "peer-1");  // back, with its file
+  again.announce({manifest_of("doc", 10)});
+  REQUIRE(eventually([&] { return status().unavailable == 0; }));
+  CHECK(status().under_replicated == 0);  // wanted = min(k 3, 1 live peer) = 1
+}
