@@ -110,16 +110,16 @@ timed() {
 
 # Peak RSS (VmHWM, KiB) of a running process, and its reset to the current
 # RSS (Linux: `5` in clear_refs) so that the next peak is one step's alone.
-hwm_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+hwm_kb() { status_kb "$1" VmHWM; }
 # CPU time (user + system) a process has used so far, in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 reset_hwm() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
-rss_now_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 # reset_hwms PIDS...: reset_hwm of each, remembering its RSS at that moment
 # (RSS_AT_RESET) for max_added_kb.
 declare -A RSS_AT_RESET=()
-reset_hwms() { local p; for p in "$@"; do reset_hwm "$p"; RSS_AT_RESET[$p]=$(rss_now_kb "$p"); done; }
+reset_hwms() { local p; for p in "$@"; do reset_hwm "$p"; RSS_AT_RESET[$p]=$(status_kb "$p" VmRSS); done; }
 # Largest rise (KiB) of a peak above the RSS at its reset, among the pids
 # given: what one step added to a long-lived process, whatever memory its
 # allocator kept from earlier steps.

@@ -61,9 +61,8 @@ random_file() { head -c "$(($2 << 20))" /dev/urandom >"$1"; }
 # kernel's writeback of the previous step's gigabytes throttles this step's
 # writes (balance_dirty_pages), and it is charged for them.
 put_timed() {
-  local p
   sync
-  for p in "${peer_pids[@]}"; do reset_hwm "$p"; done
+  reset_hwms "${peer_pids[@]}"
   timed "$BIN/p2p" -q put "$1" --name "$2" --replicas "$3"
   PEERS_KB=$(max_hwm_kb "${peer_pids[@]}")
 }
@@ -71,7 +70,7 @@ put_timed() {
 # get_timed NAME SHA256: one get into a new file, checked; sets ELAPSED, RSS_KB, PEERS_KB
 # and PEERS_ADDED_KB (largest rise of a peer's peak above its RSS at the start).
 get_timed() {
-  local out=$work/output.bin p
+  local out=$work/output.bin
   rm -f "$out"
   sync
   reset_hwms "${peer_pids[@]}"

@@ -109,7 +109,7 @@ bool in_safe_mode(const ReplicationPolicy& policy, Clock::time_point now) {
 }
 
 Clock::time_point next_plan_at(Clock::time_point finished, Clock::duration took) {
-  return finished + std::max(took, Clock::duration::zero()) * (kMaxPlanShare - 1);
+  return finished + took * (kMaxPlanShare - 1);
 }
 
 bool in_repair_grace(const FileRecord& file, const ReplicationPolicy& policy, Clock::time_point now) {

@@ -92,6 +92,7 @@ bool in_safe_mode(const ReplicationPolicy& policy, Clock::time_point now);
 // a huge index is then planned less often, and the broker keeps answering
 // and heartbeating between plans.
 inline constexpr int kMaxPlanShare = 4;
+// REQUIRES: took >= 0 (two readings of the steady clock).
 Clock::time_point next_plan_at(Clock::time_point finished, Clock::duration took);
 
 // True while a file's repair waits: it is younger than new_file_settle, or it
