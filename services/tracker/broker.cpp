@@ -86,6 +86,16 @@ void Broker::run_timers(TimePoint now) {
     // A bug, not bad input: skip this tick's orders rather than stop serving.
     P2P_ERROR("replication tick failed: %s", e.what());
   }
+  excuse_if_long(now);
+}
+
+bool Broker::excuse_if_long(TimePoint started) {
+  const Clock::duration took = Clock::now() - started;
+  if (took < options_.heartbeat / kLongWorkShare) return false;
+  registry_.excuse(took);
+  P2P_DEBUG("busy %lld ms without reading: not counted as any service's silence",
+            static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  return true;
 }
 
 void Broker::read_messages() {
@@ -111,6 +121,9 @@ void Broker::read_messages() {
       // A bug, not bad input: answer rather than let it escape the loop.
       reject(env, {ErrorCode::kInternal, std::string("internal error: ") + e.what()});
     }
+    // The services wait for our heartbeats too: send the ones now due
+    // before reading on (the peers count the tracker's silence as we count theirs).
+    if (excuse_if_long(now)) return;
   }
 }
 

@@ -65,6 +65,12 @@ inline constexpr std::chrono::milliseconds kStopCheckInterval{100};
 // Messages handled per poll wake-up before timers run again, so a flood of
 // requests cannot starve heartbeats and expiry.
 inline constexpr int kMaxBatch = 1000;
+// One piece of work (a request, a replication tick) that holds the broker
+// thread for heartbeat / kLongWorkShare or longer is excused as silence of
+// every service (PeerRegistry::excuse): their heartbeats waited in the socket
+// meanwhile. Shorter work is not: ROUTER's fair queueing reaches every
+// connection between two pieces of it, and a flood of it must not stop expiry.
+inline constexpr int kLongWorkShare = 4;
 // SEARCH and LIST answer at most this many files: bounds one reply's size.
 inline constexpr std::size_t kMaxSearchResults = 10000;
 
@@ -96,6 +102,9 @@ class Broker {
  private:
   void run_timers(TimePoint now);
   void read_messages();
+  // Work since `started` that was long enough to hide heartbeats is not
+  // counted as anyone's silence (kLongWorkShare). True when it was.
+  bool excuse_if_long(TimePoint started);
   void handle(codec::Envelope& env, const std::string& routing, TimePoint now);
   void handle_departures(const std::vector<Departure>& gone, const char* how, TimePoint now);
   // The peer's holdings are gone (death, leave, restart): losses in the

@@ -48,7 +48,7 @@ Result<ReadyOutcome> PeerRegistry::ready(const std::string& routing, const proto
     by_routing_.erase(it->second.routing);
     out.restarted = storage;
   }
-  peer.services[body.service] = ServiceRecord{routing, now};
+  peer.services[body.service] = ServiceRecord{routing, now, excused_};
   by_routing_[routing] = ServiceKey{body.peer_id, body.service};
   if (storage) {
     peer.capacity = body.capacity;
@@ -80,7 +80,10 @@ bool PeerRegistry::touch(const std::string& routing, TimePoint now) {
   const ServiceKey* key = find(routing);
   if (key == nullptr) return false;
   ServiceRecord& s = peers_.at(key->peer_id).services.at(key->service);
-  s.last_seen = std::max(s.last_seen, now);
+  if (now >= s.last_seen) {
+    s.last_seen = now;
+    s.excused_at = excused_;
+  }
   return true;
 }
 
@@ -114,13 +117,14 @@ std::vector<Departure> PeerRegistry::expire(TimePoint now) {
   for (auto peer = peers_.begin(); peer != peers_.end();) {
     auto& services = peer->second.services;
     for (auto s = services.begin(); s != services.end();) {
-      if (now - s->second.last_seen >= expiry_) {
+      const TimePoint due = deadline(s->second);
+      if (now >= due) {
         gone.push_back(Departure{peer->first, s->first, s->second.routing, s->first == proto::kServiceStorage});
         by_routing_.erase(s->second.routing);
         if (s->first == proto::kServiceStorage) peer->second.draining = false;
         s = services.erase(s);
       } else {
-        next_expiry_ = std::min(next_expiry_, s->second.last_seen + expiry_);
+        next_expiry_ = std::min(next_expiry_, due);
         ++s;
       }
     }

@@ -35,6 +35,9 @@ inline constexpr std::size_t kMaxPeerIdBytes = 64;
 struct ServiceRecord {
   std::string routing;  // routing key of the service's connection
   TimePoint last_seen;  // last message from it
+  // The registry's excused() total when last_seen was set: the excused time
+  // since then is added to the service's window (see PeerRegistry::excuse).
+  Clock::duration excused_at{};
 };
 
 struct PeerRecord {
@@ -96,8 +99,16 @@ class PeerRegistry {
 
   // Unregisters a connection's service (DISCONNECT); nullopt when unknown.
   std::optional<Departure> remove(const std::string& routing);
-  // Unregisters every service silent for `expiry` or longer at `now`.
-  // Cheap when nothing is due: safe to call before every message.
+  // The tracker spent `busy` on one piece of work (a pass over every file)
+  // without reading its input: messages sent meanwhile wait in its socket,
+  // so that time is nobody's silence. Every service's window grows by it.
+  // O(1). REQUIRES: busy >= 0.
+  void excuse(Clock::duration busy) { excused_ += busy; }
+  Clock::duration excused() const { return excused_; }
+
+  // Unregisters every service silent for `expiry` or longer at `now`,
+  // excused time not counted. Cheap when nothing is due: safe to call
+  // before every message.
   std::vector<Departure> expire(TimePoint now);
   // No service can expire before this (TimePoint::max() when none registered).
   TimePoint next_expiry() const { return next_expiry_; }
@@ -119,12 +130,16 @@ class PeerRegistry {
   std::uint64_t version() const { return version_; }
 
  private:
+  // When the service's silence reaches expiry_, excused time not counted.
+  TimePoint deadline(const ServiceRecord& s) const { return s.last_seen + expiry_ + (excused_ - s.excused_at); }
+
   Clock::duration expiry_;
+  Clock::duration excused_{};  // total excuse()d since construction
   std::uint64_t version_ = 0;
   std::map<std::string, PeerRecord> peers_;
   std::unordered_map<std::string, ServiceKey> by_routing_;
-  // A lower bound on the earliest expiry: touches only move expiries later,
-  // so it stays valid until expire() recomputes it.
+  // A lower bound on the earliest expiry: touches and excuses only move
+  // expiries later, so it stays valid until expire() recomputes it.
   TimePoint next_expiry_ = TimePoint::max();
 };
 

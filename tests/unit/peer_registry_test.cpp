@@ -93,6 +93,31 @@ TEST_CASE("heartbeats keep a peer alive past the expiry window") {
   CHECK_FALSE(reg.touch("unknown", t0));
 }
 
+TEST_CASE("time the tracker was busy is not counted as a service's silence") {
+  PeerRegistry reg(kExpiry);
+  REQUIRE(reg.ready("r-a", ready_body("p1", proto::kServiceStorage), t0).ok());
+  REQUIRE(reg.ready("r-b", ready_body("p2", proto::kServiceStorage), t0).ok());
+
+  // A 2.5 s pass: a and b's heartbeats wait in the socket meanwhile.
+  reg.excuse(2500ms);
+  CHECK(reg.expire(t0 + 5499ms).empty());
+  CHECK(reg.is_live("p1"));
+  CHECK(reg.is_live("p2"));
+  CHECK(reg.next_expiry() == t0 + kExpiry + 2500ms);
+
+  // a's queued heartbeat is read; b stays silent after the pass and expires
+  // once its silence outside the pass reaches the window.
+  CHECK(reg.touch("r-a", t0 + 5400ms));
+  auto gone = reg.expire(t0 + 5500ms);
+  REQUIRE(gone.size() == 1);
+  CHECK(gone[0].peer_id == "p2");
+
+  // An excuse before a's last message does not lengthen its next window.
+  CHECK(reg.next_expiry() == t0 + 5400ms + kExpiry);
+  CHECK(reg.expire(t0 + 8399ms).empty());
+  CHECK(reg.expire(t0 + 8400ms).size() == 1);
+}
+
 TEST_CASE("storage ready on a new connection means the peer restarted") {
   PeerRegistry reg(kExpiry);
   REQUIRE(reg.ready("old", ready_body("p1", proto::kServiceStorage), t0).ok());

@@ -154,11 +154,12 @@ inline Manifest manifest_of(const std::string& name, std::uint64_t size, int see
   return m;
 }
 
-// Polls `condition` until it holds or kPatience passes. `between` runs
+// Polls `condition` until it holds or `patience` passes. `between` runs
 // between attempts (e.g. to keep a service heartbeating); the short pause
 // only paces the polling, it synchronises nothing.
-inline bool eventually(const std::function<bool()>& condition, const std::function<void()>& between = {}) {
-  const auto deadline = Clock::now() + kPatience;
+inline bool eventually(const std::function<bool()>& condition, const std::function<void()>& between = {},
+                       std::chrono::milliseconds patience = kPatience) {
+  const auto deadline = Clock::now() + patience;
   while (Clock::now() < deadline) {
     if (condition()) return true;
     if (between) between();
