@@ -49,7 +49,8 @@ Status Broker::run() {
     while (!stop_.load()) {
       const TimePoint now = Clock::now();
       run_timers(now);
-      const TimePoint wake = std::min({next_heartbeat_, registry_.next_expiry(), now + kStopCheckInterval});
+      const TimePoint replan = copy_done_since_tick() ? next_plan_ : TimePoint::max();
+      const TimePoint wake = std::min({next_heartbeat_, registry_.next_expiry(), replan, now + kStopCheckInterval});
       // Round up: rounding down would spin on poll(0) for the last millisecond.
       const auto timeout = std::chrono::ceil<std::chrono::milliseconds>(std::max(wake - now, Clock::duration::zero()));
       std::vector<zmq::pollitem_t> items{{socket_->handle(), 0, ZMQ_POLLIN, 0}};
@@ -71,21 +72,28 @@ Status Broker::run() {
 
 void Broker::run_timers(TimePoint now) {
   handle_departures(registry_.expire(now), "death", now);
-  if (now < next_heartbeat_) return;
-  for (const std::string& routing : registry_.routings()) {
-    const auto frames = routing_frames(routing);
-    Status s = codec::send_envelope(*socket_, kRouter, &frames, Command::kHeartbeat, 0,
-                                    codec::encode(proto::HeartbeatBody{}), nullptr, kDontWait);
-    // Not fatal: a service we cannot reach will simply expire.
-    if (!s.ok()) P2P_DEBUG("heartbeat to %s dropped: %s", routing_text(routing).c_str(), s.to_string().c_str());
+  const bool heartbeat_due = now >= next_heartbeat_;
+  // A copy done freed its target's slot: fill it now, not a heartbeat later,
+  // or a repair of many small files runs at slots per heartbeat.
+  const bool replan_due = copy_done_since_tick() && now >= next_plan_;
+  if (!heartbeat_due && !replan_due) return;
+  if (heartbeat_due) {
+    for (const std::string& routing : registry_.routings()) {
+      const auto frames = routing_frames(routing);
+      Status s = codec::send_envelope(*socket_, kRouter, &frames, Command::kHeartbeat, 0,
+                                      codec::encode(proto::HeartbeatBody{}), nullptr, kDontWait);
+      // Not fatal: a service we cannot reach will simply expire.
+      if (!s.ok()) P2P_DEBUG("heartbeat to %s dropped: %s", routing_text(routing).c_str(), s.to_string().c_str());
+    }
+    next_heartbeat_ = now + options_.heartbeat;
   }
-  next_heartbeat_ = now + options_.heartbeat;
   try {
     replicate(now);
   } catch (const std::exception& e) {
     // A bug, not bad input: skip this tick's orders rather than stop serving.
     P2P_ERROR("replication tick failed: %s", e.what());
   }
+  copies_done_at_tick_ = orders_.copies_done();
   excuse_if_long(now);
 }
 

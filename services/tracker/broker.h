@@ -93,9 +93,10 @@ class Broker {
   // Asks run() to return. Thread-safe, async-signal-safe.
   void stop() noexcept { stop_.store(true); }
 
-  // Replication ticks since safe mode ended, and how many of them ran the
-  // planner over the index (the others found nothing changed since a settled
-  // plan). Thread-safe; for tests and diagnostics.
+  // Replication ticks since safe mode ended (one a heartbeat, and one after
+  // copies are done), and how many of them ran the planner over the index (the
+  // others found nothing changed since a settled plan). Thread-safe; for
+  // tests and diagnostics.
   std::uint64_t replication_ticks() const { return ticks_.load(); }
   std::uint64_t replication_plans() const { return plans_.load(); }
 
@@ -111,7 +112,8 @@ class Broker {
   // index, and its orders in flight will never be answered.
   void forget_holdings(const std::string& peer_id, TimePoint now, const std::string& why);
 
-  // Replication, once per heartbeat tick: expire orders, plan, send, release.
+  // Replication, once per heartbeat tick and once after copies are done (as soon
+  // as the planning share allows): expire orders, plan, send, release.
   // The plan is skipped while the last one was settled and nothing it reads
   // has changed since (PlanInputs).
   void replicate(TimePoint now);
@@ -189,6 +191,12 @@ class Broker {
   // (~1.3 us a file: 1.3 s a tick with a million files, longer than a tick).
   std::optional<PlanInputs> settled_at_;
   TimePoint next_plan_{};  // no plan before this (next_plan_at: a cap on planning's share)
+  // Copies done when the last tick ended. A copy done since (REPLICATED or the
+  // target's announcement) freed a slot, so the next tick comes at next_plan_,
+  // not a heartbeat later. A failed copy waits for the heartbeat: its target
+  // may be the only one, and trying it again at once could spin.
+  std::uint64_t copies_done_at_tick_ = 0;
+  bool copy_done_since_tick() const { return orders_.copies_done() != copies_done_at_tick_; }
   std::optional<IndexHealth> index_health_;  // see index_health()
   std::atomic<std::uint64_t> ticks_{0};  // replication ticks after safe mode
   std::atomic<std::uint64_t> plans_{0};  // of those, the ones that planned

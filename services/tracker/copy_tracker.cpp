@@ -18,14 +18,20 @@ void CopyTracker::start_copy(const Hash& file_id, const std::string& target, std
   ++version_;
 }
 
-bool CopyTracker::finish_copy(const Hash& file_id, const std::string& target) {
+bool CopyTracker::drop_copy(const Hash& file_id, const std::string& target) {
   if (std::erase_if(copies_, copy_of(file_id, target)) == 0) return false;
   ++version_;
   return true;
 }
 
+bool CopyTracker::finish_copy(const Hash& file_id, const std::string& target) {
+  if (!drop_copy(file_id, target)) return false;
+  ++copies_done_;
+  return true;
+}
+
 bool CopyTracker::fail_copy(const Hash& file_id, const std::string& target, Clock::time_point now) {
-  if (!finish_copy(file_id, target)) return false;
+  if (!drop_copy(file_id, target)) return false;
   std::erase_if(failures_, [&](const Failure& f) { return f.file_id == file_id && f.target == target; });
   failures_.push_back(Failure{file_id, target, now + kFailedTargetMemory});
   return true;

@@ -88,8 +88,12 @@ class CopyTracker {
   // Moves whenever a copy or delete starts, ends or expires (not when a
   // failure is forgotten: failures only order targets, see failed_recently).
   std::uint64_t version() const { return version_; }
+  // Copies that succeeded (finish_copy true) since construction.
+  std::uint64_t copies_done() const { return copies_done_; }
 
  private:
+  bool drop_copy(const Hash& file_id, const std::string& target);  // no longer in flight
+
   struct Failure {
     Hash file_id;
     std::string target;
@@ -101,6 +105,7 @@ class CopyTracker {
   std::vector<DeleteInFlight> deletes_;
   std::vector<Failure> failures_;
   std::uint64_t version_ = 0;
+  std::uint64_t copies_done_ = 0;
 };
 
 }  // namespace p2p::tracker

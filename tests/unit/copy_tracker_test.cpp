@@ -129,3 +129,20 @@ TEST_CASE("orders version moves when an order starts, ends or expires, not when 
   CHECK(t.forget_peer("d") == 1);
   CHECK(moved());
 }
+
+TEST_CASE("copies done counts the copies that succeeded, not failed, expired or forgotten ones") {
+  CopyTracker t(kTimeout);
+  const Hash f = id_of("f"), g = id_of("g"), h = id_of("h"), i = id_of("i");
+  t.start_copy(f, "b", 100, t0);
+  t.start_copy(g, "b", 100, t0);
+  t.start_copy(h, "c", 100, t0);
+  t.start_copy(i, "d", 100, t0 - kTimeout);
+  CHECK(t.copies_done() == 0);
+  CHECK(t.finish_copy(f, "b"));
+  CHECK(t.copies_done() == 1);
+  CHECK_FALSE(t.finish_copy(f, "b"));  // not in flight any more
+  CHECK(t.fail_copy(g, "b", t0));
+  CHECK(t.forget_peer("c") == 1);
+  CHECK(t.expire(t0).copies.size() == 1);
+  CHECK(t.copies_done() == 1);
+}

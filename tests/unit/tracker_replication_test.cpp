@@ -3,6 +3,8 @@
 // with REPLICATED and REMOVED. Every wait polls against a deadline.
 #include "tracker_harness.h"
 
+#include <set>
+
 using namespace p2p;
 using namespace p2p::tracker_test;
 using namespace std::chrono_literals;
@@ -117,6 +119,32 @@ TEST_CASE("failed copy is planned again", "[timing]") {
   auto again = c.replication.recv_command(Command::kReplicate);  // the only target: tried again
   REQUIRE(again.has_value());
   CHECK(body_of<proto::ReplicateOrder>(*again).manifest.file_id() == m.file_id());
+}
+
+TEST_CASE("a done copy frees its slot for the next one without waiting for the heartbeat", "[timing]") {
+  // Ticks once a second: ten copies through two slots at one target would
+  // take five ticks (4 s or more) if only the heartbeat planned.
+  tracker::TrackerOptions o = replication_options(2);
+  o.heartbeat = 1000ms;
+  o.liveness = 30;
+  RunningBroker t(o);
+  FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
+  FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
+  std::vector<Manifest> files;
+  for (int i = 0; i < 10; ++i) files.push_back(manifest_of("doc" + std::to_string(i), 10));
+  a.storage.announce(files);  // one holder of k = 2: repaired once the safe mode is over
+
+  std::set<Hash> copied;
+  std::optional<Clock::time_point> first;
+  while (copied.size() < files.size()) {
+    auto order = c.replication.recv_command(Command::kReplicate, 5000ms);
+    REQUIRE(order.has_value());
+    if (!first) first = Clock::now();
+    const Hash id = body_of<proto::ReplicateOrder>(*order).manifest.file_id();
+    CHECK(copied.insert(id).second);
+    c.replication.send(Command::kReplicated, proto::ReplicatedBody{id, 0, ""});
+  }
+  CHECK(Clock::now() - *first < o.heartbeat);
 }
 
 TEST_CASE("drain leads to copies and, once they are confirmed, release", "[timing]") {
