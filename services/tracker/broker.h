@@ -165,15 +165,9 @@ class Broker {
   };
   PlanInputs plan_inputs() const { return {registry_.version(), index_.version(), orders_.version()}; }
 
-  // STATUS's figures that need a pass over every file (~1.3 us a file), kept
-  // while the registry and the index are at the versions they were made at.
-  struct IndexHealth {
-    std::uint64_t peers_version = 0;
-    std::uint64_t files_version = 0;
-    IndexCounts counts;
-    std::uint32_t under_replicated = 0;
-  };
-  const IndexHealth& index_health();
+  // STATUS's count of under-replicated files, from the index's counts by
+  // holder number; a look at the files of draining peers, no pass over all.
+  std::uint32_t under_replicated() const;
 
   zmq::context_t& ctx_;
   const TrackerOptions options_;
@@ -197,7 +191,6 @@ class Broker {
   // may be the only one, and trying it again at once could spin.
   std::uint64_t copies_done_at_tick_ = 0;
   bool copy_done_since_tick() const { return orders_.copies_done() != copies_done_at_tick_; }
-  std::optional<IndexHealth> index_health_;  // see index_health()
   std::atomic<std::uint64_t> ticks_{0};  // replication ticks after safe mode
   std::atomic<std::uint64_t> plans_{0};  // of those, the ones that planned
 };

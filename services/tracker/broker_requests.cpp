@@ -106,30 +106,33 @@ Result<proto::StatusReply> Broker::status(const proto::Empty&, TimePoint) {
     reply.free_bytes += p->free_bytes;
     if (p->draining) ++reply.draining;
   }
-  const IndexHealth& health = index_health();
-  reply.files = health.counts.files;
-  reply.bytes = health.counts.bytes;
-  reply.stored_bytes = health.counts.stored_bytes;
-  reply.unavailable = health.counts.unavailable;
-  reply.under_replicated = health.under_replicated;
+  const IndexCounts counts = index_.counts();
+  reply.files = counts.files;
+  reply.bytes = counts.bytes;
+  reply.stored_bytes = counts.stored_bytes;
+  reply.unavailable = counts.unavailable;
+  reply.under_replicated = under_replicated();
   reply.copies = static_cast<std::uint32_t>(orders_.copies());
   return reply;
 }
 
-const Broker::IndexHealth& Broker::index_health() {
-  if (index_health_ && index_health_->peers_version == registry_.version() &&
-      index_health_->files_version == index_.version())
-    return *index_health_;
-  IndexHealth h;
-  h.peers_version = registry_.version();
-  h.files_version = index_.version();
-  h.counts = index_.counts();
-  // Under-replicated as the policy means it: safe holders < min(k, live non-draining peers).
+std::uint32_t Broker::under_replicated() const {
+  // Under-replicated as the policy means it: safe holders < min(k, live
+  // non-draining peers). The index counts every holder as safe; only the
+  // files of draining peers can differ, so only they are looked at.
   const std::size_t eligible = registry_.live_non_draining();
-  for (const FileRecord* f : index_.all_files())
-    if (file_health(*f, index_.wanted_replicas(*f), eligible, registry_).under_replicated()) ++h.under_replicated;
-  index_health_ = h;
-  return *index_health_;
+  std::int64_t n = index_.short_of_holders(eligible);
+  std::set<Hash> seen;
+  for (const PeerRecord* p : registry_.live_peers()) {
+    if (!p->draining) continue;
+    for (const FileRecord* f : index_.held_by(p->peer_id)) {
+      if (!seen.insert(f->id).second) continue;
+      const std::uint32_t k = index_.wanted_replicas(*f);
+      const bool counted = f->holders.size() < std::min<std::size_t>(k, eligible);
+      n += static_cast<int>(file_health(*f, k, eligible, registry_).under_replicated()) - static_cast<int>(counted);
+    }
+  }
+  return static_cast<std::uint32_t>(n);
 }
 
 Result<proto::Empty> Broker::leave(const proto::QueryRequest& req, TimePoint) {

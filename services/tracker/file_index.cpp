@@ -10,13 +10,41 @@ FileRecord& FileIndex::insert(const Manifest& manifest, const Hash& id, bool* is
     it->second.id = id;
     it->second.manifest = manifest;
     it->second.first_seen = Clock::now();
+    count(it->second);
   }
   *is_new = inserted;
   return it->second;
 }
 
+void FileIndex::count(const FileRecord& file) {
+  ++counts_.files;
+  counts_.bytes += file.manifest.size;
+  counts_.stored_bytes += file.manifest.size * file.holders.size();
+  if (file.holders.empty()) ++counts_.unavailable;
+  ++by_shape_[{wanted_replicas(file), file.holders.size()}];
+}
+
+void FileIndex::uncount(const FileRecord& file) {
+  --counts_.files;
+  counts_.bytes -= file.manifest.size;
+  counts_.stored_bytes -= file.manifest.size * file.holders.size();
+  if (file.holders.empty()) --counts_.unavailable;
+  auto shape = by_shape_.find({wanted_replicas(file), file.holders.size()});
+  if (--shape->second == 0) by_shape_.erase(shape);
+}
+
+std::uint32_t FileIndex::short_of_holders(std::size_t eligible) const {
+  std::uint32_t n = 0;
+  for (const auto& [shape, files] : by_shape_)
+    if (shape.second < std::min<std::size_t>(shape.first, eligible)) n += files;
+  return n;
+}
+
 void FileIndex::add_holder(FileRecord& file, const std::string& peer_id) {
+  if (file.holders.contains(peer_id)) return;
+  uncount(file);
   file.holders.insert(peer_id);
+  count(file);
   by_peer_[peer_id].insert(file.id);
 }
 
@@ -27,7 +55,9 @@ bool FileIndex::is_named(const FileRecord& file) const {
 
 void FileIndex::drop_if_orphan(const Hash& id) {
   auto it = files_.find(id);
-  if (it != files_.end() && it->second.holders.empty() && !is_named(it->second)) files_.erase(it);
+  if (it == files_.end() || !it->second.holders.empty() || is_named(it->second)) return;
+  uncount(it->second);
+  files_.erase(it);
 }
 
 HoldingOutcome FileIndex::add_holding(const Manifest& manifest, const std::string& peer_id) {
@@ -52,7 +82,9 @@ Result<Hash> FileIndex::publish(const Manifest& manifest, const std::vector<std:
   }
   bool is_new = false;
   FileRecord& file = insert(manifest, id, &is_new);
+  uncount(file);
   file.manifest.replicas = manifest.replicas;
+  count(file);
   for (const auto& peer : holders) add_holder(file, peer);
   names_.bind(manifest.name, id);
   if (replaced) drop_if_orphan(*replaced);
@@ -73,7 +105,9 @@ std::size_t FileIndex::remove_peer(const std::string& peer_id, Clock::time_point
     // Several losses in a row count from the most holders before them.
     file.holders_before_loss = std::max(file.holders_before_loss, file.holders.size());
     file.lost_at = now;
+    uncount(file);
     file.holders.erase(peer_id);
+    count(file);
     drop_if_orphan(id);
   }
   return ids.size();
@@ -81,9 +115,12 @@ std::size_t FileIndex::remove_peer(const std::string& peer_id, Clock::time_point
 
 bool FileIndex::remove_holding(const Hash& id, const std::string& peer_id) {
   auto it = files_.find(id);
-  if (it == files_.end() || it->second.holders.erase(peer_id) == 0) return false;
+  if (it == files_.end() || !it->second.holders.contains(peer_id)) return false;
   ++version_;
   FileRecord& file = it->second;
+  uncount(file);
+  file.holders.erase(peer_id);
+  count(file);
   // A trim lowers the count to wait for: the dropped copy is not coming back.
   file.holders_before_loss = std::min(file.holders_before_loss, file.holders.size());
   auto held = by_peer_.find(peer_id);
@@ -144,17 +181,6 @@ std::vector<const FileRecord*> FileIndex::all_files() const {
   out.reserve(files_.size());
   for (const auto& [id, f] : files_) out.push_back(&f);
   return out;
-}
-
-IndexCounts FileIndex::counts() const {
-  IndexCounts c;
-  for (const auto& [id, f] : files_) {
-    ++c.files;
-    c.bytes += f.manifest.size;
-    c.stored_bytes += f.manifest.size * f.holders.size();
-    if (f.holders.empty()) ++c.unavailable;
-  }
-  return c;
 }
 
 }  // namespace p2p::tracker

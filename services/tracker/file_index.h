@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -98,7 +99,12 @@ class FileIndex {
   std::vector<const FileRecord*> held_by(const std::string& peer_id) const;
   // Every indexed file, in no particular order.
   std::vector<const FileRecord*> all_files() const;
-  IndexCounts counts() const;
+  // Kept up to date by every mutator: O(1), no pass over the files.
+  IndexCounts counts() const { return counts_; }
+  // Files with fewer holders than min(k, `eligible`), counting every holder
+  // as safe (the caller corrects for draining holders, see file_health()).
+  // O(distinct (k, holder count) pairs), no pass over the files.
+  std::uint32_t short_of_holders(std::size_t eligible) const;
 
   // Moves on every change of files, holders or wanted replicas: a
   // replication plan made at one version holds until the next.
@@ -106,6 +112,10 @@ class FileIndex {
 
  private:
   FileRecord& insert(const Manifest& manifest, const Hash& id, bool* is_new);
+  // counts_ and by_shape_ without / with the file: every change of a file's
+  // holders, size or k is wrapped in uncount(file) ... count(file).
+  void count(const FileRecord& file);
+  void uncount(const FileRecord& file);
   void add_holder(FileRecord& file, const std::string& peer_id);
   bool is_named(const FileRecord& file) const;
   void drop_if_orphan(const Hash& id);
@@ -115,6 +125,9 @@ class FileIndex {
   NameIndex names_;  // ordered: SEARCH answers sorted by name
   std::unordered_map<std::string, std::set<Hash>> by_peer_;
   std::uint64_t version_ = 0;
+  IndexCounts counts_;
+  // Files by (wanted k, holder count): a handful of entries however many files.
+  std::map<std::pair<std::uint32_t, std::size_t>, std::uint32_t> by_shape_;
 };
 
 }  // namespace p2p::tracker

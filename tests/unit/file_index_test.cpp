@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <random>
+
 #include "common/limits.h"
 #include "common/sha256.h"
 #include "services/tracker/file_index.h"
@@ -223,4 +225,47 @@ TEST_CASE("index version moves on every change of files or holders") {
   CHECK_FALSE(moved());
   CHECK_FALSE(index.publish(manifest_of("a.txt", 10, 1), {}, false).ok());  // refused: name taken
   CHECK_FALSE(moved());
+}
+
+TEST_CASE("counts and files short of holders follow every change as a pass over every file would") {
+  FileIndex index(3);
+  const std::vector<std::string> peers{"p1", "p2", "p3", "p4"};
+  std::mt19937 rng(7);
+  auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+  for (int step = 0; step < 3000; ++step) {
+    const std::string name = "f" + std::to_string(pick(40));
+    const int seed = static_cast<int>(pick(2));  // two contents per name: force replaces
+    const auto replicas = static_cast<std::uint32_t>(pick(5));
+    const std::string& peer = peers[pick(peers.size())];
+    switch (pick(5)) {
+      case 0:
+      case 1:
+        index.add_holding(manifest_of(name, 10 + pick(100), seed, replicas), peer);
+        break;
+      case 2:
+        (void)index.publish(manifest_of(name, 10 + pick(100), seed, replicas), {peer}, pick(2) == 0);
+        break;
+      case 3:
+        if (const FileRecord* f = index.find_name(name)) (void)index.remove_holding(f->id, peer);
+        break;
+      default:
+        if (pick(8) == 0) index.remove_peer(peer, Clock::now());
+    }
+    IndexCounts pass;
+    std::vector<std::uint32_t> short_of(peers.size() + 1, 0);
+    for (const FileRecord* f : index.all_files()) {
+      ++pass.files;
+      pass.bytes += f->manifest.size;
+      pass.stored_bytes += f->manifest.size * f->holders.size();
+      if (f->holders.empty()) ++pass.unavailable;
+      for (std::size_t e = 0; e <= peers.size(); ++e)
+        if (f->holders.size() < std::min<std::size_t>(index.wanted_replicas(*f), e)) ++short_of[e];
+    }
+    const IndexCounts kept = index.counts();
+    REQUIRE(kept.files == pass.files);
+    REQUIRE(kept.bytes == pass.bytes);
+    REQUIRE(kept.stored_bytes == pass.stored_bytes);
+    REQUIRE(kept.unavailable == pass.unavailable);
+    for (std::size_t e = 0; e <= peers.size(); ++e) REQUIRE(index.short_of_holders(e) == short_of[e]);
+  }
 }

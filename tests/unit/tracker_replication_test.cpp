@@ -168,6 +168,7 @@ TEST_CASE("drain leads to copies and, once they are confirmed, release", "[timin
 
   // Draining: shown, still located, no longer placed on.
   CHECK(status_of(client).draining == 1);
+  CHECK(status_of(client).under_replicated == 1);  // its draining holder is not a safe one
   auto peers = client.call<proto::PeersReply>(Command::kPeers, proto::Empty{});
   REQUIRE(peers.ok());
   REQUIRE(find_peer(peers.value(), "peer-1") != nullptr);
