@@ -24,7 +24,7 @@ Result<proto::PlaceReply> Broker::place(const proto::PlaceRequest& req, TimePoin
   std::vector<PlacementCandidate> candidates;
   for (const PeerRecord* p : registry_.live_peers())
     if (!p->draining) candidates.push_back({p->peer_id, p->endpoint, p->free_bytes});
-  auto chosen = choose_peers(std::move(candidates), req.size, k);
+  auto chosen = choose_peers(std::move(candidates), req.size, k, req.name);
   if (!chosen.ok()) return chosen.status();
   proto::PlaceReply reply;
   for (const auto& c : chosen.value()) {
