@@ -35,7 +35,7 @@ inline constexpr std::size_t kMaxPeerIdBytes = 64;
 struct ServiceRecord {
   std::string routing;  // routing key of the service's connection
   TimePoint last_seen;  // last message from it
-  // The registry's excused() total when last_seen was set: the excused time
+  // The registry's total excused time when last_seen was set: the excused time
   // since then is added to the service's window (see PeerRegistry::excuse).
   Clock::duration excused_at{};
 };
@@ -104,7 +104,6 @@ class PeerRegistry {
   // so that time is nobody's silence. Every service's window grows by it.
   // O(1). REQUIRES: busy >= 0.
   void excuse(Clock::duration busy) { excused_ += busy; }
-  Clock::duration excused() const { return excused_; }
 
   // Unregisters every service silent for `expiry` or longer at `now`,
   // excused time not counted. Cheap when nothing is due: safe to call

@@ -1,24 +1,20 @@
 #include "services/tracker/placement.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace p2p::tracker {
 
 namespace {
 
-// Rendezvous (highest random weight) score of a peer for a name: FNV-1a over
-// both, then splitmix64's finaliser so nearby inputs land far apart.
+// Rendezvous (highest random weight) score of a peer for a name. std::hash
+// is enough: answers need to repeat within one tracker, not across builds.
 std::uint64_t score(std::string_view name, const std::string& peer_id) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  auto mix_in = [&h](std::string_view bytes) {
-    for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;
-  };
-  mix_in(name);
-  mix_in(std::string_view("\0", 1));
-  mix_in(peer_id);
-  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
-  h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
-  return h ^ (h >> 31);
+  std::string key;
+  key.reserve(name.size() + 1 + peer_id.size());
+  key.append(name).push_back('\0');
+  key.append(peer_id);
+  return std::hash<std::string>{}(key);
 }
 
 }  // namespace
@@ -34,19 +30,27 @@ Result<std::vector<PlacementCandidate>> choose_peers(std::vector<PlacementCandid
   std::uint64_t roomiest = 0;
   for (const auto& c : candidates) roomiest = std::max(roomiest, c.free_bytes);
   const std::uint64_t roomy = roomiest - roomiest / kBalancedShare;
-  std::sort(candidates.begin(), candidates.end(), [&](const PlacementCandidate& a, const PlacementCandidate& b) {
-    const bool a_roomy = a.free_bytes >= roomy, b_roomy = b.free_bytes >= roomy;
-    if (a_roomy != b_roomy) return a_roomy;
-    if (a_roomy) {
-      const std::uint64_t sa = score(name, a.peer_id), sb = score(name, b.peer_id);
-      if (sa != sb) return sa > sb;
-    } else if (a.free_bytes != b.free_bytes) {
-      return a.free_bytes > b.free_bytes;
-    }
-    return a.peer_id < b.peer_id;
+  // Each candidate's rank, computed once: roomy ones first by score, the
+  // others by free bytes, ties by peer id.
+  struct Ranked {
+    bool roomy;
+    std::uint64_t order;
+    PlacementCandidate* candidate;
+  };
+  std::vector<Ranked> ranked;
+  ranked.reserve(candidates.size());
+  for (auto& c : candidates) {
+    const bool is_roomy = c.free_bytes >= roomy;
+    ranked.push_back({is_roomy, is_roomy ? score(name, c.peer_id) : c.free_bytes, &c});
+  }
+  std::sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) {
+    if (a.roomy != b.roomy) return a.roomy;
+    if (a.order != b.order) return a.order > b.order;
+    return a.candidate->peer_id < b.candidate->peer_id;
   });
-  if (candidates.size() > replicas) candidates.resize(replicas);
-  return candidates;
+  std::vector<PlacementCandidate> chosen;
+  for (std::size_t i = 0; i < ranked.size() && i < replicas; ++i) chosen.push_back(std::move(*ranked[i].candidate));
+  return chosen;
 }
 
 }  // namespace p2p::tracker
