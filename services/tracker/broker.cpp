@@ -101,6 +101,7 @@ bool Broker::excuse_if_long(TimePoint started) {
   const Clock::duration took = Clock::now() - started;
   if (took < options_.heartbeat / kLongWorkShare) return false;
   registry_.excuse(took);
+  excused_work_.fetch_add(1);
   P2P_DEBUG("busy %lld ms without reading: not counted as any service's silence",
             static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
   return true;

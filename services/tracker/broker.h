@@ -99,6 +99,9 @@ class Broker {
   // tests and diagnostics.
   std::uint64_t replication_ticks() const { return ticks_.load(); }
   std::uint64_t replication_plans() const { return plans_.load(); }
+  // Pieces of work (a request, a replication tick) long enough to be excused
+  // as every service's silence (kLongWorkShare). Thread-safe; for tests.
+  std::uint64_t excused_work() const { return excused_work_.load(); }
 
  private:
   void run_timers(TimePoint now);
@@ -181,8 +184,8 @@ class Broker {
   bool safe_mode_over_ = false;     // logged once
   TimePoint next_heartbeat_{};
   // The inputs of the last plan, if it was settled: a tick with the same
-  // inputs would plan nothing again, so it skips the scan over every file
-  // (~1.3 us a file: 1.3 s a tick with a million files, longer than a tick).
+  // inputs would plan nothing again, so it skips the plan (which looks at
+  // every short file in some cases, replication_planner.h).
   std::optional<PlanInputs> settled_at_;
   TimePoint next_plan_{};  // no plan before this (next_plan_at: a cap on planning's share)
   // Copies done when the last tick ended. A copy done since (REPLICATED or the
@@ -193,6 +196,7 @@ class Broker {
   bool copy_done_since_tick() const { return orders_.copies_done() != copies_done_at_tick_; }
   std::atomic<std::uint64_t> ticks_{0};  // replication ticks after safe mode
   std::atomic<std::uint64_t> plans_{0};  // of those, the ones that planned
+  std::atomic<std::uint64_t> excused_work_{0};
 };
 
 }  // namespace p2p::tracker

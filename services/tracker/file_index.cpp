@@ -22,6 +22,9 @@ void FileIndex::count(const FileRecord& file) {
   counts_.stored_bytes += file.manifest.size * file.holders.size();
   if (file.holders.empty()) ++counts_.unavailable;
   ++by_shape_[{wanted_replicas(file), file.holders.size()}];
+  const std::size_t n = file.holders.size();
+  if (n > 0 && n < wanted_replicas(file)) short_[n].insert(file.id);
+  if (n > wanted_replicas(file)) surplus_.insert(file.id);
 }
 
 void FileIndex::uncount(const FileRecord& file) {
@@ -31,6 +34,26 @@ void FileIndex::uncount(const FileRecord& file) {
   if (file.holders.empty()) --counts_.unavailable;
   auto shape = by_shape_.find({wanted_replicas(file), file.holders.size()});
   if (--shape->second == 0) by_shape_.erase(shape);
+  const std::size_t n = file.holders.size();
+  if (n > 0 && n < wanted_replicas(file)) {
+    auto level = short_.find(n);
+    level->second.erase(file.id);
+    if (level->second.empty()) short_.erase(level);
+  }
+  if (n > wanted_replicas(file)) surplus_.erase(file.id);
+}
+
+void FileIndex::visit_short(std::size_t eligible, const std::function<bool(const FileRecord&)>& visit) const {
+  for (const auto& [holders, ids] : short_) {
+    if (holders >= eligible) return;  // min(k, eligible) <= holders: not short
+    for (const Hash& id : ids)
+      if (const FileRecord* f = find(id); f != nullptr && !visit(*f)) return;
+  }
+}
+
+void FileIndex::visit_surplus(const std::function<void(const FileRecord&)>& visit) const {
+  for (const Hash& id : surplus_)
+    if (const FileRecord* f = find(id)) visit(*f);
 }
 
 std::uint32_t FileIndex::short_of_holders(std::size_t eligible) const {

@@ -106,14 +106,27 @@ class FileIndex {
   // O(distinct (k, holder count) pairs), no pass over the files.
   std::uint32_t short_of_holders(std::size_t eligible) const;
 
+  // The files a replication plan has to look at, besides those of draining
+  // peers (docs/replication.md): files with holders but fewer than
+  // min(k, `eligible`), and files with more than k. Every other file of a
+  // non-draining peer needs nothing. Kept by every mutator, like counts(), so
+  // a plan costs the files that need work, not the index.
+  //
+  // Short files, fewest holders first, then by file id, until `visit`
+  // returns false. `visit` must not change the index.
+  void visit_short(std::size_t eligible, const std::function<bool(const FileRecord&)>& visit) const;
+  // Files with more holders than k, by file id.
+  void visit_surplus(const std::function<void(const FileRecord&)>& visit) const;
+
   // Moves on every change of files, holders or wanted replicas: a
   // replication plan made at one version holds until the next.
   std::uint64_t version() const { return version_; }
 
  private:
   FileRecord& insert(const Manifest& manifest, const Hash& id, bool* is_new);
-  // counts_ and by_shape_ without / with the file: every change of a file's
-  // holders, size or k is wrapped in uncount(file) ... count(file).
+  // counts_, by_shape_, short_ and surplus_ without / with the file: every
+  // change of a file's holders, size or k is wrapped in uncount(file) ...
+  // count(file).
   void count(const FileRecord& file);
   void uncount(const FileRecord& file);
   void add_holder(FileRecord& file, const std::string& peer_id);
@@ -128,6 +141,11 @@ class FileIndex {
   IndexCounts counts_;
   // Files by (wanted k, holder count): a handful of entries however many files.
   std::map<std::pair<std::uint32_t, std::size_t>, std::uint32_t> by_shape_;
+  // Holder count -> files with that many holders, more than 0 and fewer than
+  // k. Ordered sets so a plan visits them most endangered first and can stop
+  // when its copy targets are used up (~80 bytes a file while it is short).
+  std::map<std::size_t, std::set<Hash>> short_;
+  std::set<Hash> surplus_;  // files with more holders than k
 };
 
 }  // namespace p2p::tracker

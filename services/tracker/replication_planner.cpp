@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
+#include <optional>
+#include <unordered_set>
 
 namespace p2p::tracker {
 
@@ -43,10 +44,11 @@ std::vector<proto::HolderInfo> sources_of(const FileRecord& file, const PeerRegi
   return safe;
 }
 
-// Copies for one file, at most `missing`, taken from `targets`.
-void plan_copies(const FileRecord& file, std::size_t missing, const PeerRegistry& registry,
-                 const CopyTracker& orders, std::map<std::string, Target>& targets, Clock::time_point now,
-                 ReplicationPlan& plan) {
+// Copies for one file, at most `missing`, taken from `targets`. Returns how
+// many it planned.
+std::size_t plan_copies(const FileRecord& file, std::size_t missing, const PeerRegistry& registry,
+                        const CopyTracker& orders, std::map<std::string, Target>& targets, Clock::time_point now,
+                        ReplicationPlan& plan) {
   std::vector<Target*> eligible;
   for (auto& [id, t] : targets) {
     if (t.slots == 0 || t.free < file.manifest.size) continue;
@@ -61,13 +63,14 @@ void plan_copies(const FileRecord& file, std::size_t missing, const PeerRegistry
     return a->peer->peer_id < b->peer->peer_id;
   });
   if (eligible.size() > missing) eligible.resize(missing);
-  if (eligible.empty()) return;
+  if (eligible.empty()) return 0;
   const std::vector<proto::HolderInfo> sources = sources_of(file, registry);
   for (Target* t : eligible) {
     t->free -= file.manifest.size;
     --t->slots;
     plan.copies.push_back(CopyOrder{file.id, t->peer->peer_id, file.manifest.size, sources});
   }
+  return eligible.size();
 }
 
 // The trim of one file, if it is due.
@@ -88,6 +91,109 @@ void plan_trim(const FileRecord& file, std::uint32_t k, const PeerRegistry& regi
   }
   if (safe > k && fullest != nullptr) plan.deletes.push_back(DeleteOrder{file.id, fullest->peer_id});
 }
+
+// One plan. It looks only at the files that can need work: those of
+// draining peers (their holders are not all safe), the index's short files
+// and its surplus files (FileIndex::visit_short, visit_surplus); any other
+// file has exactly k safe holders. Copies go to the most endangered files
+// first (fewest safe holders, then file id), so once every target slot is
+// promised the rest of the short files cannot get one and are not looked at.
+class Planner {
+ public:
+  Planner(const PeerRegistry& registry, const FileIndex& index, const CopyTracker& orders,
+          const ReplicationPolicy& policy, Clock::time_point now, ReplicationPlan& plan)
+      : registry_(registry), index_(index), orders_(orders), policy_(policy), now_(now), plan_(plan),
+        eligible_peers_(registry.live_non_draining()), targets_(copy_targets(registry, orders, policy)) {
+    for (const auto& [id, t] : targets_)
+      if (t.free > 0) slots_ += t.slots;
+  }
+
+  void run() {
+    collect_drained();
+    auto drained = drained_needs_.begin();
+    index_.visit_short(eligible_peers_, [&](const FileRecord& file) {
+      if (slots_ == 0 && waiting_) return false;  // settled is known and no copy can be planned
+      if (drained_.contains(file.id)) return true;
+      if (in_repair_grace(file, policy_, now_)) {
+        // Short by its holder count, so it waits, unless copies in flight
+        // already make it whole: then the plan is merely not settled and
+        // is made again next tick. Skipping its health halves the cost of
+        // a plan during a repair wave's grace (0.7 us a file, not 1.4).
+        waiting_ = true;
+        return true;
+      }
+      const std::optional<Need> need = assess(file);
+      if (!need) return true;
+      for (; drained != drained_needs_.end() && before(*drained, *need); ++drained) copy(*drained);
+      copy(*need);
+      return true;
+    });
+    for (; drained != drained_needs_.end(); ++drained) copy(*drained);
+    index_.visit_surplus([&](const FileRecord& file) {
+      if (!drained_.contains(file.id)) (void)assess(file);
+    });
+    plan_.settled = !waiting_;
+  }
+
+ private:
+  struct Need {
+    const FileRecord* file;
+    std::size_t safe;
+    std::size_t missing;
+  };
+  static bool before(const Need& a, const Need& b) {
+    return a.safe != b.safe ? a.safe < b.safe : a.file->id < b.file->id;
+  }
+
+  // The files of draining peers, each once, their needs sorted.
+  void collect_drained() {
+    for (const PeerRecord* p : registry_.live_peers()) {
+      if (!p->draining) continue;
+      for (const FileRecord* file : index_.held_by(p->peer_id)) {
+        if (!drained_.insert(file->id).second) continue;
+        if (std::optional<Need> need = assess(*file)) drained_needs_.push_back(*need);
+      }
+    }
+    std::sort(drained_needs_.begin(), drained_needs_.end(), before);
+  }
+
+  // Plans the file's trim if it has a surplus; returns its need if it wants
+  // copies now. Notes whether it waits for a copy, a grace or a trim.
+  std::optional<Need> assess(const FileRecord& file) {
+    const std::uint32_t k = index_.wanted_replicas(file);
+    const FileHealth h = file_health(file, k, eligible_peers_, registry_);
+    if (h.live == 0) return std::nullopt;  // unavailable: nothing to copy from
+    const std::size_t have = h.safe + orders_.copies_of(file.id);
+    if (have < h.wanted) {
+      waiting_ = true;
+      if (in_repair_grace(file, policy_, now_)) return std::nullopt;
+      return Need{&file, h.safe, h.wanted - have};
+    }
+    if (h.safe > k) {
+      waiting_ = true;
+      plan_trim(file, k, registry_, orders_, policy_, now_, plan_);
+    }
+    return std::nullopt;
+  }
+
+  void copy(const Need& need) {
+    if (slots_ == 0) return;
+    slots_ -= plan_copies(*need.file, need.missing, registry_, orders_, targets_, now_, plan_);
+  }
+
+  const PeerRegistry& registry_;
+  const FileIndex& index_;
+  const CopyTracker& orders_;
+  const ReplicationPolicy& policy_;
+  const Clock::time_point now_;
+  ReplicationPlan& plan_;
+  const std::size_t eligible_peers_;
+  std::map<std::string, Target> targets_;
+  std::size_t slots_ = 0;  // copies the targets may still receive
+  bool waiting_ = false;   // a file short of holders, or with a surplus
+  std::unordered_set<Hash, HashHasher> drained_;
+  std::vector<Need> drained_needs_;
+};
 
 }  // namespace
 
@@ -122,35 +228,8 @@ ReplicationPlan plan_replication(const PeerRegistry& registry, const FileIndex& 
                                  const ReplicationPolicy& policy, Clock::time_point now) {
   ReplicationPlan plan;
   if (in_safe_mode(policy, now)) return plan;
-  const std::size_t eligible_peers = registry.live_non_draining();
-
-  struct Need {
-    const FileRecord* file;
-    std::size_t safe;
-    std::size_t missing;
-  };
-  std::vector<Need> needs;
-  bool waiting = false;  // a file short of holders, or with a surplus
-  for (const FileRecord* file : index.all_files()) {
-    const std::uint32_t k = index.wanted_replicas(*file);
-    const FileHealth h = file_health(*file, k, eligible_peers, registry);
-    if (h.live == 0) continue;  // unavailable: nothing to copy from
-    const std::size_t have = h.safe + orders.copies_of(file->id);
-    if (have < h.wanted) {
-      waiting = true;
-      if (!in_repair_grace(*file, policy, now)) needs.push_back({file, h.safe, h.wanted - have});
-    } else if (h.safe > k) {
-      waiting = true;
-      plan_trim(*file, k, registry, orders, policy, now, plan);
-    }
-  }
-  plan.settled = !waiting;
-  // Most endangered first; ties by file id so plans are reproducible.
-  std::sort(needs.begin(), needs.end(), [](const Need& a, const Need& b) {
-    return a.safe != b.safe ? a.safe < b.safe : a.file->id < b.file->id;
-  });
-  std::map<std::string, Target> targets = copy_targets(registry, orders, policy);
-  for (const Need& n : needs) plan_copies(*n.file, n.missing, registry, orders, targets, now, plan);
+  Planner planner(registry, index, orders, policy, now, plan);
+  planner.run();
   std::sort(plan.deletes.begin(), plan.deletes.end(),
             [](const DeleteOrder& a, const DeleteOrder& b) { return a.file_id < b.file_id; });
   return plan;

@@ -73,24 +73,29 @@ struct ReplicationPlan {
   // holders (copies in flight counted) and no surplus. No order, no repair
   // grace and no trim grace is pending, so time alone cannot change the plan:
   // only a change of the registry, the index or the orders can (their
-  // version()s). False in safe mode.
+  // version()s). False in safe mode, and also while a short file in its
+  // repair grace has copies in flight that make it whole (the plan does not
+  // look closer at files in grace): the broker then plans each tick until
+  // the grace is over.
   bool settled = false;
 };
 
 // `live_non_draining` is registry.live_non_draining(), passed in so a loop
-// over every file counts the peers once.
+// over many files counts the peers once.
 FileHealth file_health(const FileRecord& file, std::uint32_t k, std::size_t live_non_draining,
                        const PeerRegistry& registry);
 
 // True during the first repair grace after the tracker's start.
 bool in_safe_mode(const ReplicationPolicy& policy, Clock::time_point now);
 
-// A plan looks at every file (~1.3 us a file: 1.3 s with a million files),
-// and the broker answers nothing while it runs. So planning may take at most
+// A plan looks at the files that can need work (FileIndex::visit_short,
+// visit_surplus, and the files of draining peers), ~1.5 us each, and stops
+// at the short files once every copy slot is promised. That is still long
+// in some cases (a repair wave's grace: every short file, 0.7 us each), and
+// the broker answers nothing while it runs. So planning may take at most
 // 1 / kMaxPlanShare of the broker's time: after a plan that took `took`, the
-// next waits until `finished + (kMaxPlanShare - 1) x took`. A repair wave over
-// a huge index is then planned less often, and the broker keeps answering
-// and heartbeating between plans.
+// next waits until `finished + (kMaxPlanShare - 1) x took`, and the broker
+// keeps answering and heartbeating between plans.
 inline constexpr int kMaxPlanShare = 4;
 // REQUIRES: took >= 0 (two readings of the steady clock).
 Clock::time_point next_plan_at(Clock::time_point finished, Clock::duration took);
@@ -100,7 +105,8 @@ Clock::time_point next_plan_at(Clock::time_point finished, Clock::duration took)
 // had before.
 bool in_repair_grace(const FileRecord& file, const ReplicationPolicy& policy, Clock::time_point now);
 
-// The orders to send now (none in safe mode):
+// The orders to send now (none in safe mode), the same as a look at every
+// file would give:
 // - copies for every under-replicated file with a live holder and no repair
 //   grace running, counting copies in flight as done; most endangered files
 //   (fewest safe holders) first. Targets are live, non-draining peers with a

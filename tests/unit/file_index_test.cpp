@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <functional>
 #include <random>
 
 #include "common/limits.h"
@@ -227,38 +229,57 @@ TEST_CASE("index version moves on every change of files or holders") {
   CHECK_FALSE(moved());
 }
 
-TEST_CASE("counts and files short of holders follow every change as a pass over every file would") {
+namespace {
+
+// One random change of the kind the broker makes: announces, publishes
+// (with and without force, two contents per name), removals and peer losses.
+void random_change(FileIndex& index, const std::vector<std::string>& peers, std::mt19937& rng) {
+  auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+  const std::string name = "f" + std::to_string(pick(40));
+  const int seed = static_cast<int>(pick(2));
+  const auto replicas = static_cast<std::uint32_t>(pick(5));
+  const std::string& peer = peers[pick(peers.size())];
+  switch (pick(5)) {
+    case 0:
+    case 1:
+      index.add_holding(manifest_of(name, 10 + pick(100), seed, replicas), peer);
+      break;
+    case 2:
+      (void)index.publish(manifest_of(name, 10 + pick(100), seed, replicas), {peer}, pick(2) == 0);
+      break;
+    case 3:
+      if (const FileRecord* f = index.find_name(name)) (void)index.remove_holding(f->id, peer);
+      break;
+    default:
+      if (pick(8) == 0) index.remove_peer(peer, Clock::now());
+  }
+}
+
+constexpr std::size_t kPeers = 4;
+
+// 3,000 random changes of an index over kPeers peers, `check` after each.
+void random_walk(unsigned seed, const std::function<void(const FileIndex&)>& check) {
   FileIndex index(3);
   const std::vector<std::string> peers{"p1", "p2", "p3", "p4"};
-  std::mt19937 rng(7);
-  auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+  std::mt19937 rng(seed);
   for (int step = 0; step < 3000; ++step) {
-    const std::string name = "f" + std::to_string(pick(40));
-    const int seed = static_cast<int>(pick(2));  // two contents per name: force replaces
-    const auto replicas = static_cast<std::uint32_t>(pick(5));
-    const std::string& peer = peers[pick(peers.size())];
-    switch (pick(5)) {
-      case 0:
-      case 1:
-        index.add_holding(manifest_of(name, 10 + pick(100), seed, replicas), peer);
-        break;
-      case 2:
-        (void)index.publish(manifest_of(name, 10 + pick(100), seed, replicas), {peer}, pick(2) == 0);
-        break;
-      case 3:
-        if (const FileRecord* f = index.find_name(name)) (void)index.remove_holding(f->id, peer);
-        break;
-      default:
-        if (pick(8) == 0) index.remove_peer(peer, Clock::now());
-    }
+    random_change(index, peers, rng);
+    check(index);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("counts and files short of holders follow every change as a pass over every file would") {
+  random_walk(7, [](const FileIndex& index) {
     IndexCounts pass;
-    std::vector<std::uint32_t> short_of(peers.size() + 1, 0);
+    std::vector<std::uint32_t> short_of(kPeers + 1, 0);
     for (const FileRecord* f : index.all_files()) {
       ++pass.files;
       pass.bytes += f->manifest.size;
       pass.stored_bytes += f->manifest.size * f->holders.size();
       if (f->holders.empty()) ++pass.unavailable;
-      for (std::size_t e = 0; e <= peers.size(); ++e)
+      for (std::size_t e = 0; e <= kPeers; ++e)
         if (f->holders.size() < std::min<std::size_t>(index.wanted_replicas(*f), e)) ++short_of[e];
     }
     const IndexCounts kept = index.counts();
@@ -266,6 +287,39 @@ TEST_CASE("counts and files short of holders follow every change as a pass over 
     REQUIRE(kept.bytes == pass.bytes);
     REQUIRE(kept.stored_bytes == pass.stored_bytes);
     REQUIRE(kept.unavailable == pass.unavailable);
-    for (std::size_t e = 0; e <= peers.size(); ++e) REQUIRE(index.short_of_holders(e) == short_of[e]);
-  }
+    for (std::size_t e = 0; e <= kPeers; ++e) REQUIRE(index.short_of_holders(e) == short_of[e]);
+  });
+}
+
+TEST_CASE("short and surplus files are visited as a pass over every file would find them, fewest holders first") {
+  random_walk(11, [](const FileIndex& index) {
+    for (std::size_t eligible = 0; eligible <= kPeers; ++eligible) {
+      std::vector<std::pair<std::size_t, Hash>> pass;  // (holders, id) of every short file
+      for (const FileRecord* f : index.all_files()) {
+        const std::size_t n = f->holders.size();
+        if (n > 0 && n < std::min<std::size_t>(index.wanted_replicas(*f), eligible)) pass.emplace_back(n, f->id);
+      }
+      std::sort(pass.begin(), pass.end());
+      std::vector<std::pair<std::size_t, Hash>> visited;
+      index.visit_short(eligible, [&](const FileRecord& f) {
+        visited.emplace_back(f.holders.size(), f.id);
+        return true;
+      });
+      REQUIRE(visited == pass);
+    }
+    std::vector<Hash> surplus, visited;
+    for (const FileRecord* f : index.all_files())
+      if (f->holders.size() > index.wanted_replicas(*f)) surplus.push_back(f->id);
+    std::sort(surplus.begin(), surplus.end());
+    index.visit_surplus([&](const FileRecord& f) { visited.push_back(f.id); });
+    REQUIRE(visited == surplus);
+  });
+}
+
+TEST_CASE("a visit of short files stops when the visitor says so") {
+  FileIndex index(3);
+  for (int i = 0; i < 5; ++i) index.add_holding(manifest_of("s" + std::to_string(i), 10), "p1");
+  int seen = 0;
+  index.visit_short(4, [&](const FileRecord&) { return ++seen < 2; });
+  CHECK(seen == 2);
 }

@@ -2,6 +2,7 @@
 // given the registry, the index and the orders in flight. Time is injected.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <initializer_list>
 
 #include "common/limits.h"
@@ -408,6 +409,66 @@ TEST_CASE("a plan is settled only when no file waits for a copy, a grace or a tr
   SECTION("never in safe mode") {
     w.policy.started = t0;
     CHECK_FALSE(w.plan(t0).settled);
+  }
+}
+
+TEST_CASE("copies go to the most endangered files first, files of draining peers ranked among the others") {
+  World w;
+  w.policy.max_copies_per_peer = 1;
+  w.join("a", 1'000'000);
+  w.join("b", 1'000'000);
+  w.join("t", 1'000'000);
+  w.join("x", 1'000'000);
+  // k = 3. Files on a and b, and files on a, b and the soon draining x: 2 safe holders each.
+  std::vector<Hash> short_two, drained_two;
+  for (int i = 0; i < 4; ++i) {
+    short_two.push_back(w.hold(manifest_of("s" + std::to_string(i), 3), {"a", "b"}));
+    drained_two.push_back(w.hold(manifest_of("d" + std::to_string(i), 3), {"a", "b", "x"}));
+  }
+  REQUIRE(w.registry.set_draining("x"));
+
+  SECTION("ties of safe holders go by file id, whichever kind of file") {
+    // Only t can take any of them (a and b hold all), and t takes one copy.
+    std::vector<Hash> all = short_two;
+    all.insert(all.end(), drained_two.begin(), drained_two.end());
+    const ReplicationPlan plan = w.plan();
+    REQUIRE(plan.copies.size() == 1);
+    CHECK(plan.copies[0].target == "t");
+    CHECK(plan.copies[0].file_id == *std::min_element(all.begin(), all.end()));
+  }
+  SECTION("a drained file with one safe holder comes before every file with two") {
+    const Hash lonely = w.hold(manifest_of("lonely", 3), {"a", "x"});
+    const ReplicationPlan plan = w.plan();
+    REQUIRE(plan.copies.size() == 2);  // b's and t's slot, both for it
+    CHECK(plan.copies[0].file_id == lonely);
+    CHECK(plan.copies[1].file_id == lonely);
+  }
+  SECTION("a short file with one holder comes before drained files with two") {
+    const Hash lonely = w.hold(manifest_of("lonely", 3), {"a"});
+    const ReplicationPlan plan = w.plan();
+    REQUIRE(plan.copies.size() == 2);
+    CHECK(plan.copies[0].file_id == lonely);
+    CHECK(plan.copies[1].file_id == lonely);
+  }
+}
+
+TEST_CASE("a plan with every copy slot taken still waits for the short files") {
+  World w;
+  w.policy.max_copies_per_peer = 1;
+  w.join("a", 1'000'000, t0 - 1h, false);  // a holder but no copy target
+  w.join("b", 1'000'000);
+  w.join("c", 1'000'000);
+  // k = 3: "busy" (1 holder, looked at first) has its two copies in flight,
+  // which take every slot.
+  const Hash busy = w.hold(manifest_of("busy", 3), {"a"});
+  w.orders.start_copy(busy, "b", kSize, t0);
+  w.orders.start_copy(busy, "c", kSize, t0);
+  SECTION("a file with its copies in flight waits for nothing") { CHECK(w.plan().settled); }
+  SECTION("another short file waits for a free slot") {
+    w.hold(manifest_of("next", 3), {"a", "b"});
+    const ReplicationPlan plan = w.plan();
+    CHECK(plan.copies.empty());
+    CHECK_FALSE(plan.settled);
   }
 }
 

@@ -423,15 +423,26 @@ TEST_CASE("status asked before a holder dies counts the file unavailable after i
 }
 
 TEST_CASE("heartbeats that wait behind a long pass of the tracker do not make the peer dead", "[timing]") {
-  // Expiry 3 x 20 ms = 60 ms. After the index changed, a replication tick
-  // plans over every file (~1.3 us a file in a release build): ~200 ms with
-  // 150,000 files, during which the peer's heartbeats wait in the socket.
+  // Expiry 3 x 20 ms = 60 ms. A plan looks at every short file until the
+  // copy targets' slots are promised. Here the only target (peer-1) holds
+  // every file, so its slots never go and each plan looks at all 150,000
+  // (~1.5 us a file in a release build: ~200 ms), while peer-1's heartbeats
+  // wait in the socket.
   constexpr std::uint64_t kFiles = 150000;
   constexpr auto kHeartbeat = 20ms;
   tracker::TrackerOptions o = options(kHeartbeat, 3);
   o.repair_grace = 0ms;  // no safe mode: the ticks plan from the start
   RunningBroker t(o);
   Service storage(t.ctx, t.endpoint, "peer-1");
+  Service replication(t.ctx, t.endpoint, "peer-1", proto::kServiceReplication);
+  // A second live peer makes each file want 2 holders; without a replication
+  // service it is no copy target.
+  Service other(t.ctx, t.endpoint, "peer-2");
+  auto heartbeats = [&] {
+    storage.heartbeat(1000);
+    replication.heartbeat();
+    other.heartbeat(1000);
+  };
   Dealer client(t.ctx, t.endpoint);
   std::vector<Manifest> batch;
   for (std::uint64_t i = 0; i < kFiles; ++i) {
@@ -439,26 +450,31 @@ TEST_CASE("heartbeats that wait behind a long pass of the tracker do not make th
     if (batch.size() == limits::kMaxAnnounceBatch || i + 1 == kFiles) {
       storage.announce(std::move(batch));
       batch.clear();
+      heartbeats();
     }
   }
   // One connection's announces are handled in order: the last file located
   // means all are indexed. Indexing takes seconds in a sanitizer build.
   const proto::QueryRequest last{"f" + std::to_string(kFiles - 1)};
-  REQUIRE(eventually([&] { return client.call<proto::LocateReply>(Command::kLocate, last).ok(); },
-                     [&] { storage.heartbeat(); }, 120s));
+  REQUIRE(eventually([&] { return client.call<proto::LocateReply>(Command::kLocate, last).ok(); }, heartbeats,
+                     120s));
 
+  const std::uint64_t excused = t.broker.excused_work();
   for (int round = 1; round <= 3; ++round) {
     const std::uint64_t plans = t.broker.replication_plans();
     storage.announce({manifest_of("extra" + std::to_string(round), 10)});  // the next tick plans again
-    REQUIRE(eventually([&] { return t.broker.replication_plans() > plans; }, [&] { storage.heartbeat(); }));
+    REQUIRE(eventually([&] { return t.broker.replication_plans() > plans; }, heartbeats));
     // The count moves as the pass begins; an answer comes after it is over,
     // and after the expiry check that runs before every message.
-    storage.heartbeat();
+    heartbeats();
     CHECK(client.call<proto::LocateReply>(Command::kLocate, last).ok());
   }
+  // The passes were long: without that this test would prove nothing.
+  CHECK(t.broker.excused_work() > excused);
   auto status = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
   REQUIRE(status.ok());
   CHECK(status->files == kFiles + 3);
-  CHECK(status->peers == 1);
+  CHECK(status->peers == 2);
   CHECK(status->unavailable == 0);
+  CHECK(status->under_replicated == kFiles + 3);
 }
