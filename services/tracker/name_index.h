@@ -1,47 +1,49 @@
-// NameIndex: file name -> file id, and the scan behind SEARCH (in name order).
+// NameIndex: file name -> file id, and the search behind SEARCH (in name order).
 //
 // Names live in a hash map: LOCATE finds one in O(1), not O(log n) string
 // compares of names that share long prefixes (the tree's memcmp was ~10% of
-// the broker thread under the 64-client load). The name order SEARCH answers
-// in is made when its copy is rebuilt.
+// the broker thread under the 64-client load).
 //
-// SEARCH runs on every client's request and the names change only when a
-// new name is bound, so the search works on a copy built once per change:
-// every name lowercased, each ended by a NUL (which no valid name holds, see
-// validate_name), in name order, plus a trigram index: for every 3 bytes
-// that occur in some name, the names holding them, in name order.
-//
-// A search looks for the pattern's literal (name_pattern.h). When the
-// literal has 3 bytes or more, the candidates are the names of its rarest
-// trigram, each checked in full: a handful of names instead of all of them.
-// A shorter literal is found with memmem() over the whole text. Either way
-// no byte is lowercased per search (the tree walk that did it was a third of
-// the tracker's CPU under the 64-client load of docs/performance.md; the
-// memmem scan that replaced it, a quarter of the broker thread's).
-//
-// Cost: the copy is rebuilt, O(total name bytes), at the first search after
-// a new name; binding an existing name to another file id keeps it. With
-// millions of names and puts between searches that rebuild would dominate:
-// then the trigram lists should be kept up to date per name instead.
-// Memory: the copy plus about 4 bytes per name byte for the trigram lists.
+// SEARCH works on segments (name_segment.h): sorted, trigram-indexed runs of
+// names, made once. Names bound since the last search wait in a list; the
+// next search makes them a segment of their own and then merges the newest
+// segment into the one before while that one is less than kSegmentRatio
+// times its size. So segment sizes at least halve from one to the next (at
+// most log2(names) segments, most of them tiny), a name is merged at most
+// ~log2(names) times in its life, and a search after one new name costs
+// about that name, not the index: 0.1 ms at 1,000,000 names, where one sorted
+// copy of every name, remade at the first search after a change, cost 1.24 s
+// (docs/performance.md). A search asks every segment for at most `limit`
+// matches and merges them in name order.
 //
 // Names are never unbound: the index keeps a file while a name points at it
-// (file_index.h), and a name only ever moves to another file id.
-// Thread affinity: none of its own; search() rebuilds its cache, so callers
-// must not share an instance between threads (the broker thread owns it).
+// (file_index.h), and a name only ever moves to another file id, which the
+// segments see at once (they point at the map's entries).
+// Thread affinity: none of its own; search() updates the segments, so
+// callers must not share an instance between threads (the broker thread
+// owns it).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
 #include "common/hash.h"
 #include "services/tracker/name_pattern.h"
+#include "services/tracker/name_segment.h"
 
 namespace p2p::tracker {
+
+// A segment is merged into the one before it while that one is less than
+// this many times its size: a binary counter of segments. 2 copies names
+// less often than 4 (binding 1,000,000 names with a search after every 100
+// took 7.8 s with 2, 8.3 s with 4, both measured on an earlier segment
+// layout; 4.1 s with 2 on the one here).
+inline constexpr std::size_t kSegmentRatio = 2;
 
 class NameIndex {
  public:
@@ -59,6 +61,8 @@ class NameIndex {
   std::vector<Hash> search(const NamePattern& pattern, std::size_t limit) const;
 
   std::size_t size() const { return names_.size(); }
+  // Segments a search looks at now (pending names not counted); for tests.
+  std::size_t segments() const { return segments_.size(); }
 
  private:
   // Finds a std::string key by string_view, without making a string.
@@ -67,23 +71,13 @@ class NameIndex {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   using Names = std::unordered_map<std::string, Hash, NameHash, std::equal_to<>>;
-  using Entry = Names::value_type;
-  void rebuild() const;
-  // The lowercased name of entry i, without its NUL.
-  std::string_view lowered(std::size_t i) const;
-  // Searches of literals shorter than a trigram: memmem over text_.
-  void scan(const NamePattern& pattern, std::size_t limit, std::vector<Hash>* out) const;
+  static_assert(std::is_same_v<Names::value_type, NameEntry>);
+  // Makes the pending names a segment and merges segments as above.
+  void absorb_pending() const;
 
-  Names names_;
-  // The search cache (see above), rebuilt by search() when stale_.
-  mutable bool stale_ = false;
-  mutable std::string text_;                 // lowercased names, each + '\0'
-  mutable std::vector<std::size_t> starts_;  // where each name begins in text_
-  // The map's entries in name order, as in text_ (a rehash moves no entry).
-  mutable std::vector<const Entry*> entries_;
-  // Trigram (3 lowercased bytes packed in 24 bits) -> indexes into
-  // entries_ of the names holding it, ascending, each once.
-  mutable std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> trigrams_;
+  Names names_;  // node-based: an entry keeps its address (the segments point at it)
+  mutable std::vector<const NameEntry*> pending_;  // bound since the last search
+  mutable std::vector<NameSegment> segments_;       // oldest (largest) first
 };
 
 }  // namespace p2p::tracker

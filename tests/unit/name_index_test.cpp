@@ -1,6 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <iterator>
+#include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -18,10 +22,10 @@ Hash id_of(const std::string& s) { return p2p::sha256(s.data(), s.size()); }
 // The names whose ids search() returned, in its order (ids are id_of(name)).
 std::vector<std::string> found(const NameIndex& index, const std::vector<std::string>& names, const char* pattern,
                                std::size_t limit = 100) {
+  std::map<Hash, std::string> name_of;
+  for (const std::string& n : names) name_of.emplace(id_of(n), n);
   std::vector<std::string> out;
-  for (const Hash& id : index.search(NamePattern(pattern), limit))
-    for (const std::string& n : names)
-      if (id_of(n) == id) out.push_back(n);
+  for (const Hash& id : index.search(NamePattern(pattern), limit)) out.push_back(name_of.at(id));
   return out;
 }
 
@@ -103,4 +107,30 @@ TEST_CASE("name search gives the same answer through the trigram index as a full
     INFO(pattern);
     CHECK(found(index, names, pattern, 10000) == want);
   }
+}
+
+TEST_CASE("names bound between searches are found as a full scan would, in name order, across segments") {
+  // Searches between binds make many small segments, merged as they grow.
+  std::vector<std::string> names;
+  NameIndex index;
+  std::mt19937 rng(5);
+  const char* parts[] = {"Report-", "photo_", "aaa", "x", "Ab"};
+  const char* patterns[] = {"report", "1", "9.txt", "aaa", "*.txt", "photo_*9.bin", "*aa?*", "?x*", "77", "", "ab"};
+  for (int step = 0; step < 1500; ++step) {
+    const std::string n = parts[rng() % 5] + std::to_string(rng() % 2000) + (rng() % 2 ? ".TXT" : ".bin");
+    if (index.bind_if_free(n, id_of(n))) names.push_back(n);
+    if (step % 7 != 0) continue;
+    const char* pattern = patterns[rng() % std::size(patterns)];
+    const std::size_t limit = 1 + rng() % 40;
+    std::vector<std::string> sorted = names;
+    std::sort(sorted.begin(), sorted.end());
+    std::vector<std::string> want;
+    for (const auto& s : sorted)
+      if (want.size() < limit && NamePattern(pattern).matches(s)) want.push_back(s);
+    INFO(pattern << " limit " << limit << " after " << names.size() << " names");
+    REQUIRE(found(index, names, pattern, limit) == want);
+    // Segment sizes at least halve from one to the next.
+    CHECK(index.segments() <= 1 + static_cast<std::size_t>(std::log2(static_cast<double>(names.size()))));
+  }
+  CHECK(index.segments() > 1);  // the walk did search across segments
 }
