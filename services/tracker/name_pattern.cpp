@@ -6,17 +6,17 @@ namespace p2p::tracker {
 
 namespace {
 
-// The longest run of `glob` holding no wildcard.
-std::string longest_literal(std::string_view glob) {
-  std::string_view best;
+// The non-empty runs of `glob` holding no wildcard.
+std::vector<std::string> runs_of(std::string_view glob) {
+  std::vector<std::string> runs;
   std::size_t start = 0;
   while (start <= glob.size()) {
     std::size_t end = glob.find_first_of("*?", start);
     if (end == std::string_view::npos) end = glob.size();
-    if (end - start > best.size()) best = glob.substr(start, end - start);
+    if (end > start) runs.emplace_back(glob.substr(start, end - start));
     start = end + 1;
   }
-  return std::string(best);
+  return runs;
 }
 
 }  // namespace
@@ -24,7 +24,14 @@ std::string longest_literal(std::string_view glob) {
 NamePattern::NamePattern(std::string_view pattern) : pattern_(pattern) {
   std::transform(pattern_.begin(), pattern_.end(), pattern_.begin(), ascii_lower);
   glob_ = pattern_.find_first_of("*?") != std::string::npos;
-  literal_ = glob_ ? longest_literal(pattern_) : pattern_;
+  literals_ = glob_ ? runs_of(pattern_) : std::vector<std::string>{pattern_};
+}
+
+std::string_view NamePattern::literal() const {
+  std::string_view longest;
+  for (const std::string& run : literals_)
+    if (run.size() > longest.size()) longest = run;
+  return longest;
 }
 
 bool NamePattern::matches(std::string_view name) const {

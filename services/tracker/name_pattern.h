@@ -10,13 +10,15 @@
 // like "*a*a*a*a*b" cannot blow up. Immutable after construction; safe to
 // share between threads.
 //
-// literal() is what an index can look for first: every matching name
-// contains it (lowercased). NameIndex narrows to the names holding it (its
-// trigrams, or memmem when it is shorter) and runs the full match on those.
+// literals() is what an index can look for first: every matching name
+// contains each of them (lowercased). NameSegment narrows to the names
+// holding the rarest trigram of any of them (or memmem of the longest when
+// none has 3 bytes) and runs the full match on those.
 #pragma once
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace p2p::tracker {
 
@@ -32,16 +34,19 @@ class NamePattern {
   // The same, for a name already lowercased (ASCII) by the caller.
   bool matches_lowered(std::string_view lowered_name) const;
 
-  // Lowercased bytes every matching name contains: the whole pattern when it
-  // is a substring, the longest run between wildcards of a glob ("" for "*").
-  std::string_view literal() const { return literal_; }
+  // Lowercased runs every matching name contains: the whole pattern when it
+  // is a substring, each non-empty run between wildcards of a glob (none for
+  // "*"; for "", one empty run).
+  const std::vector<std::string>& literals() const { return literals_; }
+  // The longest of literals() ("" when there is none).
+  std::string_view literal() const;
 
  private:
   template <bool kLowered>
   bool glob_matches(std::string_view name) const;
 
   std::string pattern_;  // lowercased
-  std::string literal_;
+  std::vector<std::string> literals_;
   bool glob_ = false;
 };
 

@@ -123,17 +123,23 @@ std::string_view NameSegment::lowered(std::size_t i) const {
 }
 
 void NameSegment::search(const NamePattern& pattern, std::size_t limit, std::vector<const NameEntry*>* out) const {
-  const std::string_view literal = pattern.literal();
   // A NUL can be in no name: such a pattern matches nothing (and must not
   // match across the end of one name into the next).
-  if (literal.find('\0') != std::string_view::npos) return;
-  if (literal.size() < kTrigram) return scan(pattern, limit, out);
+  for (const std::string& run : pattern.literals())
+    if (run.find('\0') != std::string::npos) return;
+  // The rarest trigram of any run: in "*-99*.bin", "-99" is held by a few
+  // names where ".bin" is held by all of them.
   std::span<const std::uint32_t> rarest;
-  for (std::size_t at = 0; at + kTrigram <= literal.size(); ++at) {
-    const std::span<const std::uint32_t> names = holding(trigram_at(literal, at));
-    if (names.empty()) return;  // no name holds this trigram
-    if (at == 0 || names.size() < rarest.size()) rarest = names;
+  bool narrowed = false;
+  for (const std::string& run : pattern.literals()) {
+    for (std::size_t at = 0; at + kTrigram <= run.size(); ++at) {
+      const std::span<const std::uint32_t> names = holding(trigram_at(run, at));
+      if (names.empty()) return;  // no name holds this trigram
+      if (!narrowed || names.size() < rarest.size()) rarest = names;
+      narrowed = true;
+    }
   }
+  if (!narrowed) return scan(pattern, limit, out);
   std::size_t found = 0;
   for (std::uint32_t i : rarest) {
     if (found == limit) break;

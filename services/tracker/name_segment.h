@@ -4,11 +4,11 @@
 // A segment holds its names lowercased, each ended by a NUL (which no valid
 // name holds, see validate_name), in name order, plus a trigram index: for
 // every 3 bytes that occur in some name, the names holding them, in name
-// order. A search looks for the pattern's literal (name_pattern.h). When the
-// literal has 3 bytes or more, the candidates are the names of its rarest
-// trigram, each checked in full: a handful of names instead of all of them.
-// A shorter literal is found with memmem() over the whole text. Either way
-// no byte is lowercased per search.
+// order. A search looks for the pattern's literals (name_pattern.h). When
+// one has 3 bytes or more, the candidates are the names of the rarest
+// trigram of any of them, each checked in full: a handful of names instead
+// of all of them. When none has, the longest is found with memmem() over the
+// whole text. Either way no byte is lowercased per search.
 //
 // Making a segment from n names costs O(their bytes) (two hash lookups per
 // trigram); merging two costs O(their bytes + their trigram entries) with

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <string>
+#include <vector>
 
 #include "services/tracker/name_pattern.h"
 
@@ -63,6 +64,11 @@ TEST_CASE("pattern literal is what every matching name must contain") {
   CHECK(NamePattern("ab*cdef?g").literal() == "cdef");
   CHECK(NamePattern("*").literal().empty());
   CHECK(NamePattern("").literal().empty());
+  using Runs = std::vector<std::string>;
+  CHECK(NamePattern("ab*cdef?g").literals() == Runs{"ab", "cdef", "g"});
+  CHECK(NamePattern("*-99*.BIN").literals() == Runs{"-99", ".bin"});
+  CHECK(NamePattern("Report").literals() == Runs{"report"});
+  CHECK(NamePattern("**?*").literals().empty());
 }
 
 TEST_CASE("a lowercased name matches as the original does") {
