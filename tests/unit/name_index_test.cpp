@@ -135,3 +135,23 @@ TEST_CASE("names bound between searches are found as a full scan would, in name 
   }
   CHECK(index.segments() > 1);  // the walk did search across segments
 }
+
+TEST_CASE("names bound at once come back in byte order however long the prefix they share") {
+  // Sorting reads names 8 bytes at a time: names ending at, before and after
+  // a multiple of 8, prefixes of each other, and bytes above 0x7f.
+  std::vector<std::string> names;
+  for (std::size_t n = 1; n <= 40; ++n) names.push_back(std::string(n, 'a'));
+  std::mt19937 rng(11);
+  const std::string alphabet = "aAb\x7f\xc3\xff.";
+  for (int i = 0; i < 3000; ++i) {
+    std::string n = std::string("shared-prefix-of-24-byte").substr(0, rng() % 25);
+    for (std::size_t len = rng() % 20; len > 0; --len) n += alphabet[rng() % alphabet.size()];
+    if (!n.empty()) names.push_back(n);
+  }
+  NameIndex index;
+  std::vector<std::string> want;
+  for (const auto& n : names)
+    if (index.bind_if_free(n, id_of(n))) want.push_back(n);
+  std::sort(want.begin(), want.end());
+  CHECK(found(index, names, "", want.size()) == want);
+}
