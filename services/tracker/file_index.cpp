@@ -1,6 +1,7 @@
 #include "services/tracker/file_index.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace p2p::tracker {
 
@@ -23,8 +24,17 @@ void FileIndex::count(const FileRecord& file) {
   if (file.holders.empty()) ++counts_.unavailable;
   ++by_shape_[{wanted_replicas(file), file.holders.size()}];
   const std::size_t n = file.holders.size();
-  if (n > 0 && n < wanted_replicas(file)) short_[n].insert(file.id);
+  if (n > 0 && n < wanted_replicas(file)) {
+    if (in_loss_grace(file))
+      losing_[n].insert({file.id, file.lost_at});
+    else
+      short_[n].insert({file.id, file.lost_at});
+  }
   if (n > wanted_replicas(file)) surplus_.insert(file.id);
+}
+
+bool FileIndex::in_loss_grace(const FileRecord& file) const {
+  return file.holders.size() < file.holders_before_loss && file.lost_at > loss_cutoff_;
 }
 
 void FileIndex::uncount(const FileRecord& file) {
@@ -36,18 +46,47 @@ void FileIndex::uncount(const FileRecord& file) {
   if (--shape->second == 0) by_shape_.erase(shape);
   const std::size_t n = file.holders.size();
   if (n > 0 && n < wanted_replicas(file)) {
-    auto level = short_.find(n);
-    level->second.erase(file.id);
-    if (level->second.empty()) short_.erase(level);
+    if (in_loss_grace(file)) {
+      auto level = losing_.find(n);
+      level->second.erase({file.id, file.lost_at});
+      if (level->second.empty()) losing_.erase(level);
+    } else {
+      auto level = short_.find(n);
+      level->second.erase({file.id, file.lost_at});
+      if (level->second.empty()) short_.erase(level);
+    }
   }
   if (n > wanted_replicas(file)) surplus_.erase(file.id);
 }
 
-void FileIndex::visit_short(std::size_t eligible, const std::function<bool(const FileRecord&)>& visit) const {
+void FileIndex::expire_losses(Clock::time_point loss_cutoff) const {
+  if (loss_cutoff <= loss_cutoff_) return;
+  loss_cutoff_ = loss_cutoff;
+  for (auto level = losing_.begin(); level != losing_.end();) {
+    auto& lost = level->second;
+    auto& settled = short_[level->first];
+    // Files lost at one time come out by id, so each usually goes right
+    // after the one before: a hint there makes the insert O(1).
+    auto hint = settled.end();
+    while (!lost.empty() && lost.begin()->lost_at <= loss_cutoff)
+      hint = std::next(settled.insert(hint, lost.extract(lost.begin())));
+    if (settled.empty()) short_.erase(level->first);
+    level = lost.empty() ? losing_.erase(level) : std::next(level);
+  }
+}
+
+bool FileIndex::short_in_loss_grace(std::size_t eligible, Clock::time_point loss_cutoff) const {
+  expire_losses(loss_cutoff);
+  return !losing_.empty() && losing_.begin()->first < eligible;
+}
+
+void FileIndex::visit_short(std::size_t eligible, Clock::time_point loss_cutoff,
+                            const std::function<bool(const FileRecord&)>& visit) const {
+  expire_losses(loss_cutoff);
   for (const auto& [holders, ids] : short_) {
     if (holders >= eligible) return;  // min(k, eligible) <= holders: not short
-    for (const Hash& id : ids)
-      if (const FileRecord* f = find(id); f != nullptr && !visit(*f)) return;
+    for (const ShortFile& file : ids)
+      if (const FileRecord* f = find(file.id); f != nullptr && !visit(*f)) return;
   }
 }
 
@@ -125,10 +164,10 @@ std::size_t FileIndex::remove_peer(const std::string& peer_id, Clock::time_point
     auto it = files_.find(id);
     if (it == files_.end()) continue;
     FileRecord& file = it->second;
+    uncount(file);  // before the loss fields change: they place a short file (count())
     // Several losses in a row count from the most holders before them.
     file.holders_before_loss = std::max(file.holders_before_loss, file.holders.size());
     file.lost_at = now;
-    uncount(file);
     file.holders.erase(peer_id);
     count(file);
     drop_if_orphan(id);
@@ -143,9 +182,9 @@ bool FileIndex::remove_holding(const Hash& id, const std::string& peer_id) {
   FileRecord& file = it->second;
   uncount(file);
   file.holders.erase(peer_id);
-  count(file);
   // A trim lowers the count to wait for: the dropped copy is not coming back.
   file.holders_before_loss = std::min(file.holders_before_loss, file.holders.size());
+  count(file);
   auto held = by_peer_.find(peer_id);
   if (held != by_peer_.end()) {
     held->second.erase(id);

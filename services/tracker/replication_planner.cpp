@@ -110,15 +110,18 @@ class Planner {
 
   void run() {
     collect_drained();
+    // Short files in their loss grace wait and are not visited. Like those
+    // visited in a grace below, they may already be made whole by copies in
+    // flight: then the plan is merely not settled and is made again next tick.
+    const Clock::time_point loss_cutoff = now_ - policy_.repair_grace;
+    if (index_.short_in_loss_grace(eligible_peers_, loss_cutoff)) waiting_ = true;
     auto drained = drained_needs_.begin();
-    index_.visit_short(eligible_peers_, [&](const FileRecord& file) {
+    index_.visit_short(eligible_peers_, loss_cutoff, [&](const FileRecord& file) {
       if (slots_ == 0 && waiting_) return false;  // settled is known and no copy can be planned
       if (drained_.contains(file.id)) return true;
       if (in_repair_grace(file, policy_, now_)) {
-        // Short by its holder count, so it waits, unless copies in flight
-        // already make it whole: then the plan is merely not settled and
-        // is made again next tick. Skipping its health halves the cost of
-        // a plan during a repair wave's grace (0.7 us a file, not 1.4).
+        // A new file settling (policy_.new_file_settle), short by its holder
+        // count: it waits, without a look at its health.
         waiting_ = true;
         return true;
       }

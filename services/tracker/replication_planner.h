@@ -91,7 +91,8 @@ bool in_safe_mode(const ReplicationPolicy& policy, Clock::time_point now);
 // A plan looks at the files that can need work (FileIndex::visit_short,
 // visit_surplus, and the files of draining peers), ~1.5 us each, and stops
 // at the short files once every copy slot is promised. That is still long
-// in some cases (a repair wave's grace: every short file, 0.7 us each), and
+// in some cases (targets with slots they cannot use: every short file; the
+// end of a repair wave's grace: moving its files back, 0.2 us each), and
 // the broker answers nothing while it runs. So planning may take at most
 // 1 / kMaxPlanShare of the broker's time: after a plan that took `took`, the
 // next waits until `finished + (kMaxPlanShare - 1) x took`, and the broker

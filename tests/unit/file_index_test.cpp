@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <random>
 
@@ -233,9 +234,9 @@ namespace {
 
 // One random change of the kind the broker makes: announces, publishes
 // (with and without force, two contents per name), removals and peer losses.
-void random_change(FileIndex& index, const std::vector<std::string>& peers, std::mt19937& rng) {
+void random_change(FileIndex& index, const std::vector<std::string>& peers, std::mt19937& rng, Clock::time_point now) {
   auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
-  const std::string name = "f" + std::to_string(pick(40));
+  const std::string name = std::string("f").append(std::to_string(pick(40)));
   const int seed = static_cast<int>(pick(2));
   const auto replicas = static_cast<std::uint32_t>(pick(5));
   const std::string& peer = peers[pick(peers.size())];
@@ -251,27 +252,29 @@ void random_change(FileIndex& index, const std::vector<std::string>& peers, std:
       if (const FileRecord* f = index.find_name(name)) (void)index.remove_holding(f->id, peer);
       break;
     default:
-      if (pick(8) == 0) index.remove_peer(peer, Clock::now());
+      if (pick(8) == 0) index.remove_peer(peer, now);
   }
 }
 
 constexpr std::size_t kPeers = 4;
 
-// 3,000 random changes of an index over kPeers peers, `check` after each.
-void random_walk(unsigned seed, const std::function<void(const FileIndex&)>& check) {
+// 3,000 random changes of an index over kPeers peers, one a second (as
+// remove_peer is told), `check` after each with the time of the change.
+void random_walk(unsigned seed, const std::function<void(const FileIndex&, Clock::time_point)>& check) {
   FileIndex index(3);
   const std::vector<std::string> peers{"p1", "p2", "p3", "p4"};
   std::mt19937 rng(seed);
   for (int step = 0; step < 3000; ++step) {
-    random_change(index, peers, rng);
-    check(index);
+    const Clock::time_point now = Clock::time_point{} + std::chrono::hours(1) + std::chrono::seconds(step);
+    random_change(index, peers, rng, now);
+    check(index, now);
   }
 }
 
 }  // namespace
 
 TEST_CASE("counts and files short of holders follow every change as a pass over every file would") {
-  random_walk(7, [](const FileIndex& index) {
+  random_walk(7, [](const FileIndex& index, Clock::time_point) {
     IndexCounts pass;
     std::vector<std::uint32_t> short_of(kPeers + 1, 0);
     for (const FileRecord* f : index.all_files()) {
@@ -292,16 +295,24 @@ TEST_CASE("counts and files short of holders follow every change as a pass over 
 }
 
 TEST_CASE("short and surplus files are visited as a pass over every file would find them, fewest holders first") {
-  random_walk(11, [](const FileIndex& index) {
+  // A loss grace of 20 changes: about one file in ten waits in it.
+  random_walk(11, [](const FileIndex& index, Clock::time_point now) {
+    const Clock::time_point loss_cutoff = now - std::chrono::seconds(20);
     for (std::size_t eligible = 0; eligible <= kPeers; ++eligible) {
-      std::vector<std::pair<std::size_t, Hash>> pass;  // (holders, id) of every short file
+      std::vector<std::pair<std::size_t, Hash>> pass;  // (holders, id) of every short file out of its grace
+      bool in_grace = false;
       for (const FileRecord* f : index.all_files()) {
         const std::size_t n = f->holders.size();
-        if (n > 0 && n < std::min<std::size_t>(index.wanted_replicas(*f), eligible)) pass.emplace_back(n, f->id);
+        if (n == 0 || n >= std::min<std::size_t>(index.wanted_replicas(*f), eligible)) continue;
+        if (n < f->holders_before_loss && f->lost_at > loss_cutoff)
+          in_grace = true;
+        else
+          pass.emplace_back(n, f->id);
       }
       std::sort(pass.begin(), pass.end());
+      REQUIRE(index.short_in_loss_grace(eligible, loss_cutoff) == in_grace);
       std::vector<std::pair<std::size_t, Hash>> visited;
-      index.visit_short(eligible, [&](const FileRecord& f) {
+      index.visit_short(eligible, loss_cutoff, [&](const FileRecord& f) {
         visited.emplace_back(f.holders.size(), f.id);
         return true;
       });
@@ -318,8 +329,8 @@ TEST_CASE("short and surplus files are visited as a pass over every file would f
 
 TEST_CASE("a visit of short files stops when the visitor says so") {
   FileIndex index(3);
-  for (int i = 0; i < 5; ++i) index.add_holding(manifest_of("s" + std::to_string(i), 10), "p1");
+  for (int i = 0; i < 5; ++i) index.add_holding(manifest_of(std::string("s").append(std::to_string(i)), 10), "p1");
   int seen = 0;
-  index.visit_short(4, [&](const FileRecord&) { return ++seen < 2; });
+  index.visit_short(4, Clock::now(), [&](const FileRecord&) { return ++seen < 2; });
   CHECK(seen == 2);
 }
