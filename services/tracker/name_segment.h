@@ -6,8 +6,11 @@
 // every 3 bytes that occur in some name, the names holding them, in name
 // order. A search looks for the pattern's literals (name_pattern.h). When
 // one has 3 bytes or more, the candidates are the names of the rarest
-// trigram of any of them, each checked in full: a handful of names instead
-// of all of them. When none has, the longest is found with memmem() over the
+// trigram of any of them that also hold the next two rarest, each checked
+// in full: a handful of names instead of all of them. When none has but one has 2 bytes, the candidates are the
+// names of every trigram beginning with those bytes (each name's trigrams
+// include its last two bytes and its NUL, so the end of a name counts). A
+// pattern whose runs have a byte at most is found with memmem() over the
 // whole text. Either way no byte is lowercased per search.
 //
 // Making a segment from n names costs O(their bytes) (two hash lookups per
@@ -15,7 +18,8 @@
 // no hashing and three allocations, since the sources' lowercased text and
 // trigram lists are reused, not read again byte by byte.
 // Memory: the lowercased text plus about 4 bytes per name byte for the
-// trigram lists, kept in one array.
+// trigram lists (one more list entry per name for its last trigram, the one
+// ending in its NUL), kept in one array.
 //
 // The segment points at its entries, it does not own them: each must outlive
 // it and keep its address (NameIndex's map nodes do). An entry's file id may
@@ -60,14 +64,17 @@ class NameSegment {
   std::span<const std::uint32_t> holding(std::uint32_t trigram) const;
   // Where directory_[d]'s names begin and end in postings_.
   std::span<const std::uint32_t> postings_of(std::size_t d) const;
-  // Searches of literals shorter than a trigram: memmem over text_.
+  // Searches whose longest literal has 2 bytes: through the trigrams
+  // beginning with them.
+  void search_pair(const NamePattern& pattern, std::size_t limit, std::vector<const NameEntry*>* out) const;
+  // Searches whose longest literal has 0 or 1 byte: memmem over text_.
   void scan(const NamePattern& pattern, std::size_t limit, std::vector<const NameEntry*>* out) const;
 
   std::string text_;                 // lowercased names, each + '\0'
   std::vector<std::size_t> starts_;  // where each name begins in text_
   std::vector<const NameEntry*> entries_;
   // For every trigram (3 lowercased bytes packed in 24 bits) some name
-  // holds, by trigram: where its names begin in postings_ (they end where
+  // holds, counting its NUL as its last byte, by trigram: where its names begin in postings_ (they end where
   // the next trigram's begin).
   std::vector<std::pair<std::uint32_t, std::uint32_t>> directory_;
   // Indexes into entries_, trigram after trigram, ascending within one; a
