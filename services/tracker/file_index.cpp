@@ -25,16 +25,12 @@ void FileIndex::count(const FileRecord& file) {
   ++by_shape_[{wanted_replicas(file), file.holders.size()}];
   const std::size_t n = file.holders.size();
   if (n > 0 && n < wanted_replicas(file)) {
-    if (in_loss_grace(file))
+    if (file.waiting_since_loss(loss_cutoff_))
       losing_[n].insert({file.id, file.lost_at});
     else
       short_[n].insert({file.id, file.lost_at});
   }
   if (n > wanted_replicas(file)) surplus_.insert(file.id);
-}
-
-bool FileIndex::in_loss_grace(const FileRecord& file) const {
-  return file.holders.size() < file.holders_before_loss && file.lost_at > loss_cutoff_;
 }
 
 void FileIndex::uncount(const FileRecord& file) {
@@ -46,7 +42,7 @@ void FileIndex::uncount(const FileRecord& file) {
   if (--shape->second == 0) by_shape_.erase(shape);
   const std::size_t n = file.holders.size();
   if (n > 0 && n < wanted_replicas(file)) {
-    if (in_loss_grace(file)) {
+    if (file.waiting_since_loss(loss_cutoff_)) {
       auto level = losing_.find(n);
       level->second.erase({file.id, file.lost_at});
       if (level->second.empty()) losing_.erase(level);

@@ -48,6 +48,13 @@ struct FileRecord {
   // When the index first saw this file id (stamped by the index itself): a
   // file's write pipeline announces it a moment before the client publishes.
   Clock::time_point first_seen{};
+
+  // Lost a holder after `cutoff` (now - repair grace) and has not got back
+  // the holders it had before: its repair waits, a holder may return. The
+  // one rule for the index's short files and the planner (in_repair_grace).
+  bool waiting_since_loss(Clock::time_point cutoff) const {
+    return lost_at != Clock::time_point{} && lost_at > cutoff && holders.size() < holders_before_loss;
+  }
 };
 
 struct IndexCounts {
@@ -113,13 +120,11 @@ class FileIndex {
   // a plan costs the files that need work, not the index.
   //
   // Short files, fewest holders first, then by file id, until `visit`
-  // returns false; without those in their loss grace: files that lost a
-  // holder after `loss_cutoff` (now - repair grace) and have fewer holders
-  // than before (in_repair_grace). A wave of losses puts every short file
+  // returns false; without those in their loss grace
+  // (FileRecord::waiting_since_loss(loss_cutoff)). A wave of losses puts every short file
   // there, and skipping them one by one cost 0.4-0.7 us each; kept apart by
   // time of loss, they cost nothing until their grace ends, then ~0.2 us
-  // each to move back, once. `visit` must not
-  // change the index.
+  // each to move back, once. `visit` must not change the index.
   // Cutoffs should not go back: a file skipped for one cutoff is visited for
   // every later one, but once visited it is visited for earlier ones too.
   void visit_short(std::size_t eligible, Clock::time_point loss_cutoff,
@@ -140,8 +145,6 @@ class FileIndex {
   // holders_before_loss) is wrapped in uncount(file) ... count(file).
   void count(const FileRecord& file);
   void uncount(const FileRecord& file);
-  // Whether a short file counted now goes to losing_ rather than short_.
-  bool in_loss_grace(const FileRecord& file) const;
   // Moves the files of losing_ lost at or before `loss_cutoff` to short_.
   void expire_losses(Clock::time_point loss_cutoff) const;
   void add_holder(FileRecord& file, const std::string& peer_id);
@@ -175,9 +178,8 @@ class FileIndex {
   };
   // Files are in short_ or in losing_, never both.
   mutable std::map<std::size_t, std::set<ShortFile, ById>> short_;
-  // Holder count -> (lost_at, file id) of the short files in their loss
-  // grace as of loss_cutoff_: fewer holders than before a loss later than
-  // it. Mutable because a visit moves those whose grace ended to short_
+  // Holder count -> the short files in their loss grace as of loss_cutoff_
+  // (waiting_since_loss(loss_cutoff_)), by (lost_at, file id). Mutable because a visit moves those whose grace ended to short_
   // (each file once per loss).
   mutable std::map<std::size_t, std::set<ShortFile, ByLoss>> losing_;
   mutable Clock::time_point loss_cutoff_ = Clock::time_point::min();  // the latest cutoff asked for

@@ -223,8 +223,7 @@ Clock::time_point next_plan_at(Clock::time_point finished, Clock::duration took)
 
 bool in_repair_grace(const FileRecord& file, const ReplicationPolicy& policy, Clock::time_point now) {
   if (policy.new_file_settle > Clock::duration::zero() && now - file.first_seen < policy.new_file_settle) return true;
-  if (file.lost_at == Clock::time_point{}) return false;  // never lost a holder: nothing may come back
-  return now - file.lost_at < policy.repair_grace && file.holders.size() < file.holders_before_loss;
+  return file.waiting_since_loss(now - policy.repair_grace);
 }
 
 ReplicationPlan plan_replication(const PeerRegistry& registry, const FileIndex& index, const CopyTracker& orders,
