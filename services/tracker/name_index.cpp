@@ -87,6 +87,7 @@ void NameIndex::absorb_pending() const {
 }
 
 std::vector<Hash> NameIndex::search(const NamePattern& pattern, std::size_t limit) const {
+  if (!pattern.can_match()) return {};
   absorb_pending();
   // Each segment's first `limit` matches, merged in name order and cut to
   // `limit` after each segment.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/limits.h"
+
 namespace p2p::tracker {
 
 namespace {
@@ -21,9 +23,24 @@ std::vector<std::string> runs_of(std::string_view glob) {
 
 }  // namespace
 
-NamePattern::NamePattern(std::string_view pattern) : pattern_(pattern) {
-  std::transform(pattern_.begin(), pattern_.end(), pattern_.begin(), ascii_lower);
-  glob_ = pattern_.find_first_of("*?") != std::string::npos;
+NamePattern::NamePattern(std::string_view pattern) {
+  // Lowercased, each run of '*' as one: "a**b" is "a*b", and the matcher's
+  // cost grows with the pattern's length.
+  pattern_.reserve(std::min(pattern.size(), 2 * limits::kMaxNameBytes + 1));
+  std::size_t bytes = 0;  // what a matching name must hold at least
+  for (char c : pattern) {
+    if (c == '*') {
+      glob_ = true;
+      if (!pattern_.empty() && pattern_.back() == '*') continue;
+    } else {
+      glob_ = glob_ || c == '?';
+      if (++bytes > limits::kMaxNameBytes) {
+        can_match_ = false;  // what is kept of the pattern no longer matters
+        return;
+      }
+    }
+    pattern_.push_back(ascii_lower(c));
+  }
   literals_ = glob_ ? runs_of(pattern_) : std::vector<std::string>{pattern_};
 }
 
@@ -35,12 +52,14 @@ std::string_view NamePattern::literal() const {
 }
 
 bool NamePattern::matches(std::string_view name) const {
+  if (!can_match_) return false;
   if (glob_) return glob_matches<false>(name);
   auto equal = [](char n, char p) { return ascii_lower(n) == p; };
   return std::search(name.begin(), name.end(), pattern_.begin(), pattern_.end(), equal) != name.end();
 }
 
 bool NamePattern::matches_lowered(std::string_view name) const {
+  if (!can_match_) return false;
   return glob_ ? glob_matches<true>(name) : name.find(pattern_) != std::string_view::npos;
 }
 

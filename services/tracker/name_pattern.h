@@ -7,7 +7,10 @@
 // not necessarily UTF-8, so no locale is involved).
 //
 // Cost: O(|pattern| x |name|) at worst, no recursion, so a hostile pattern
-// like "*a*a*a*a*b" cannot blow up. Immutable after construction; safe to
+// like "*a*a*a*a*b" cannot blow up. A pattern comes from the network (up to
+// a control message, 16 MiB), so runs of '*' are kept as one, and a
+// pattern needing more bytes than a name can have (limits::kMaxNameBytes)
+// matches nothing without looking at a name (can_match()). Immutable after construction; safe to
 // share between threads.
 //
 // literals() is what an index can look for first: every matching name
@@ -30,6 +33,9 @@ class NamePattern {
   explicit NamePattern(std::string_view pattern);
 
   bool is_glob() const { return glob_; }
+  // False when no valid name can match: a substring longer than a name, or a
+  // glob with more bytes besides its '*'s. Then matches() is always false.
+  bool can_match() const { return can_match_; }
   bool matches(std::string_view name) const;
   // The same, for a name already lowercased (ASCII) by the caller.
   bool matches_lowered(std::string_view lowered_name) const;
@@ -48,6 +54,7 @@ class NamePattern {
   std::string pattern_;  // lowercased
   std::vector<std::string> literals_;
   bool glob_ = false;
+  bool can_match_ = true;
 };
 
 }  // namespace p2p::tracker

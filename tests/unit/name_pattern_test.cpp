@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "common/limits.h"
 #include "services/tracker/name_pattern.h"
 
 using p2p::tracker::NamePattern;
@@ -80,5 +81,31 @@ TEST_CASE("a lowercased name matches as the original does") {
       INFO(pattern << " vs " << name);
       CHECK(p.matches_lowered(lowered) == p.matches(name));
     }
+  }
+}
+
+TEST_CASE("a pattern needing more bytes than a name can hold matches nothing") {
+  const std::string longest(p2p::limits::kMaxNameBytes, 'a');
+  CHECK(NamePattern(longest).can_match());
+  CHECK(NamePattern(longest).matches(longest));
+  CHECK(NamePattern("*" + longest + "*").matches(longest));
+  CHECK_FALSE(NamePattern(longest + "a").can_match());
+  CHECK_FALSE(NamePattern(longest + "a").matches(longest));
+  CHECK_FALSE(NamePattern(std::string(p2p::limits::kMaxNameBytes + 1, '?')).can_match());
+  CHECK_FALSE(NamePattern("*" + longest + "?").matches(longest + "a"));
+  // Stars need no byte: a glob of a million of them around one byte still can.
+  const std::string stars(1 << 20, '*');
+  NamePattern many(stars + "x" + stars);
+  CHECK(many.can_match());
+  CHECK(many.matches("abxcd"));
+  CHECK_FALSE(many.matches("abcd"));
+  CHECK(many.literals() == std::vector<std::string>{"x"});
+}
+
+TEST_CASE("a run of stars in a glob matches as one star") {
+  for (const char* name : {"ab", "axb", "axxb", "ba", "a", "b"}) {
+    INFO(name);
+    CHECK(NamePattern("a***b").matches(name) == NamePattern("a*b").matches(name));
+    CHECK(NamePattern("**a*?**").matches(name) == NamePattern("*a*?*").matches(name));
   }
 }
