@@ -132,11 +132,16 @@ std::span<const std::uint32_t> NameSegment::postings_of(std::size_t d) const {
   return {postings_.data() + directory_[d].second, end - directory_[d].second};
 }
 
-std::span<const std::uint32_t> NameSegment::holding(std::uint32_t trigram) const {
+std::size_t NameSegment::first_at_or_above(std::uint32_t trigram) const {
   auto it = std::lower_bound(directory_.begin(), directory_.end(), trigram,
                              [](const std::pair<std::uint32_t, std::uint32_t>& e, std::uint32_t t) { return e.first < t; });
-  if (it == directory_.end() || it->first != trigram) return {};
-  return postings_of(static_cast<std::size_t>(it - directory_.begin()));
+  return static_cast<std::size_t>(it - directory_.begin());
+}
+
+std::span<const std::uint32_t> NameSegment::holding(std::uint32_t trigram) const {
+  const std::size_t d = first_at_or_above(trigram);
+  if (d == directory_.size() || directory_[d].first != trigram) return {};
+  return postings_of(d);
 }
 
 std::string_view NameSegment::lowered(std::size_t i) const {
@@ -202,13 +207,11 @@ void NameSegment::search_pair(const NamePattern& pattern, std::size_t limit,
   // the lists as it has such trigrams; it comes out of the heap once each.
   const std::string_view pair = pattern.literal();
   const std::uint32_t first = trigram_of(pair[0], pair[1], '\0');  // the lowest trigram beginning with them
-  auto below = [](const std::pair<std::uint32_t, std::uint32_t>& e, std::uint32_t t) { return e.first < t; };
-  const auto lo = std::lower_bound(directory_.begin(), directory_.end(), first, below);
-  const auto hi = std::lower_bound(lo, directory_.end(), first + 0x100, below);
   using Cursor = std::span<const std::uint32_t>;
   auto later = [](const Cursor& a, const Cursor& b) { return a.front() > b.front(); };
   std::vector<Cursor> heap;
-  for (auto d = lo; d != hi; ++d) heap.push_back(postings_of(static_cast<std::size_t>(d - directory_.begin())));
+  for (std::size_t d = first_at_or_above(first), end = first_at_or_above(first + 0x100); d < end; ++d)
+    heap.push_back(postings_of(d));
   std::make_heap(heap.begin(), heap.end(), later);
   std::size_t found = 0;
   std::optional<std::uint32_t> last;

@@ -7,11 +7,12 @@
 // order. A search looks for the pattern's literals (name_pattern.h). When
 // one has 3 bytes or more, the candidates are the names of the rarest
 // trigram of any of them that also hold the next two rarest, each checked
-// in full: a handful of names instead of all of them. When none has but one has 2 bytes, the candidates are the
-// names of every trigram beginning with those bytes (each name's trigrams
-// include its last two bytes and its NUL, so the end of a name counts). A
-// pattern whose runs have a byte at most is found with memmem() over the
-// whole text. Either way no byte is lowercased per search.
+// in full: a handful of names instead of all of them. When none has but
+// one has 2 bytes, the candidates are the names of every trigram beginning
+// with those bytes (each name's trigrams include its last two bytes and its
+// NUL, so the end of a name counts). A pattern whose runs have a byte at
+// most is found with memmem() over the whole text. Either way no byte is
+// lowercased per search.
 //
 // Making a segment from n names costs O(their bytes) (two hash lookups per
 // trigram); merging two costs O(their bytes + their trigram entries) with
@@ -60,6 +61,8 @@ class NameSegment {
  private:
   // The lowercased name of entry i, without its NUL.
   std::string_view lowered(std::size_t i) const;
+  // The first d with directory_[d].first >= trigram (size() when none).
+  std::size_t first_at_or_above(std::uint32_t trigram) const;
   // Indexes into entries_ of the names holding `trigram`, ascending.
   std::span<const std::uint32_t> holding(std::uint32_t trigram) const;
   // Where directory_[d]'s names begin and end in postings_.
@@ -74,8 +77,8 @@ class NameSegment {
   std::vector<std::size_t> starts_;  // where each name begins in text_
   std::vector<const NameEntry*> entries_;
   // For every trigram (3 lowercased bytes packed in 24 bits) some name
-  // holds, counting its NUL as its last byte, by trigram: where its names begin in postings_ (they end where
-  // the next trigram's begin).
+  // holds, counting its NUL as its last byte, by trigram: where its names
+  // begin in postings_ (they end where the next trigram's begin).
   std::vector<std::pair<std::uint32_t, std::uint32_t>> directory_;
   // Indexes into entries_, trigram after trigram, ascending within one; a
   // name repeating a trigram is in its list once.
