@@ -71,7 +71,7 @@ void FileIndex::expire_losses(Clock::time_point loss_cutoff) const {
   }
 }
 
-bool FileIndex::short_in_loss_grace(std::size_t eligible, Clock::time_point loss_cutoff) const {
+bool FileIndex::short_in_repair_grace(std::size_t eligible, Clock::time_point loss_cutoff) const {
   expire_losses(loss_cutoff);
   return !losing_.empty() && losing_.begin()->first < eligible;
 }

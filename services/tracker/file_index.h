@@ -120,7 +120,7 @@ class FileIndex {
   // a plan costs the files that need work, not the index.
   //
   // Short files, fewest holders first, then by file id, until `visit`
-  // returns false; without those in their loss grace
+  // returns false; without those in their repair grace
   // (FileRecord::waiting_since_loss(loss_cutoff)). A wave of losses puts every short file
   // there, and skipping them one by one cost 0.4-0.7 us each; kept apart by
   // time of loss, they cost nothing until their grace ends, then ~0.2 us
@@ -130,7 +130,7 @@ class FileIndex {
   void visit_short(std::size_t eligible, Clock::time_point loss_cutoff,
                    const std::function<bool(const FileRecord&)>& visit) const;
   // Whether visit_short(eligible, loss_cutoff, ...) skips a file.
-  bool short_in_loss_grace(std::size_t eligible, Clock::time_point loss_cutoff) const;
+  bool short_in_repair_grace(std::size_t eligible, Clock::time_point loss_cutoff) const;
   // Files with more holders than k, by file id.
   void visit_surplus(const std::function<void(const FileRecord&)>& visit) const;
 
@@ -178,7 +178,7 @@ class FileIndex {
   };
   // Files are in short_ or in losing_, never both.
   mutable std::map<std::size_t, std::set<ShortFile, ById>> short_;
-  // Holder count -> the short files in their loss grace as of loss_cutoff_
+  // Holder count -> the short files in their repair grace as of loss_cutoff_
   // (waiting_since_loss(loss_cutoff_)), by (lost_at, file id). Mutable because a visit moves those whose grace ended to short_
   // (each file once per loss).
   mutable std::map<std::size_t, std::set<ShortFile, ByLoss>> losing_;

@@ -110,11 +110,11 @@ class Planner {
 
   void run() {
     collect_drained();
-    // Short files in their loss grace wait and are not visited. Like those
+    // Short files in their repair grace wait and are not visited. Like those
     // visited in a grace below, they may already be made whole by copies in
     // flight: then the plan is merely not settled and is made again next tick.
     const Clock::time_point loss_cutoff = now_ - policy_.repair_grace;
-    if (index_.short_in_loss_grace(eligible_peers_, loss_cutoff)) waiting_ = true;
+    if (index_.short_in_repair_grace(eligible_peers_, loss_cutoff)) waiting_ = true;
     auto drained = drained_needs_.begin();
     index_.visit_short(eligible_peers_, loss_cutoff, [&](const FileRecord& file) {
       if (slots_ == 0 && waiting_) return false;  // settled is known and no copy can be planned

@@ -295,7 +295,7 @@ TEST_CASE("counts and files short of holders follow every change as a pass over 
 }
 
 TEST_CASE("short and surplus files are visited as a pass over every file would find them, fewest holders first") {
-  // A loss grace of 20 changes: about one file in ten waits in it.
+  // A repair grace of 20 changes: about one file in ten waits in it.
   random_walk(11, [](const FileIndex& index, Clock::time_point now) {
     const Clock::time_point loss_cutoff = now - std::chrono::seconds(20);
     for (std::size_t eligible = 0; eligible <= kPeers; ++eligible) {
@@ -310,7 +310,7 @@ TEST_CASE("short and surplus files are visited as a pass over every file would f
           pass.emplace_back(n, f->id);
       }
       std::sort(pass.begin(), pass.end());
-      REQUIRE(index.short_in_loss_grace(eligible, loss_cutoff) == in_grace);
+      REQUIRE(index.short_in_repair_grace(eligible, loss_cutoff) == in_grace);
       std::vector<std::pair<std::size_t, Hash>> visited;
       index.visit_short(eligible, loss_cutoff, [&](const FileRecord& f) {
         visited.emplace_back(f.holders.size(), f.id);
