@@ -127,8 +127,8 @@ fs::path ChunkStore::tmp_path() {
 Status ChunkStore::write_tmp(const fs::path& tmp, const void* data, std::size_t size, FileKind kind) {
   Status s = [&]() -> Status {
     bool direct = false;
-    Fd fd(open_maybe_direct(tmp.string(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644, kind == FileKind::kChunk,
-                            &direct));
+    Fd fd(open_maybe_direct(tmp.string(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644,
+                            kind == FileKind::kChunk && size >= kDirectMinBytes, &direct));
     if (fd.get() < 0) return errno_status("create", tmp, errno);
     if (direct) {
       // One bounce buffer per thread: transfer workers and copy threads store at once.

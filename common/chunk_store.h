@@ -127,8 +127,8 @@ class ChunkStore {
   // Writes `data` to a new tmp file, fsyncs it, renames it to `final_path`
   // and fsyncs the directory.
   Status write_durably(const std::filesystem::path& final_path, const void* data, std::size_t size);
-  // kChunk: through O_DIRECT where the file system has it (common/direct_io.h
-  // says why), no fsync of the file or its directory (sync_chunks does it).
+  // kChunk: through O_DIRECT when it has kDirectMinBytes or more and the file
+  // system has it (common/direct_io.h says why), no fsync of the file or its directory (sync_chunks does it).
   // kManifest: buffered, fsync'ed, directory fsync'ed.
   enum class FileKind { kChunk, kManifest };
   // The two halves of write_durably. Both unlink `tmp` when they fail.

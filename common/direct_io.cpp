@@ -65,8 +65,7 @@ Result<std::size_t> pread_to_end(int fd, char* buf, std::size_t capacity, const 
 }  // namespace
 
 Result<zmq::message_t> read_direct(const std::string& path, std::size_t max_size) {
-  bool direct = false;
-  int fd = open_maybe_direct(path, O_RDONLY | O_CLOEXEC, 0, true, &direct);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno_status("open", path, errno);
   struct Closer {
     int fd;
@@ -77,6 +76,10 @@ Result<zmq::message_t> read_direct(const std::string& path, std::size_t max_size
   const auto size = static_cast<std::size_t>(st.st_size);
   if (static_cast<std::uint64_t>(st.st_size) > max_size)
     return Status{ErrorCode::kIo, path + " is larger than " + std::to_string(max_size) + " bytes"};
+  // Only a large file turns O_DIRECT on (Linux allows it on an open
+  // descriptor); a file system without it refuses with EINVAL and the read
+  // stays buffered.
+  const bool direct = size >= kDirectMinBytes && ::fcntl(fd, F_SETFL, O_DIRECT) == 0;
   // The message owns its buffer either way: an aligned one of whole blocks
   // for O_DIRECT, ZeroMQ's own otherwise. No copy after the read.
   const std::size_t padded = direct_padded(size);

@@ -9,8 +9,10 @@
 #include <vector>
 
 #include "common/chunk_store.h"
+#include "common/direct_io.h"
 #include "common/limits.h"
 #include "common/sha256.h"
+#include "tests/support/page_cache.h"
 #include "tests/support/temp_dir.h"
 
 using namespace p2p;
@@ -362,6 +364,7 @@ TEST_CASE("chunks of sizes around the disk block read back exactly") {
   ChunkStore store(dir.path(), 16 << 20);
   load_ok(store);
   for (std::size_t size : {std::size_t{1}, std::size_t{4095}, std::size_t{4096}, std::size_t{4097},
+                           kDirectMinBytes - 1, kDirectMinBytes, kDirectMinBytes + 1,
                            std::size_t{limits::kMaxChunkSize}}) {
     const std::string bytes = bytes_of(size, static_cast<char>(size));
     REQUIRE(store.put_chunk(hash_of(bytes), bytes.data(), bytes.size()).ok());
@@ -373,4 +376,20 @@ TEST_CASE("chunks of sizes around the disk block read back exactly") {
   ChunkStore again(dir.path(), 16 << 20);
   ChunkStore::LoadReport report = load_ok(again);
   CHECK(report.dropped_chunks.empty());
+}
+
+TEST_CASE("a small chunk is stored through the page cache and a large one past it") {
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store(dir.path(), 16 << 20);
+  load_ok(store);
+  const std::string small = bytes_of(kDirectMinBytes - 1, 's');
+  const std::string large = bytes_of(kDirectMinBytes, 'l');
+  REQUIRE(store.put_chunk(hash_of(small), small.data(), small.size()).ok());
+  REQUIRE(store.put_chunk(hash_of(large), large.data(), large.size()).ok());
+  // Cached: the next GET_CHUNK of a small file is served from memory.
+  CHECK(p2p::test::cached_pages(ChunkStore::chunk_path_in(dir.path(), hash_of(small))) ==
+        (small.size() + kDirectAlignment - 1) / kDirectAlignment);
+  // Without O_DIRECT (tmpfs) the page cache is where the file lives.
+  if (p2p::test::direct_io_supported(dir.path()))
+    CHECK(p2p::test::cached_pages(ChunkStore::chunk_path_in(dir.path(), hash_of(large))) == std::size_t{0});
 }

@@ -11,6 +11,7 @@
 #include "common/direct_io.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/file_bytes.h"
+#include "tests/support/page_cache.h"
 
 using namespace p2p;
 namespace fs = std::filesystem;
@@ -103,4 +104,28 @@ TEST_CASE("an empty file reads back as an empty message") {
   Result<zmq::message_t> read = read_direct(path.string(), 4096);
   REQUIRE(read.ok());
   CHECK(read->size() == 0);
+}
+
+TEST_CASE("read_direct reads a small file through the page cache and a large one past it") {
+  p2p::test::TempDir dir("p2p-direct-io");
+  const fs::path small = dir.path() / "small";
+  const fs::path large = dir.path() / "large";
+  const std::string small_bytes = pattern(kDirectMinBytes - 1, 1);
+  const std::string large_bytes = pattern(kDirectMinBytes, 2);
+  write_bytes(small, small_bytes);
+  write_bytes(large, large_bytes);
+  for (const fs::path& path : {small, large}) {
+    REQUIRE(p2p::test::evict_from_page_cache(path));
+    if (p2p::test::direct_io_supported(dir.path())) REQUIRE(p2p::test::cached_pages(path) == std::size_t{0});
+  }
+
+  Result<zmq::message_t> a = read_direct(small.string(), 4 << 20);
+  Result<zmq::message_t> b = read_direct(large.string(), 4 << 20);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(std::string(static_cast<const char*>(a->data()), a->size()) == small_bytes);
+  CHECK(std::string(static_cast<const char*>(b->data()), b->size()) == large_bytes);
+  CHECK(p2p::test::cached_pages(small) == (small_bytes.size() + kDirectAlignment - 1) / kDirectAlignment);
+  // Without O_DIRECT (tmpfs) the page cache is where the file lives.
+  if (p2p::test::direct_io_supported(dir.path())) CHECK(p2p::test::cached_pages(large) == std::size_t{0});
 }

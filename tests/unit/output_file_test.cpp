@@ -7,10 +7,12 @@
 #include <sstream>
 
 #include "client/output_file.h"
+#include "common/direct_io.h"
 #include "common/limits.h"
 #include "common/sha256.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/file_bytes.h"
+#include "tests/support/page_cache.h"
 
 using namespace p2p;
 using p2p::client::OutputFile;
@@ -130,4 +132,26 @@ TEST_CASE("output file of an empty file is an empty file") {
   CHECK(opened.value()->missing().empty());
   REQUIRE(opened.value()->finish().ok());
   CHECK(std::filesystem::file_size(out) == 0);
+}
+
+TEST_CASE("a small output file is written through the page cache and a large one past it") {
+  TempDir dir{"p2p-output-file"};
+  for (std::uint64_t chunks : {1, 5}) {
+    TestFile file(chunks);
+    const bool small = file.bytes.size() < kDirectMinBytes;
+    REQUIRE(small == (chunks == 1));
+    const std::string out = (dir.path() / std::to_string(chunks)).string();
+    auto opened = OutputFile::open(out, file.manifest, false);
+    REQUIRE(opened.ok());
+    for (std::uint64_t i = 0; i < chunks; ++i)
+      REQUIRE(opened.value()->write(i, file.slice(i).data(), file.slice(i).size()).ok());
+    REQUIRE(opened.value()->finish().ok());
+    const std::size_t pages = (file.bytes.size() + kDirectAlignment - 1) / kDirectAlignment;
+    std::optional<std::size_t> cached = p2p::test::cached_pages(out);
+    CHECK(read_bytes(out) == file.bytes);
+    if (small)
+      CHECK(cached == pages);
+    else if (p2p::test::direct_io_supported(dir.path()))  // tmpfs: the cache is where the file lives
+      CHECK(cached == std::size_t{0});
+  }
 }
