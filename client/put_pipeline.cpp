@@ -4,17 +4,31 @@
 
 namespace p2p::client {
 
-PutPipeline::PutPipeline(zmq::context_t& ctx, std::vector<proto::HolderInfo> peers, std::chrono::milliseconds timeout)
-    : ctx_(ctx), peers_(std::move(peers)), timeout_(timeout) {
+PutPipeline::PutPipeline(zmq::context_t& ctx, std::vector<proto::HolderInfo> peers, std::chrono::milliseconds timeout,
+                         ConnectionSource* connections)
+    : ctx_(ctx), peers_(std::move(peers)), timeout_(timeout), connections_(connections) {
   for (std::size_t i = 1; i < peers_.size(); ++i) forward_.push_back(peers_[i].endpoint);
 }
 
+PutPipeline::~PutPipeline() {
+  // A reply still due could arrive on the next user of the connection; seqs
+  // would keep it apart, but a peer that failed to answer is suspect anyway.
+  if (conn_ && connections_) connections_->release(peers_.front().endpoint, in_flight_.empty() && !unanswered_);
+}
+
 Status PutPipeline::connect() {
-  if (socket_) return Status::Ok();
+  if (conn_) return Status::Ok();
+  if (connections_) {
+    Result<HolderConnection*> c = connections_->acquire(peers_.front().endpoint);
+    if (!c.ok()) return peer_error(c.status());
+    conn_ = c.value();
+    return Status::Ok();
+  }
   try {
     zmq::socket_t s = make_socket(ctx_, zmq::socket_type::dealer, limits::kMaxControlMessage);
     s.connect(peers_.front().endpoint);
-    socket_ = std::move(s);
+    owned_.emplace(HolderConnection{std::move(s), 1});
+    conn_ = &*owned_;
     return Status::Ok();
   } catch (const zmq::error_t& e) {
     return peer_error({ErrorCode::kBadRequest, std::string("cannot connect: ") + e.what()});
@@ -35,10 +49,10 @@ Status PutPipeline::timed_out() const {
 Status PutPipeline::put(Chunk chunk) {
   if (Status s = connect(); !s.ok()) return s;
   if (Status s = wait_until(kWindow - 1); !s.ok()) return s;
-  const std::uint64_t seq = next_seq_++;
+  const std::uint64_t seq = conn_->next_seq++;
   const std::uint64_t bytes = chunk.data.size();
   // The data frame is handed to ZeroMQ as is: no copy of the chunk.
-  Status s = codec::send_envelope(*socket_, codec::Layout::kDealer, nullptr, proto::Command::kPutChunk, seq,
+  Status s = codec::send_envelope(conn_->socket, codec::Layout::kDealer, nullptr, proto::Command::kPutChunk, seq,
                                   codec::encode(proto::PutChunkRequest{chunk.hash, forward_}), &chunk.data,
                                   zmq::send_flags::dontwait);
   if (!s.ok()) return peer_error({ErrorCode::kInternal, "cannot send chunk " + std::to_string(chunk.index)});
@@ -49,7 +63,7 @@ Status PutPipeline::put(Chunk chunk) {
 Status PutPipeline::drain() { return wait_until(0); }
 
 Status PutPipeline::receive(Clock::time_point deadline, codec::Envelope* env) {
-  Status s = codec::recv_envelope_until(*socket_, codec::Layout::kDealer, deadline, env);
+  Status s = codec::recv_envelope_until(conn_->socket, codec::Layout::kDealer, deadline, env);
   if (s.code() == ErrorCode::kTimeout) return timed_out();
   if (!s.ok()) return peer_error({ErrorCode::kBadRequest, "malformed reply: " + s.message()});
   return Status::Ok();
@@ -81,16 +95,18 @@ Status PutPipeline::wait_until(std::size_t max_in_flight) {
 Result<proto::CommitReply> PutPipeline::commit(const Manifest& manifest) {
   if (Status s = connect(); !s.ok()) return s;
   if (Status s = drain(); !s.ok()) return s;
-  const std::uint64_t seq = next_seq_++;
-  Status sent = codec::send_envelope(*socket_, codec::Layout::kDealer, nullptr, proto::Command::kCommit, seq,
+  const std::uint64_t seq = conn_->next_seq++;
+  Status sent = codec::send_envelope(conn_->socket, codec::Layout::kDealer, nullptr, proto::Command::kCommit, seq,
                                      codec::encode(proto::CommitRequest{manifest, forward_}), nullptr,
                                      zmq::send_flags::dontwait);
   if (!sent.ok()) return peer_error({ErrorCode::kInternal, "cannot send COMMIT"});
+  unanswered_ = true;
   const auto deadline = next_deadline();
   while (true) {
     codec::Envelope env;
     if (Status s = receive(deadline, &env); !s.ok()) return s;
     if (env.seq != seq) continue;
+    unanswered_ = false;
     if (env.cmd() == proto::Command::kError) return peer_error(codec::error_from(env));
     proto::CommitReply reply;
     if (env.cmd() != proto::Command::kOk || !codec::decode(env.body, &reply).ok())

@@ -153,7 +153,7 @@ std::optional<PutResult> Session::put(const PutRequest& request, ChunkSource& so
 
   manifest.chunks.clear();
   source.rewind();
-  PutPipeline pipeline(ctx_, place.peers, options_.chunk_timeout);
+  PutPipeline pipeline(ctx_, place.peers, options_.chunk_timeout, &pool_);
   std::uint64_t shown = 0;
   while (true) {
     Result<std::optional<Chunk>> next = source.next();

@@ -3,6 +3,7 @@
 #include <mutex>
 #include <set>
 
+#include "client/connection_pool.h"
 #include "client/put_pipeline.h"
 #include "common/sha256.h"
 #include "fake_peer.h"
@@ -94,4 +95,71 @@ TEST_CASE("put pipeline keeps at most its window in flight and times out on a si
   CHECK_THAT(s.message(), Catch::Contains("first") && Catch::Contains("inproc://put-first"));
   CHECK(peer.requests() <= static_cast<int>(PutPipeline::kWindow));
   CHECK(sent == PutPipeline::kWindow + 1);  // the next put waited for a free slot
+}
+
+namespace {
+
+// A fake first peer that stores every chunk and commits every manifest.
+FakeReply accept_all(const codec::Envelope& env) {
+  if (env.cmd() != proto::Command::kCommit) return FakeReply{};
+  proto::CommitRequest commit;
+  if (!codec::decode(env.body, &commit).ok()) return FakeReply::error(ErrorCode::kBadRequest, "bad commit");
+  FakeReply r;
+  r.body = codec::encode(proto::CommitReply{commit.manifest.file_id(), {"first"}});
+  return r;
+}
+
+Status put_one(PutPipeline& pipeline, std::uint64_t index) {
+  Chunk c = make_chunk(index);
+  Manifest manifest{"f" + std::to_string(index), kChunk, kChunk, {c.hash}, 1};
+  if (Status s = pipeline.put(std::move(c)); !s.ok()) return s;
+  return pipeline.commit(manifest).status();
+}
+
+}  // namespace
+
+TEST_CASE("puts through a connection pool reuse one connection to the first peer") {
+  zmq::context_t ctx;
+  FakePeer peer(ctx, "inproc://put-first", accept_all);
+  p2p::client::ConnectionPool pool(ctx);
+  std::vector<proto::HolderInfo> one{{"first", "inproc://put-first"}};
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    PutPipeline pipeline(ctx, one, std::chrono::milliseconds(5000), &pool);
+    REQUIRE(put_one(pipeline, i).ok());
+  }
+  CHECK(pool.opened() == 1);
+  CHECK(pool.open_connections() == 1);
+  CHECK(peer.requests() == 6);  // a PUT_CHUNK and a COMMIT each
+}
+
+TEST_CASE("a put that timed out gives its pooled connection back closed") {
+  zmq::context_t ctx;
+  FakePeer peer(ctx, "inproc://put-first", [](const codec::Envelope&) { return FakeReply::silence(); });
+  p2p::client::ConnectionPool pool(ctx);
+  std::vector<proto::HolderInfo> one{{"first", "inproc://put-first"}};
+  {
+    PutPipeline pipeline(ctx, one, std::chrono::milliseconds(50), &pool);
+    CHECK(put_one(pipeline, 0).code() == ErrorCode::kTimeout);
+  }
+  CHECK(pool.open_connections() == 0);
+  {
+    PutPipeline pipeline(ctx, one, std::chrono::milliseconds(50), &pool);
+    CHECK(put_one(pipeline, 1).code() == ErrorCode::kTimeout);
+  }
+  CHECK(pool.opened() == 2);  // a fresh socket: no late reply of the first put can reach the second
+}
+
+TEST_CASE("a commit left unanswered gives its pooled connection back closed") {
+  zmq::context_t ctx;
+  FakePeer peer(ctx, "inproc://put-first", [](const codec::Envelope& env) {
+    return env.cmd() == proto::Command::kCommit ? FakeReply::silence() : FakeReply{};
+  });
+  p2p::client::ConnectionPool pool(ctx);
+  std::vector<proto::HolderInfo> one{{"first", "inproc://put-first"}};
+  {
+    PutPipeline pipeline(ctx, one, std::chrono::milliseconds(50), &pool);
+    CHECK(put_one(pipeline, 0).code() == ErrorCode::kTimeout);
+    CHECK(pipeline.acked_bytes() == kChunk);  // the chunk was answered, the COMMIT not
+  }
+  CHECK(pool.open_connections() == 0);
 }
