@@ -50,7 +50,8 @@ Result<std::unique_ptr<OutputFile>> OutputFile::open(const std::string& path, co
   // A second descriptor with O_DIRECT for the chunk writes; where the file
   // system refuses it (or the chunk size is not block-aligned, or the file is
   // small: common/direct_io.h) they use fd.
-  if (direct_aligned(manifest.chunk_size) && manifest.size >= kDirectMinBytes) out->direct_fd_ = ::open(part.c_str(), O_WRONLY | O_CLOEXEC | O_DIRECT);
+  if (direct_aligned(manifest.chunk_size) && manifest.size >= kDirectMinBytes)
+    out->direct_fd_ = ::open(part.c_str(), O_WRONLY | O_CLOEXEC | O_DIRECT);
   const bool direct = out->direct_fd_ >= 0;
   out->behind_ = std::make_unique<WriteBehind>(direct ? out->direct_fd_ : fd, direct, part);
   return out;

@@ -7,9 +7,10 @@
 //
 // Chunks are written behind the fetch (client/write_behind.h), through
 // O_DIRECT when the chunk size is a multiple of kDirectAlignment, the file
-// has at least kDirectMinBytes and the file system allows it (common/direct_io.h: on this VM it makes a 1 GiB get
-// ~2.5 s faster the first time); the last chunk is padded and finish()
-// truncates the file to its size. A write error may surface one or more
+// has at least kDirectMinBytes and the file system allows it
+// (common/direct_io.h: on this VM it makes a 1 GiB get ~2.5 s faster the
+// first time); the last chunk is padded and finish() truncates the file to
+// its size. A write error may surface one or more
 // chunks later, and at the latest from finish().
 //
 // Errors are kIo with the path and the OS reason (the CLI exits 8).
