@@ -8,6 +8,7 @@
 
 #include "client/load/file_catalog.h"
 #include "common/sha256.h"
+#include "tests/support/numbered.h"
 
 using namespace p2p::client::load;
 
@@ -38,7 +39,7 @@ TEST_CASE("a file catalog keeps its entries in the order added") {
 
 TEST_CASE("a file catalog picks every entry over many draws, and only its entries") {
   FileCatalog catalog;
-  for (int i = 0; i < 5; ++i) catalog.add(entry("f" + std::to_string(i), i));
+  for (int i = 0; i < 5; ++i) catalog.add(entry(p2p::test::numbered("f", i), i));
   std::mt19937_64 rng(3);
   std::set<std::string> seen;
   for (int i = 0; i < 500; ++i) {

@@ -8,6 +8,7 @@
 #include "common/limits.h"
 #include "common/sha256.h"
 #include "services/tracker/replication_planner.h"
+#include "tests/support/numbered.h"
 
 using namespace p2p;
 using namespace p2p::tracker;
@@ -422,8 +423,8 @@ TEST_CASE("copies go to the most endangered files first, files of draining peers
   // k = 3. Files on a and b, and files on a, b and the soon draining x: 2 safe holders each.
   std::vector<Hash> short_two, drained_two;
   for (int i = 0; i < 4; ++i) {
-    short_two.push_back(w.hold(manifest_of("s" + std::to_string(i), 3), {"a", "b"}));
-    drained_two.push_back(w.hold(manifest_of("d" + std::to_string(i), 3), {"a", "b", "x"}));
+    short_two.push_back(w.hold(manifest_of(p2p::test::numbered("s", i), 3), {"a", "b"}));
+    drained_two.push_back(w.hold(manifest_of(p2p::test::numbered("d", i), 3), {"a", "b", "x"}));
   }
   REQUIRE(w.registry.set_draining("x"));
 

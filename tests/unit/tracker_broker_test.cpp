@@ -2,6 +2,7 @@
 // DEALER sockets speaking the real protocol through common/codec.
 #include <set>
 
+#include "tests/support/numbered.h"
 #include "tracker_harness.h"
 
 using namespace p2p;
@@ -448,7 +449,7 @@ TEST_CASE("heartbeats that wait behind a long pass of the tracker do not make th
   Dealer client(t.ctx, t.endpoint);
   std::vector<Manifest> batch;
   for (std::uint64_t i = 0; i < kFiles; ++i) {
-    batch.push_back(manifest_of("f" + std::to_string(i), 10));
+    batch.push_back(manifest_of(p2p::test::numbered("f", i), 10));
     if (batch.size() == limits::kMaxAnnounceBatch || i + 1 == kFiles) {
       storage.announce(std::move(batch));
       batch.clear();
