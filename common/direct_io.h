@@ -1,11 +1,13 @@
-// Direct I/O: chunk files written and read with O_DIRECT, bypassing the page cache.
+// Direct I/O: chunk files of kDirectMinBytes or more written and read with
+// O_DIRECT, bypassing the page cache.
 //
 // Why: on this class of VM the first touch of page-cache memory is the most
 // expensive thing a transfer does. `dd bs=1M count=1024` into a new file takes
 // 2.96 s when the kernel must hand out pages the host has not backed recently,
 // 0.21 s when it reuses just-freed ones, and 0.5 s with O_DIRECT whatever the
 // history (docs/performance.md). A put writes k copies of a file and a get one
-// more, so every byte a peer stores and every byte a get outputs goes here.
+// more, so every byte of a large file a peer stores or a get outputs goes here
+// (small files do not: see kDirectMinBytes).
 //
 // O_DIRECT needs the buffer, the file offset and the length aligned to the
 // device's logical block. Bytes arrive in ZeroMQ messages whose data is not

@@ -121,8 +121,8 @@ class FileIndex {
   //
   // Short files, fewest holders first, then by file id, until `visit`
   // returns false; without those in their repair grace
-  // (FileRecord::waiting_since_loss(loss_cutoff)). A wave of losses puts every short file
-  // there, and skipping them one by one cost 0.4-0.7 us each; kept apart by
+  // (FileRecord::waiting_since_loss(loss_cutoff)). A wave of losses puts
+  // every short file there, and skipping them one by one cost 0.4-0.7 us each; kept apart by
   // time of loss, they cost nothing until their grace ends, then ~0.2 us
   // each to move back, once. `visit` must not change the index.
   // Cutoffs should not go back: a file skipped for one cutoff is visited for
@@ -179,8 +179,9 @@ class FileIndex {
   // Files are in short_ or in losing_, never both.
   mutable std::map<std::size_t, std::set<ShortFile, ById>> short_;
   // Holder count -> the short files in their repair grace as of loss_cutoff_
-  // (waiting_since_loss(loss_cutoff_)), by (lost_at, file id). Mutable because a visit moves those whose grace ended to short_
-  // (each file once per loss).
+  // (waiting_since_loss(loss_cutoff_)), by (lost_at, file id). Mutable
+  // because a visit moves those whose grace ended to short_ (each file once
+  // per loss).
   mutable std::map<std::size_t, std::set<ShortFile, ByLoss>> losing_;
   mutable Clock::time_point loss_cutoff_ = Clock::time_point::min();  // the latest cutoff asked for
   std::set<Hash> surplus_;  // files with more holders than k

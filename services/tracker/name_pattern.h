@@ -10,8 +10,8 @@
 // like "*a*a*a*a*b" cannot blow up. A pattern comes from the network (up to
 // a control message, 16 MiB), so runs of '*' are kept as one, and a
 // pattern needing more bytes than a name can have (limits::kMaxNameBytes)
-// matches nothing without looking at a name (can_match()). Immutable after construction; safe to
-// share between threads.
+// matches nothing without looking at a name (can_match()).
+// Immutable after construction; safe to share between threads.
 //
 // literals() is what an index can look for first: every matching name
 // contains each of them (lowercased). NameSegment narrows to the names

@@ -174,12 +174,17 @@ void NameSegment::search(const NamePattern& pattern, std::size_t limit, std::vec
     if (pattern.literal().size() == 2) return search_pair(pattern, limit, out);
     return scan(pattern, limit, out);
   }
-  std::sort(lists.begin(), lists.end(), [](const auto& a, const auto& b) { return a.size() < b.size(); });
+  // Rarest first; a trigram the pattern holds twice is one list (same data).
+  std::sort(lists.begin(), lists.end(), [](const auto& a, const auto& b) {
+    return a.size() != b.size() ? a.size() < b.size() : a.data() < b.data();
+  });
+  lists.erase(std::unique(lists.begin(), lists.end(), [](const auto& a, const auto& b) { return a.data() == b.data(); }),
+              lists.end());
   const std::span<const std::uint32_t> rarest = lists.front();
-  std::vector<std::span<const std::uint32_t>> filters;  // what is left of each, from the next candidate on
+  // What is left of each filter list, from the next candidate on.
+  std::vector<std::span<const std::uint32_t>> filters;
   if (rarest.size() > kFewCandidates)
-    for (std::size_t l = 1; l < lists.size() && filters.size() < kFilterLists; ++l)
-      if (lists[l].data() != rarest.data()) filters.push_back(lists[l]);  // a trigram twice is one list
+    filters.assign(lists.begin() + 1, lists.begin() + std::min(lists.size(), 1 + kFilterLists));
   std::size_t found = 0;
   for (std::uint32_t i : rarest) {
     if (found == limit) break;

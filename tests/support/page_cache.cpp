@@ -13,13 +13,12 @@ std::optional<std::size_t> cached_pages(const std::filesystem::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || st.st_size == 0) {
-    ::close(fd);
-    return st.st_size == 0 ? std::optional<std::size_t>(0) : std::nullopt;
-  }
+  const bool stated = ::fstat(fd, &st) == 0;
   const auto size = static_cast<std::size_t>(st.st_size);
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  void* map = stated && size > 0 ? ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
   ::close(fd);
+  if (!stated) return std::nullopt;
+  if (size == 0) return 0;  // nothing to cache (mmap refuses a length of 0)
   if (map == MAP_FAILED) return std::nullopt;
   const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
   std::vector<unsigned char> in_core((size + page - 1) / page);
