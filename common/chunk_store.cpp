@@ -338,6 +338,17 @@ void ChunkStore::discard(StagedChunk& staged) {
   unreserve(staged.size);
 }
 
+Status ChunkStore::keep_if_intact(StagedChunk& staged) {
+  if (!staged.written) return Status::Ok();
+  Result<zmq::message_t> bytes = read_direct(staged.tmp.string(), limits::kMaxChunkSize);
+  if (!bytes.ok() || sha256(bytes->data(), bytes->size()) != staged.hash) {
+    discard(staged);
+    if (!bytes.ok()) return bytes.status();
+    return {ErrorCode::kBadChunk, "chunk bytes do not match " + staged.hash.hex()};
+  }
+  return keep(staged);
+}
+
 Result<zmq::message_t> ChunkStore::read_chunk(const Hash& hash) const {
   if (!has_chunk(hash)) return Status{ErrorCode::kNotFound, "no chunk " + hash.hex()};
   // Straight into the message that will be sent: no second copy.

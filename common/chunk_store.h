@@ -81,6 +81,10 @@ class ChunkStore {
   Status keep(StagedChunk& staged);
   // Deletes a staged chunk and releases its reservation.
   void discard(StagedChunk& staged);
+  // keep() if the staged bytes, read back from tmp/, hash to staged.hash;
+  // else discard() and kBadChunk. For a pipeline peer that got no verdict
+  // from the tail: it keeps no bytes in memory while it waits.
+  Status keep_if_intact(StagedChunk& staged);
 
   // The chunk's bytes in a message of exactly its size; kNotFound if absent.
   Result<zmq::message_t> read_chunk(const Hash& hash) const;

@@ -4,7 +4,7 @@
 //                                  | proxy thread (this file)
 //                              DEALER backend (inproc)
 //                                  |
-//                              N REP workers (TransferWorker), one thread each
+//                              N DEALER workers (TransferWorker), one thread each
 //
 // The proxy is our own loop rather than zmq_proxy so that shutdown can drain:
 // once stopping, new requests are refused with shutting_down while replies

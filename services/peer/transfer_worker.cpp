@@ -10,9 +10,13 @@ namespace p2p::peer {
 
 namespace {
 
-// Downstream DEALERs a worker keeps open; beyond this it starts afresh, so a
-// client naming many endpoints cannot make a worker hoard sockets.
-constexpr std::size_t kMaxDownstreams = 32;
+// Steps one worker keeps waiting on next peers. Each may still hold its
+// forwarded chunk (up to 1 MiB) in a next peer's send queue, so this bounds
+// that memory at 64 MiB a worker: the windows of 8 puts of big files.
+constexpr std::size_t kMaxSteps = 64;
+// Requests taken from the proxy per loop round, so that next peers' answers
+// are not left waiting behind a burst of new requests.
+constexpr int kRequestBatch = 16;
 // Committed-file events are a 32-byte file id.
 constexpr std::int64_t kMaxEventMessage = 64;
 
@@ -39,9 +43,9 @@ std::vector<std::string> rest_of(const std::vector<std::string>& forward) {
 }  // namespace
 
 TransferWorker::TransferWorker(zmq::context_t& ctx, ChunkStore& store, WorkerConfig config)
-    : ctx_(ctx), store_(store), config_(std::move(config)) {
-  rep_ = make_socket(ctx_, zmq::socket_type::rep, limits::kMaxDataPlaneMessage);
-  rep_.connect(config_.backend_endpoint);
+    : ctx_(ctx), store_(store), config_(std::move(config)), next_(ctx_, config_.forward_timeout) {
+  socket_ = make_socket(ctx_, zmq::socket_type::dealer, limits::kMaxDataPlaneMessage);
+  socket_.connect(config_.backend_endpoint);
   if (!config_.committed_endpoint.empty()) {
     committed_ = make_socket(ctx_, zmq::socket_type::push, kMaxEventMessage);
     committed_.connect(config_.committed_endpoint);
@@ -49,62 +53,85 @@ TransferWorker::TransferWorker(zmq::context_t& ctx, ChunkStore& store, WorkerCon
 }
 
 void TransferWorker::run(const std::atomic<bool>& stop) {
+  std::vector<NextPeers::Answer> answers;
+  std::vector<zmq::pollitem_t> items;
   while (!stop) {
     try {
-      std::vector<zmq::pollitem_t> items{{rep_.handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, kStopCheckInterval);
-      if (!(items[0].revents & ZMQ_POLLIN)) continue;
-      codec::Envelope request;
-      Status s = codec::recv_envelope(rep_, codec::Layout::kRep, &request);
-      if (s.code() == ErrorCode::kTimeout) continue;
-      if (!s.ok()) {
-        // A REP socket must answer what it received before it can receive again.
-        P2P_INFO("transfer: rejected request: %s", s.to_string().c_str());
-        (void)codec::send_error(rep_, codec::Layout::kRep, request, s);
-        continue;
-      }
-      serve(request);
+      items.assign({{socket_.handle(), 0, ZMQ_POLLIN, 0}});
+      next_.add_poll_items(items);
+      zmq::poll(items, std::min(until(next_.next_deadline()), kStopCheckInterval));
+      answers.clear();
+      next_.collect(items, 1, Clock::now(), answers);
+      for (NextPeers::Answer& a : answers) finish(a);
+      if (items[0].revents & ZMQ_POLLIN) receive_requests();
     } catch (const std::exception& e) {
       P2P_ERROR("transfer worker: %s", e.what());
     }
   }
+  for (auto& [seq, step] : steps_) store_.discard(step.staged);
+  steps_.clear();
+}
+
+void TransferWorker::receive_requests() {
+  for (int i = 0; i < kRequestBatch; ++i) {
+    codec::Envelope request;
+    Status s = codec::recv_envelope(socket_, codec::Layout::kRouter, &request);
+    if (s.code() == ErrorCode::kTimeout) return;
+    if (!s.ok()) {
+      P2P_INFO("transfer: rejected request: %s", s.to_string().c_str());
+      if (codec::reply_possible(request, codec::Layout::kRouter))
+        (void)codec::send_error(socket_, codec::Layout::kRouter, request, s);
+      continue;
+    }
+    serve(request);
+  }
 }
 
 void TransferWorker::serve(codec::Envelope& request) {
-  Result<Reply> reply = [&]() -> Result<Reply> {
+  Outcome outcome = [&]() -> Outcome {
     try {
       return dispatch(request);
     } catch (const std::exception& e) {
       return Status{ErrorCode::kInternal, e.what()};
     }
   }();
+  if (!outcome.ok()) return send_reply(request, outcome.status());
+  if (outcome->has_value()) send_reply(request, std::move(*outcome.value()));
+  // else: a Step waits on the next peer and is answered by finish().
+}
+
+void TransferWorker::send_reply(const codec::Envelope& request, Result<Reply> reply) {
   const char* name = proto::command_name(request.cmd());
   Status sent;
   if (reply.ok()) {
     P2P_DEBUG("transfer: %s seq %llu ok", name, static_cast<unsigned long long>(request.seq));
-    sent = codec::send_envelope(rep_, codec::Layout::kRep, nullptr, proto::Command::kOk, request.seq,
+    sent = codec::send_envelope(socket_, codec::Layout::kRouter, &request.routing, proto::Command::kOk, request.seq,
                                 std::move(reply->body), reply->has_data ? &reply->data : nullptr);
   } else {
     if (reply.status().code() == ErrorCode::kNotFound)
       P2P_DEBUG("transfer: %s: %s", name, reply.status().to_string().c_str());
     else
       P2P_INFO("transfer: %s failed: %s", name, reply.status().to_string().c_str());
-    sent = codec::send_error(rep_, codec::Layout::kRep, request, reply.status());
+    sent = codec::send_error(socket_, codec::Layout::kRouter, request, reply.status());
   }
   if (!sent.ok()) P2P_WARN("transfer: reply to %s not sent: %s", name, sent.to_string().c_str());
 }
 
-Result<TransferWorker::Reply> TransferWorker::dispatch(codec::Envelope& request) {
+TransferWorker::Outcome TransferWorker::dispatch(codec::Envelope& request) {
+  auto now = [](Result<Reply> r) -> Outcome {
+    if (!r.ok()) return r.status();
+    return std::optional<Reply>(std::move(r).value());
+  };
   switch (request.cmd()) {
-    case proto::Command::kGetChunk: return get_chunk(request);
+    case proto::Command::kGetChunk: return now(get_chunk(request));
     case proto::Command::kPutChunk: return put_chunk(request);
     case proto::Command::kCommit: return commit(request);
-    case proto::Command::kGetManifest: return get_manifest(request);
+    case proto::Command::kGetManifest: return now(get_manifest(request));
     case proto::Command::kPing: {
       if (Status s = no_data_expected(request); !s.ok()) return s;
       proto::Empty empty;
       if (Status s = codec::decode(request.body, &empty); !s.ok()) return s;
-      return Reply{codec::encode(proto::Empty{}), {}, false};
+      return now(Reply{codec::encode(proto::Empty{}), {}, false});
     }
     default:
       return Status{ErrorCode::kUnknownCommand,
@@ -121,7 +148,13 @@ Result<TransferWorker::Reply> TransferWorker::get_chunk(const codec::Envelope& r
   return Reply{codec::encode(ref), std::move(bytes).value(), true};
 }
 
-Result<TransferWorker::Reply> TransferWorker::put_chunk(codec::Envelope& request) {
+Status TransferWorker::room_for_step() const {
+  if (steps_.size() < kMaxSteps) return Status::Ok();
+  return {ErrorCode::kUnavailable,
+          "peer is busy: " + std::to_string(kMaxSteps) + " pipeline steps wait on next peers"};
+}
+
+TransferWorker::Outcome TransferWorker::put_chunk(codec::Envelope& request) {
   if (!request.has_data) return Status{ErrorCode::kBadRequest, "PUT_CHUNK without a data frame"};
   proto::PutChunkRequest req;
   if (Status s = codec::decode(request.body, &req); !s.ok()) return s;
@@ -129,17 +162,17 @@ Result<TransferWorker::Reply> TransferWorker::put_chunk(codec::Envelope& request
   const std::size_t size = request.data.size();
   if (size > limits::kMaxChunkSize)
     return Status{ErrorCode::kBadRequest, "chunk of " + std::to_string(size) + " bytes exceeds the maximum"};
-  auto bad_chunk = [&] { return Status{ErrorCode::kBadChunk, "chunk bytes do not match " + req.hash.hex()}; };
   if (!store_.has_chunk(req.hash) && store_.free_bytes() < size)
     return Status{ErrorCode::kNoSpace, "no room for " + std::to_string(size) + " more bytes"};
 
   if (req.forward.empty()) {
     // The tail of the pipeline (or a lone peer) verifies what it stores.
-    if (sha256(request.data.data(), size) != req.hash) return bad_chunk();
+    if (sha256(request.data.data(), size) != req.hash)
+      return Status{ErrorCode::kBadChunk, "chunk bytes do not match " + req.hash.hex()};
     if (Status s = store_.put_chunk(req.hash, request.data.data(), size, ChunkStore::Verify::kAlreadyVerified);
         !s.ok())
       return s;
-    return Reply{codec::encode(proto::Empty{}), {}, false};
+    return std::optional<Reply>(Reply{codec::encode(proto::Empty{}), {}, false});
   }
 
   // An intermediate peer does not hash (HDFS's write pipeline has only its
@@ -149,32 +182,23 @@ Result<TransferWorker::Reply> TransferWorker::put_chunk(codec::Envelope& request
   // hop made a put of k copies hash the file k + 1 times. The chunk waits in
   // tmp/ until the verdict; forwarding first lets the next peer write while
   // this one does.
+  if (Status s = room_for_step(); !s.ok()) return s;
   zmq::message_t copy;
   copy.copy(request.data);
-  Result<std::uint64_t> seq = send_downstream(
+  Result<std::uint64_t> seq = next_.send(
       req.forward[0], proto::Command::kPutChunk, codec::encode(proto::PutChunkRequest{req.hash, rest_of(req.forward)}),
       &copy);
   if (!seq.ok()) return seq.status();
+  // On a failure here the next peer's answer finds no Step and is dropped.
   Result<ChunkStore::StagedChunk> staged = store_.stage_chunk(req.hash, request.data.data(), size);
-  Result<codec::Envelope> down = await_downstream(req.forward[0], seq.value());
   if (!staged.ok()) return staged.status();
-  if (!down.ok()) {
-    // A chunk this peer already held (and verified when it came) costs no
-    // hash: nothing new is kept, and the downstream failure is the answer.
-    if (!staged->written) return down.status();
-    // No verdict from the tail: judge the bytes here before keeping them.
-    if (sha256(request.data.data(), size) != req.hash) {
-      store_.discard(staged.value());
-      return bad_chunk();
-    }
-    if (Status s = store_.keep(staged.value()); !s.ok()) return s;
-    return down.status();
-  }
-  if (Status s = store_.keep(staged.value()); !s.ok()) return s;
-  return Reply{codec::encode(proto::Empty{}), {}, false};
+  request.body = zmq::message_t{};
+  request.data = zmq::message_t{};  // the Step keeps no bytes: its copy is in tmp/
+  steps_.emplace(seq.value(), Step{std::move(request), std::move(staged).value(), {}});
+  return std::optional<Reply>{};
 }
 
-Result<TransferWorker::Reply> TransferWorker::commit(const codec::Envelope& request) {
+TransferWorker::Outcome TransferWorker::commit(codec::Envelope& request) {
   if (Status s = no_data_expected(request); !s.ok()) return s;
   proto::CommitRequest req;
   if (Status s = codec::decode(request.body, &req); !s.ok()) return s;
@@ -188,9 +212,10 @@ Result<TransferWorker::Reply> TransferWorker::commit(const codec::Envelope& requ
 
   std::optional<std::uint64_t> forwarded;
   if (!req.forward.empty()) {
+    if (Status s = room_for_step(); !s.ok()) return s;
     Result<std::uint64_t> seq =
-        send_downstream(req.forward[0], proto::Command::kCommit,
-                        codec::encode(proto::CommitRequest{req.manifest, rest_of(req.forward)}), nullptr);
+        next_.send(req.forward[0], proto::Command::kCommit,
+                   codec::encode(proto::CommitRequest{req.manifest, rest_of(req.forward)}), nullptr);
     if (!seq.ok()) return seq.status();
     forwarded = seq.value();
   }
@@ -198,17 +223,13 @@ Result<TransferWorker::Reply> TransferWorker::commit(const codec::Envelope& requ
   if (Status s = store_.put_manifest(req.manifest); !s.ok()) return s;
   notify_committed(file_id);
   P2P_INFO("transfer: committed %s (%s)", req.manifest.name.c_str(), file_id.hex().c_str());
-
-  proto::CommitReply reply{file_id, {config_.peer_id}};
-  if (forwarded) {
-    Result<codec::Envelope> down = await_downstream(req.forward[0], *forwarded);
-    if (!down.ok()) return down.status();
-    proto::CommitReply theirs;
-    if (Status s = codec::decode(down->body, &theirs); !s.ok() || theirs.file_id != file_id)
-      return Status{ErrorCode::kForwardFailed, req.forward[0] + ": bad COMMIT reply"};
-    reply.peer_ids.insert(reply.peer_ids.end(), theirs.peer_ids.begin(), theirs.peer_ids.end());
+  if (!forwarded) {
+    proto::CommitReply reply{file_id, {config_.peer_id}};
+    return std::optional<Reply>(Reply{codec::encode(reply), {}, false});
   }
-  return Reply{codec::encode(reply), {}, false};
+  request.body = zmq::message_t{};
+  steps_.emplace(*forwarded, Step{std::move(request), {}, file_id});
+  return std::optional<Reply>{};
 }
 
 Result<TransferWorker::Reply> TransferWorker::get_manifest(const codec::Envelope& request) {
@@ -220,54 +241,44 @@ Result<TransferWorker::Reply> TransferWorker::get_manifest(const codec::Envelope
   return Reply{codec::encode(proto::ManifestReply{std::move(m).value()}), {}, false};
 }
 
-Result<std::uint64_t> TransferWorker::send_downstream(const std::string& endpoint, proto::Command command,
-                                                      zmq::message_t body, zmq::message_t* data) {
-  auto it = downstream_.find(endpoint);
-  if (it == downstream_.end()) {
-    if (downstream_.size() >= kMaxDownstreams) downstream_.clear();
+void TransferWorker::finish(NextPeers::Answer& answer) {
+  auto it = steps_.find(answer.seq);
+  if (it == steps_.end()) return;  // its request failed here after it was forwarded
+  Step step = std::move(it->second);
+  steps_.erase(it);
+  Result<Reply> reply = [&]() -> Result<Reply> {
     try {
-      zmq::socket_t s = make_socket(ctx_, zmq::socket_type::dealer, limits::kMaxDataPlaneMessage);
-      s.connect(endpoint);
-      it = downstream_.emplace(endpoint, std::move(s)).first;
-    } catch (const zmq::error_t& e) {
-      return Status{ErrorCode::kForwardFailed, endpoint + ": " + e.what()};
+      return step.request.cmd() == proto::Command::kPutChunk ? finish_put_chunk(step, answer.reply)
+                                                             : finish_commit(step, answer.reply);
+    } catch (const std::exception& e) {
+      store_.discard(step.staged);
+      return Status{ErrorCode::kInternal, e.what()};
     }
-  }
-  const std::uint64_t seq = ++seq_;
-  Status s = codec::send_envelope(it->second, codec::Layout::kDealer, nullptr, command, seq, std::move(body), data,
-                                  zmq::send_flags::dontwait);
-  if (!s.ok()) {
-    downstream_.erase(it);
-    return Status{ErrorCode::kForwardFailed, endpoint + ": " + s.to_string()};
-  }
-  return seq;
+  }();
+  send_reply(step.request, std::move(reply));
 }
 
-Result<codec::Envelope> TransferWorker::await_downstream(const std::string& endpoint, std::uint64_t seq) {
-  auto it = downstream_.find(endpoint);
-  if (it == downstream_.end()) return Status{ErrorCode::kInternal, "no downstream socket for " + endpoint};
-  auto fail = [&](const std::string& why) -> Status {
-    downstream_.erase(it);  // a late reply must not meet a later request
-    return {ErrorCode::kForwardFailed, endpoint + ": " + why};
-  };
-  const Clock::time_point deadline = Clock::now() + config_.forward_timeout;
-  for (;;) {
-    std::vector<zmq::pollitem_t> items{{it->second.handle(), 0, ZMQ_POLLIN, 0}};
-    zmq::poll(items, until(deadline));
-    if (!(items[0].revents & ZMQ_POLLIN)) {
-      if (Clock::now() >= deadline)
-        return fail("no reply within " + std::to_string(config_.forward_timeout.count()) + " ms");
-      continue;
-    }
-    codec::Envelope reply;
-    Status s = codec::recv_envelope(it->second, codec::Layout::kDealer, &reply);
-    if (s.code() == ErrorCode::kTimeout) continue;
-    if (!s.ok()) return fail("bad reply: " + s.to_string());
-    if (reply.seq != seq) continue;  // the answer to an earlier request this worker gave up on
-    if (reply.cmd() == proto::Command::kError) return Status{ErrorCode::kForwardFailed, endpoint + ": " + codec::error_from(reply).to_string()};
-    if (reply.cmd() != proto::Command::kOk) return fail("unexpected reply command");
-    return reply;
+Result<TransferWorker::Reply> TransferWorker::finish_put_chunk(Step& step, Result<codec::Envelope>& answer) {
+  if (answer.ok()) {
+    if (Status s = store_.keep(step.staged); !s.ok()) return s;
+    return Reply{codec::encode(proto::Empty{}), {}, false};
   }
+  // A chunk this peer already held (and verified when it came) costs no
+  // hash: nothing new is kept, and the downstream failure is the answer.
+  if (!step.staged.written) return answer.status();
+  // No verdict from the tail: judge the bytes here before keeping them.
+  if (Status s = store_.keep_if_intact(step.staged); !s.ok()) return s;
+  return answer.status();
+}
+
+Result<TransferWorker::Reply> TransferWorker::finish_commit(Step& step, Result<codec::Envelope>& answer) {
+  if (!answer.ok()) return answer.status();
+  proto::CommitReply theirs;
+  if (Status s = codec::decode(answer->body, &theirs); !s.ok() || theirs.file_id != step.file_id)
+    return Status{ErrorCode::kForwardFailed, "bad COMMIT reply from the next peer"};
+  proto::CommitReply reply{step.file_id, {config_.peer_id}};
+  reply.peer_ids.insert(reply.peer_ids.end(), theirs.peer_ids.begin(), theirs.peer_ids.end());
+  return Reply{codec::encode(reply), {}, false};
 }
 
 void TransferWorker::notify_committed(const Hash& file_id) {

@@ -1,22 +1,32 @@
 // TransferWorker: one data-plane worker. Answers the requests the transfer
-// service's proxy hands it on a REP socket (GET_CHUNK, PUT_CHUNK, COMMIT,
-// GET_MANIFEST, PING) and drives its part of a write pipeline: it forwards to
-// the next peer on its own DEALER per downstream endpoint.
+// service's proxy hands it (GET_CHUNK, PUT_CHUNK, COMMIT, GET_MANIFEST, PING)
+// and drives its part of a write pipeline: it forwards to the next peer
+// (NextPeers) and, while that peer works, serves other requests. A request
+// waiting on its next peer is a Step, answered when the next peer's answer
+// (or its timeout) comes.
+//
+// Its socket is a DEALER, not a REP: a REP must answer one request before it
+// may take the next, so a REP worker waiting on its next peer was a worker
+// lost to the pool, and pipelines crossing the same peers in different orders
+// deadlocked until forward-timeout (next_peers.h). The only waits left in a
+// worker are its own disk work.
 //
 // Thread affinity: constructed, run and destroyed by one worker thread (it
-// owns its sockets). Every request gets exactly one reply; exceptions never
-// leave run().
+// owns its sockets). Every request gets exactly one reply while the worker
+// runs; exceptions never leave run().
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 
 #include <zmq.hpp>
 
 #include "common/chunk_store.h"
 #include "common/codec.h"
+#include "services/peer/next_peers.h"
 
 namespace p2p::peer {
 
@@ -33,7 +43,10 @@ class TransferWorker {
   TransferWorker(const TransferWorker&) = delete;
   TransferWorker& operator=(const TransferWorker&) = delete;
 
-  // Serves requests until `stop` is set (checked at least every kStopCheckInterval).
+  // Serves requests until `stop` is set (checked at least every
+  // kStopCheckInterval). Steps still waiting then are dropped unanswered
+  // (the proxy has drained or given up on them) and their staged chunks
+  // deleted.
   void run(const std::atomic<bool>& stop);
 
  private:
@@ -43,30 +56,39 @@ class TransferWorker {
     zmq::message_t data;
     bool has_data = false;
   };
+  // What a handler did: replied (a Reply or an error), or left a Step
+  // waiting on the next peer (nullopt).
+  using Outcome = Result<std::optional<Reply>>;
+  // A PUT_CHUNK or COMMIT waiting on the next peer of its pipeline.
+  struct Step {
+    codec::Envelope request;         // routing, seq, command; body and data released
+    ChunkStore::StagedChunk staged;  // PUT_CHUNK: this peer's copy, in tmp/ until the verdict
+    Hash file_id;                    // COMMIT: the file committed here
+  };
 
+  void receive_requests();
   void serve(codec::Envelope& request);
-  Result<Reply> dispatch(codec::Envelope& request);
+  Outcome dispatch(codec::Envelope& request);
   Result<Reply> get_chunk(const codec::Envelope& request);
-  Result<Reply> put_chunk(codec::Envelope& request);
-  Result<Reply> commit(const codec::Envelope& request);
+  Outcome put_chunk(codec::Envelope& request);
+  Outcome commit(codec::Envelope& request);
   Result<Reply> get_manifest(const codec::Envelope& request);
-
-  // Sends a request to the next peer; returns the seq to wait for.
-  Result<std::uint64_t> send_downstream(const std::string& endpoint, proto::Command command, zmq::message_t body,
-                                        zmq::message_t* data);
-  // Waits up to forward_timeout for the OK reply to `seq`. Any failure is
-  // kForwardFailed carrying the downstream's message; after a timeout the
-  // DEALER is dropped so a late reply cannot be taken for a later request's.
-  Result<codec::Envelope> await_downstream(const std::string& endpoint, std::uint64_t seq);
+  // Answers the Step of `answer.seq`, if it still waits.
+  void finish(NextPeers::Answer& answer);
+  Result<Reply> finish_put_chunk(Step& step, Result<codec::Envelope>& answer);
+  Result<Reply> finish_commit(Step& step, Result<codec::Envelope>& answer);
+  // kUnavailable when kMaxSteps wait already.
+  Status room_for_step() const;
+  void send_reply(const codec::Envelope& request, Result<Reply> reply);
   void notify_committed(const Hash& file_id);
 
   zmq::context_t& ctx_;
   ChunkStore& store_;
   WorkerConfig config_;
-  zmq::socket_t rep_;
+  zmq::socket_t socket_;     // DEALER on the proxy's backend
   zmq::socket_t committed_;  // PUSH to the storage service
-  std::map<std::string, zmq::socket_t> downstream_;
-  std::uint64_t seq_ = 0;
+  NextPeers next_;
+  std::map<std::uint64_t, Step> steps_;  // by the seq of their request to the next peer
 };
 
 }  // namespace p2p::peer

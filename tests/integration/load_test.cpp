@@ -81,6 +81,23 @@ TEST_CASE("a timed p2p-load mix runs every operation and reports each", "[load]"
   for (const char* op : {"get ", "put ", "search ", "locate "}) CHECK(r.out.find(op) != std::string::npos);
 }
 
+TEST_CASE("concurrent puts whose pipelines cross the same peers all succeed without a retry", "[load]") {
+  // One worker a peer and k=3: six clients' pipelines start at every peer and
+  // pass through the others, so a worker that waited for its next peer would
+  // leave none to serve the peers waiting on it (until forward-timeout).
+  Cluster c(ClusterOptions{}.with_peer_args({"--workers", "1", "--forward-timeout-ms", "2000"}));
+  const fs::path json = c.path("load.json");
+  RunResult r = load(c.tracker_endpoint(), {"--clients", "6", "--files", "0", "--sizes", "4KiB:1", "--duration", "1.5",
+                                            "--mix", "put=1", "--retry-ms", "0", "--json", json.string()});
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json j = read_json(json);
+  CHECK(j["ok"] == true);
+  CHECK(j["ops"]["put"]["count"].get<std::uint64_t>() >= 6);
+  CHECK(j["ops"]["put"]["errors"] == 0);
+  CHECK(j["ops"]["put"]["retries"] == 0);
+}
+
 TEST_CASE("p2p-load exits non-zero when the tracker is unreachable", "[load]") {
   // Nothing listens on a port the OS just handed out and took back.
   TempDir dir("p2p-load");

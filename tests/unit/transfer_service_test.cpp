@@ -36,12 +36,13 @@ struct Peer {
   std::unique_ptr<peer::TransferService> service;
   std::string endpoint;
 
-  Peer(zmq::context_t& ctx, std::uint64_t capacity = 64 << 20, std::chrono::milliseconds forward_timeout = 5000ms)
+  Peer(zmq::context_t& ctx, std::uint64_t capacity = 64 << 20, std::chrono::milliseconds forward_timeout = 5000ms,
+       unsigned workers = 2)
       : store(dir, capacity) {
     REQUIRE(store.load().ok());
     peer::TransferOptions o;
     o.listen = "tcp://127.0.0.1:0";
-    o.workers = 2;
+    o.workers = workers;
     o.forward_timeout = forward_timeout;
     o.drain_timeout = 2000ms;
     o.link.tracker_endpoint = "tcp://127.0.0.1:1";
@@ -204,6 +205,75 @@ TEST_CASE("failure of the next peer is reported as forward_failed") {
       client.request(proto::Command::kPutChunk, proto::PutChunkRequest{hash_of(data), {tiny.endpoint}}, &data);
   CHECK(status_of(refused).code() == ErrorCode::kForwardFailed);
   CHECK(status_of(refused).message().find("no_space") != std::string::npos);
+}
+
+TEST_CASE("pipelines that cross two peers in opposite orders do not wait on each other") {
+  // One worker each: a worker that waited for its next peer would hold the
+  // only worker of its peer while the other peer's worker waits for it.
+  zmq::context_t ctx;
+  Peer a(ctx, 64 << 20, /*forward_timeout=*/3000ms, /*workers=*/1);
+  Peer b(ctx, 64 << 20, /*forward_timeout=*/3000ms, /*workers=*/1);
+  Client to_a(ctx, a.endpoint), to_b(ctx, b.endpoint);
+  constexpr int kChunks = 16;
+  std::vector<Hash> hashes;
+  for (int i = 0; i < kChunks; ++i) {
+    for (Client* c : {&to_a, &to_b}) {
+      const std::string data = bytes_of(8000 + i, static_cast<char>(c == &to_a ? 'a' + i : 'A' + i));
+      const std::string& next = c == &to_a ? b.endpoint : a.endpoint;
+      zmq::message_t frame(data.data(), data.size());
+      hashes.push_back(hash_of(data));
+      REQUIRE(codec::send_envelope(c->socket, codec::Layout::kDealer, nullptr, proto::Command::kPutChunk, ++c->seq,
+                                   codec::encode(proto::PutChunkRequest{hashes.back(), {next}}), &frame)
+                  .ok());
+    }
+  }
+  for (Client* c : {&to_a, &to_b}) {
+    std::set<std::uint64_t> answered;
+    for (int i = 0; i < kChunks; ++i) {
+      codec::Envelope reply = c->receive();
+      CHECK(status_of(reply).to_string() == "ok");
+      answered.insert(reply.seq);
+    }
+    CHECK(answered.size() == kChunks);
+  }
+  for (const Hash& h : hashes) {
+    CHECK(a.store.has_chunk(h));
+    CHECK(b.store.has_chunk(h));
+  }
+}
+
+TEST_CASE("a worker whose pipeline step waits on the next peer serves other requests meanwhile") {
+  zmq::context_t ctx;
+  // One worker, and a next peer slower than the client's 5 s wait for the PING.
+  Peer peer(ctx, 64 << 20, /*forward_timeout=*/20000ms, /*workers=*/1);
+  Client client(ctx, peer.endpoint);
+  zmq::socket_t next = make_socket(ctx, zmq::socket_type::router, limits::kMaxDataPlaneMessage);
+  next.bind("tcp://127.0.0.1:*");
+  const std::string data = bytes_of(5000, 'w');
+  zmq::message_t frame(data.data(), data.size());
+  REQUIRE(codec::send_envelope(client.socket, codec::Layout::kDealer, nullptr, proto::Command::kPutChunk, 1,
+                               codec::encode(proto::PutChunkRequest{hash_of(data), {bound_endpoint(next)}}), &frame)
+              .ok());
+  codec::Envelope forwarded;
+  REQUIRE(codec::recv_envelope_until(next, codec::Layout::kRouter, Clock::now() + 5000ms, &forwarded).ok());
+  CHECK(forwarded.cmd() == proto::Command::kPutChunk);
+  CHECK(forwarded.data.to_string() == data);
+
+  REQUIRE(codec::send_envelope(client.socket, codec::Layout::kDealer, nullptr, proto::Command::kPing, 2,
+                               codec::encode(proto::Empty{}))
+              .ok());
+  codec::Envelope pong = client.receive();
+  CHECK(pong.seq == 2);
+  CHECK(status_of(pong).ok());
+  CHECK_FALSE(peer.store.has_chunk(hash_of(data)));  // staged until the verdict
+
+  // The next peer's OK completes the waiting step.
+  REQUIRE(codec::send_reply(next, codec::Layout::kRouter, forwarded, proto::Empty{}).ok());
+  codec::Envelope put = client.receive();
+  CHECK(put.seq == 1);
+  CHECK(status_of(put).ok());
+  CHECK(peer.store.has_chunk(hash_of(data)));
+  CHECK(fs::is_empty(peer.dir / "tmp"));
 }
 
 TEST_CASE("bad bytes sent down a pipeline are refused by its tail and kept by no peer") {

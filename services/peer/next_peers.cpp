@@ -1,0 +1,123 @@
+#include "services/peer/next_peers.h"
+
+#include "common/limits.h"
+
+namespace p2p::peer {
+
+namespace {
+
+// DEALERs a worker keeps open; one with nothing waiting is closed to make
+// room, so a client naming many endpoints cannot make a worker hoard sockets.
+constexpr std::size_t kMaxLinks = 32;
+// Replies read from one socket per collect(): the others and the worker's
+// own requests are not starved by one busy next peer.
+constexpr int kReadBatch = 64;
+
+}  // namespace
+
+NextPeers::NextPeers(zmq::context_t& ctx, std::chrono::milliseconds timeout) : ctx_(ctx), timeout_(timeout) {}
+
+Result<NextPeers::Link*> NextPeers::link_to(const std::string& endpoint) {
+  if (auto it = links_.find(endpoint); it != links_.end()) return &it->second;
+  if (links_.size() >= kMaxLinks) {
+    auto idle = links_.begin();
+    while (idle != links_.end() && idle->second.waiting > 0) ++idle;
+    if (idle == links_.end())
+      return Status{ErrorCode::kForwardFailed, endpoint + ": " + std::to_string(kMaxLinks) + " next peers busy at once"};
+    links_.erase(idle);
+  }
+  try {
+    zmq::socket_t s = make_socket(ctx_, zmq::socket_type::dealer, limits::kMaxDataPlaneMessage);
+    s.connect(endpoint);
+    return &links_.emplace(endpoint, Link{std::move(s), 0}).first->second;
+  } catch (const zmq::error_t& e) {
+    return Status{ErrorCode::kForwardFailed, endpoint + ": " + e.what()};
+  }
+}
+
+Result<std::uint64_t> NextPeers::send(const std::string& endpoint, proto::Command command, zmq::message_t body,
+                                      zmq::message_t* data) {
+  Result<Link*> link = link_to(endpoint);
+  if (!link.ok()) return link.status();
+  const std::uint64_t seq = ++seq_;
+  Status s = codec::send_envelope(link.value()->socket, codec::Layout::kDealer, nullptr, command, seq,
+                                  std::move(body), data, zmq::send_flags::dontwait);
+  if (!s.ok()) {
+    // A full queue: the next peer reads nothing, and its other requests are
+    // answered (by the next collect) rather than at their timeouts. The
+    // socket is closed too because a send that failed after its first frame
+    // would leave a torn message in it.
+    drop(endpoint, s.to_string(), dropped_);
+    return Status{ErrorCode::kForwardFailed, endpoint + ": " + s.to_string()};
+  }
+  ++link.value()->waiting;
+  waiting_.emplace(seq, Waiting{endpoint, Clock::now() + timeout_});
+  return seq;
+}
+
+void NextPeers::add_poll_items(std::vector<zmq::pollitem_t>& items) {
+  polled_.clear();
+  for (auto& [endpoint, link] : links_) {
+    if (link.waiting == 0) continue;
+    items.push_back({link.socket.handle(), 0, ZMQ_POLLIN, 0});
+    polled_.push_back(endpoint);
+  }
+}
+
+Clock::time_point NextPeers::next_deadline() const {
+  if (!dropped_.empty()) return Clock::now();
+  return waiting_.empty() ? Clock::time_point::max() : waiting_.begin()->second.deadline;
+}
+
+void NextPeers::answer(std::map<std::uint64_t, Waiting>::iterator it, Result<codec::Envelope> reply,
+                       std::vector<Answer>& out) {
+  if (auto link = links_.find(it->second.endpoint); link != links_.end() && link->second.waiting > 0)
+    --link->second.waiting;
+  out.push_back(Answer{it->first, std::move(reply)});
+  waiting_.erase(it);
+}
+
+void NextPeers::drop(const std::string& endpoint, const std::string& why, std::vector<Answer>& out) {
+  links_.erase(endpoint);
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    auto next = std::next(it);
+    if (it->second.endpoint == endpoint) answer(it, Status{ErrorCode::kForwardFailed, endpoint + ": " + why}, out);
+    it = next;
+  }
+}
+
+void NextPeers::collect(const std::vector<zmq::pollitem_t>& items, std::size_t first, Clock::time_point now,
+                        std::vector<Answer>& out) {
+  for (Answer& a : dropped_) out.push_back(std::move(a));
+  dropped_.clear();
+  for (std::size_t i = 0; i < polled_.size() && first + i < items.size(); ++i) {
+    if (!(items[first + i].revents & ZMQ_POLLIN)) continue;
+    const std::string& endpoint = polled_[i];
+    for (int n = 0; n < kReadBatch; ++n) {
+      auto link = links_.find(endpoint);
+      if (link == links_.end()) break;
+      codec::Envelope reply;
+      Status s = codec::recv_envelope(link->second.socket, codec::Layout::kDealer, &reply);
+      if (s.code() == ErrorCode::kTimeout) break;
+      if (!s.ok()) {
+        drop(endpoint, "bad reply: " + s.to_string(), out);
+        break;
+      }
+      auto it = waiting_.find(reply.seq);
+      if (it == waiting_.end() || it->second.endpoint != endpoint) continue;  // answered already, by its timeout
+      if (reply.cmd() == proto::Command::kError)
+        answer(it, Status{ErrorCode::kForwardFailed, endpoint + ": " + codec::error_from(reply).to_string()}, out);
+      else if (reply.cmd() != proto::Command::kOk)
+        answer(it, Status{ErrorCode::kForwardFailed, endpoint + ": unexpected reply command"}, out);
+      else
+        answer(it, std::move(reply), out);
+    }
+  }
+  while (!waiting_.empty() && waiting_.begin()->second.deadline <= now) {
+    auto it = waiting_.begin();
+    const std::string why = it->second.endpoint + ": no reply within " + std::to_string(timeout_.count()) + " ms";
+    answer(it, Status{ErrorCode::kForwardFailed, why}, out);
+  }
+}
+
+}  // namespace p2p::peer

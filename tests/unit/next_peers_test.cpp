@@ -1,0 +1,135 @@
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/codec.h"
+#include "common/limits.h"
+#include "common/sockets.h"
+#include "services/peer/next_peers.h"
+
+using namespace p2p;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A next peer played by the test: a ROUTER that answers when told to.
+struct FakeNextPeer {
+  zmq::socket_t socket;
+  std::string endpoint;
+
+  explicit FakeNextPeer(zmq::context_t& ctx)
+      : socket(make_socket(ctx, zmq::socket_type::router, limits::kMaxDataPlaneMessage)) {
+    socket.bind("tcp://127.0.0.1:*");
+    endpoint = bound_endpoint(socket);
+  }
+
+  codec::Envelope take() {
+    codec::Envelope request;
+    REQUIRE(codec::recv_envelope_until(socket, codec::Layout::kRouter, Clock::now() + 5000ms, &request).ok());
+    return request;
+  }
+};
+
+// Polls `next` until it hands out at least one answer, or 5 s pass.
+std::vector<peer::NextPeers::Answer> answers_of(peer::NextPeers& next) {
+  std::vector<peer::NextPeers::Answer> out;
+  const auto deadline = Clock::now() + 5000ms;
+  while (out.empty() && Clock::now() < deadline) {
+    std::vector<zmq::pollitem_t> items;
+    next.add_poll_items(items);
+    zmq::poll(items, std::min(until(next.next_deadline()), until(deadline)));
+    next.collect(items, 0, Clock::now(), out);
+  }
+  return out;
+}
+
+zmq::message_t ping() { return codec::encode(proto::Empty{}); }
+
+}  // namespace
+
+TEST_CASE("answers from a next peer are matched to their requests by seq") {
+  zmq::context_t ctx;
+  FakeNextPeer fake(ctx);
+  peer::NextPeers next(ctx, 5000ms);
+  Result<std::uint64_t> first = next.send(fake.endpoint, proto::Command::kPing, ping(), nullptr);
+  Result<std::uint64_t> second = next.send(fake.endpoint, proto::Command::kPing, ping(), nullptr);
+  REQUIRE(first.ok());
+  REQUIRE(second.ok());
+  CHECK(next.waiting() == 2);
+  codec::Envelope r1 = fake.take(), r2 = fake.take();
+  // Answered in the other order, the second with a body the first lacks.
+  REQUIRE(codec::send_reply(fake.socket, codec::Layout::kRouter, r2, proto::FileRef{Hash{}}).ok());
+  std::vector<peer::NextPeers::Answer> got = answers_of(next);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].seq == second.value());
+  REQUIRE(got[0].reply.ok());
+  proto::FileRef ref;
+  CHECK(codec::decode(got[0].reply->body, &ref).ok());
+  REQUIRE(codec::send_reply(fake.socket, codec::Layout::kRouter, r1, proto::Empty{}).ok());
+  got = answers_of(next);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].seq == first.value());
+  CHECK(got[0].reply.ok());
+  CHECK(next.waiting() == 0);
+}
+
+TEST_CASE("an ERROR from the next peer is forward_failed with its reason") {
+  zmq::context_t ctx;
+  FakeNextPeer fake(ctx);
+  peer::NextPeers next(ctx, 5000ms);
+  REQUIRE(next.send(fake.endpoint, proto::Command::kPing, ping(), nullptr).ok());
+  codec::Envelope request = fake.take();
+  REQUIRE(codec::send_error(fake.socket, codec::Layout::kRouter, request, {ErrorCode::kNoSpace, "disk full"}).ok());
+  std::vector<peer::NextPeers::Answer> got = answers_of(next);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].reply.status().code() == ErrorCode::kForwardFailed);
+  CHECK(got[0].reply.status().message() == fake.endpoint + ": no_space: disk full");
+}
+
+TEST_CASE("a request the next peer does not answer in time fails and its late answer is dropped") {
+  zmq::context_t ctx;
+  FakeNextPeer fake(ctx);
+  peer::NextPeers next(ctx, 100ms);
+  Result<std::uint64_t> slow = next.send(fake.endpoint, proto::Command::kPing, ping(), nullptr);
+  REQUIRE(slow.ok());
+  codec::Envelope late = fake.take();
+  std::vector<peer::NextPeers::Answer> got = answers_of(next);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].seq == slow.value());
+  CHECK(got[0].reply.status().code() == ErrorCode::kForwardFailed);
+  CHECK(got[0].reply.status().message() == fake.endpoint + ": no reply within 100 ms");
+
+  // The late answer reaches the same socket before the next request's answer:
+  // only the latter is handed out.
+  REQUIRE(codec::send_reply(fake.socket, codec::Layout::kRouter, late, proto::Empty{}).ok());
+  Result<std::uint64_t> again = next.send(fake.endpoint, proto::Command::kPing, ping(), nullptr);
+  REQUIRE(again.ok());
+  REQUIRE(codec::send_reply(fake.socket, codec::Layout::kRouter, fake.take(), proto::Empty{}).ok());
+  got = answers_of(next);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].seq == again.value());
+  CHECK(got[0].reply.ok());
+}
+
+TEST_CASE("a malformed reply fails every request waiting on that next peer") {
+  zmq::context_t ctx;
+  FakeNextPeer fake(ctx);
+  peer::NextPeers next(ctx, 5000ms);
+  REQUIRE(next.send(fake.endpoint, proto::Command::kPing, ping(), nullptr).ok());
+  REQUIRE(next.send(fake.endpoint, proto::Command::kPing, ping(), nullptr).ok());
+  codec::Envelope request = fake.take();
+  (void)fake.take();
+  // [routing][empty][not a header]
+  for (auto& r : request.routing) fake.socket.send(r, zmq::send_flags::sndmore);
+  fake.socket.send(zmq::message_t{}, zmq::send_flags::sndmore);
+  fake.socket.send(zmq::str_buffer("garbage"), zmq::send_flags::none);
+  std::vector<peer::NextPeers::Answer> got = answers_of(next);
+  REQUIRE(got.size() == 2);
+  for (const auto& a : got) {
+    CHECK(a.reply.status().code() == ErrorCode::kForwardFailed);
+    CHECK(a.reply.status().message().find("bad reply") != std::string::npos);
+  }
+  CHECK(next.waiting() == 0);
+}
