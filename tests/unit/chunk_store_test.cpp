@@ -359,6 +359,30 @@ TEST_CASE("a discarded staged chunk leaves no file and frees its reservation") {
   CHECK(fs::is_empty(dir.path() / "chunks"));
 }
 
+TEST_CASE("a staged chunk is kept only if its bytes on disk match its hash") {
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store(dir.path(), 1 << 20);
+  load_ok(store);
+  // Both sides of the O_DIRECT threshold: the bytes are read back either way.
+  for (std::size_t size : {std::size_t{6000}, std::size_t{200000}}) {
+    const std::string good = bytes_of(size, 'i');
+    Result<ChunkStore::StagedChunk> intact = store.stage_chunk(hash_of(good), good.data(), good.size());
+    REQUIRE(intact.ok());
+    REQUIRE(store.keep_if_intact(intact.value()).ok());
+    CHECK(store.has_chunk(hash_of(good)));
+
+    // Bytes that do not match the hash they were staged under.
+    const std::string bad = bytes_of(size, 'j');
+    const Hash claimed = hash_of(bytes_of(size, 'k'));
+    Result<ChunkStore::StagedChunk> torn = store.stage_chunk(claimed, bad.data(), bad.size());
+    REQUIRE(torn.ok());
+    CHECK(store.keep_if_intact(torn.value()).code() == ErrorCode::kBadChunk);
+    CHECK_FALSE(store.has_chunk(claimed));
+  }
+  CHECK(fs::is_empty(dir.path() / "tmp"));
+  CHECK(store.stored_bytes() == 206000);
+}
+
 TEST_CASE("chunks of sizes around the disk block read back exactly") {
   TempDir dir{"p2p-chunk-store-test"};
   ChunkStore store(dir.path(), 16 << 20);
