@@ -104,7 +104,11 @@ std::optional<Manifest> decode_manifest(const std::string& bytes) {
 
 }  // namespace
 
-ChunkStore::ChunkStore(fs::path dir, std::uint64_t capacity) : dir_(std::move(dir)), capacity_(capacity) {}
+ChunkStore::ChunkStore(fs::path dir, std::uint64_t capacity)
+    : dir_(std::move(dir)),
+      capacity_(capacity),
+      data_sync_([this] { return sync_chunks(); }),
+      manifest_dir_sync_([this] { return fsync_dir(dir_ / "manifests"); }) {}
 
 fs::path ChunkStore::chunk_path_in(const fs::path& dir, const Hash& hash) {
   std::string hex = hash.hex();
@@ -139,7 +143,6 @@ Status ChunkStore::write_tmp(const fs::path& tmp, const void* data, std::size_t 
     } else if (Status w = write_all(fd.get(), data, size, tmp); !w.ok()) {
       return w;
     }
-    if (kind == FileKind::kManifest && ::fsync(fd.get()) != 0) return errno_status("fsync", tmp, errno);
     if (fd.close() != 0) return errno_status("close", tmp, errno);
     return Status::Ok();
   }();
@@ -154,7 +157,7 @@ Status ChunkStore::install(const fs::path& tmp, const fs::path& final_path, File
     if (ec) return {ErrorCode::kIo, "mkdir " + final_path.parent_path().string() + ": " + ec.message()};
     if (::rename(tmp.c_str(), final_path.c_str()) != 0) return errno_status("rename", final_path, errno);
     if (kind == FileKind::kChunk) return Status::Ok();  // synced with its file's manifest
-    return fsync_dir(final_path.parent_path());
+    return manifest_dir_sync_.sync();
   }();
   if (!s.ok()) ::unlink(tmp.c_str());
   return s;
@@ -167,11 +170,6 @@ Status ChunkStore::sync_chunks() {
   return Status::Ok();
 }
 
-Status ChunkStore::write_durably(const fs::path& final_path, const void* data, std::size_t size) {
-  fs::path tmp = tmp_path();
-  if (Status s = write_tmp(tmp, data, size, FileKind::kManifest); !s.ok()) return s;
-  return install(tmp, final_path, FileKind::kManifest);
-}
 
 Result<ChunkStore::LoadReport> ChunkStore::load() {
   try {
@@ -364,10 +362,17 @@ Status ChunkStore::put_manifest(const Manifest& manifest) {
   Hash id = manifest.file_id();
   msgpack::sbuffer buf;
   msgpack::pack(buf, manifest);
-  // The file's chunks first: they were written without fsync, so a manifest
-  // on disk never names chunks a crash could lose.
-  if (Status s = sync_chunks(); !s.ok()) return s;
-  if (Status s = write_durably(manifest_path(id), buf.data(), buf.size()); !s.ok()) return s;
+  // One file-system sync makes the file's chunks (written without fsync) and
+  // the manifest's bytes durable before the manifest gets its name, so a
+  // manifest on disk never names chunks a crash could lose. Then the rename
+  // is made durable. Commits running at once share both flushes.
+  const fs::path tmp = tmp_path();
+  if (Status s = write_tmp(tmp, buf.data(), buf.size(), FileKind::kManifest); !s.ok()) return s;
+  if (Status s = data_sync_.sync(); !s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  if (Status s = install(tmp, manifest_path(id), FileKind::kManifest); !s.ok()) return s;
   std::lock_guard lock(mu_);
   manifests_[id] = manifest;
   return Status::Ok();
@@ -439,7 +444,7 @@ Result<ChunkStore::RemoveReport> ChunkStore::remove_file(const Hash& file_id) {
   }
   // The manifest must not come back after a crash; chunk files may (load()
   // keeps them as unreferenced chunks), so only the manifest directory is synced.
-  if (Status s = fsync_dir(dir_ / "manifests"); !s.ok())
+  if (Status s = manifest_dir_sync_.sync(); !s.ok())
     P2P_WARN("store: removal of %s may not survive a crash: %s", file_id.hex().c_str(), s.to_string().c_str());
   return report;
 }

@@ -6,11 +6,13 @@
 // Every file is written to tmp/ and renamed into place, so a crash leaves
 // either the whole file or nothing under its final name (load() re-hashes
 // chunks, so a torn one is dropped). Durability is per file, not per chunk:
-// chunks are written without fsync (with O_DIRECT from 64 KiB), and
-// put_manifest() syncs the file system (syncfs) before it writes the manifest
-// durably (fsync, rename, fsync of the directory). Two fsyncs per chunk made a 1 GiB put at k=3
-// take 4.0-4.3 s against 2.6 s with one sync per file (docs/performance.md).
-// A manifest on disk therefore never names a chunk a crash could lose.
+// chunks are written without fsync (with O_DIRECT from 64 KiB). put_manifest()
+// writes the manifest to tmp/, syncs the file system (syncfs: the chunks and
+// the manifest's bytes), renames the manifest into place and fsyncs its
+// directory; commits running at once share each of those two flushes. Two
+// fsyncs per chunk made a 1 GiB put at k=3 take 4.0-4.3 s against 2.6 s with
+// one sync per file (docs/performance.md). A manifest on disk therefore never
+// names a chunk a crash could lose.
 //
 // Thread-safety: every method may be called from any thread at once (transfer
 // workers store and read concurrently). A mutex guards the in-memory index;
@@ -32,6 +34,7 @@
 #include "common/hash.h"
 #include "common/manifest.h"
 #include "common/status.h"
+#include "common/sync_group.h"
 
 namespace p2p {
 
@@ -90,8 +93,8 @@ class ChunkStore {
   Result<zmq::message_t> read_chunk(const Hash& hash) const;
   bool has_chunk(const Hash& hash) const;
 
-  // Makes every chunk written so far durable (syncfs), then stores the
-  // manifest durably under its file id. REQUIRES: manifest.validate().
+  // Makes every chunk written so far durable with the manifest, then names
+  // the manifest by its file id, durably. REQUIRES: manifest.validate().
   Status put_manifest(const Manifest& manifest);
   Result<Manifest> manifest(const Hash& file_id) const;
   std::vector<Manifest> manifests() const;
@@ -128,18 +131,16 @@ class ChunkStore {
   std::filesystem::path chunk_path(const Hash& hash) const;
   std::filesystem::path manifest_path(const Hash& file_id) const;
   std::filesystem::path tmp_path();
-  // Writes `data` to a new tmp file, fsyncs it, renames it to `final_path`
-  // and fsyncs the directory.
-  Status write_durably(const std::filesystem::path& final_path, const void* data, std::size_t size);
   // kChunk: through O_DIRECT when it has kDirectMinBytes or more and the file
-  // system has it (common/direct_io.h says why), no fsync of the file or its
-  // directory (sync_chunks does it).
-  // kManifest: buffered, fsync'ed, directory fsync'ed.
+  // system has it (common/direct_io.h says why); neither the file nor its
+  // directory is fsync'ed (its file's COMMIT syncs the file system).
+  // kManifest: buffered and synced by data_sync_ before install(), which
+  // fsyncs the manifest directory through manifest_dir_sync_.
   enum class FileKind { kChunk, kManifest };
-  // The two halves of write_durably. Both unlink `tmp` when they fail.
+  // Writing a file durably in two halves. Both unlink `tmp` when they fail.
   Status write_tmp(const std::filesystem::path& tmp, const void* data, std::size_t size, FileKind kind);
   Status install(const std::filesystem::path& tmp, const std::filesystem::path& final_path, FileKind kind);
-  // syncfs of the data dir's file system: every chunk written so far is durable.
+  // syncfs of the data dir's file system: every file written so far is durable.
   Status sync_chunks();
   void unreserve(std::size_t size);
   Status load_chunks(LoadReport* report);
@@ -153,6 +154,8 @@ class ChunkStore {
   std::uint64_t stored_bytes_ = 0;                              // guarded by mu_
   std::uint64_t reserved_bytes_ = 0;                            // guarded by mu_: puts in progress
   std::uint64_t tmp_counter_ = 0;                               // guarded by mu_
+  SyncGroup data_sync_;          // sync_chunks(), shared by the commits running at once
+  SyncGroup manifest_dir_sync_;  // fsync of manifests/, shared likewise
 };
 
 }  // namespace p2p
