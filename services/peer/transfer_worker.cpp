@@ -10,10 +10,6 @@ namespace p2p::peer {
 
 namespace {
 
-// Steps one worker keeps waiting on next peers. Each may still hold its
-// forwarded chunk (up to 1 MiB) in a next peer's send queue, so this bounds
-// that memory at 64 MiB a worker: the windows of 8 puts of big files.
-constexpr std::size_t kMaxSteps = 64;
 // Requests taken from the proxy per loop round, so that next peers' answers
 // are not left waiting behind a burst of new requests.
 constexpr int kRequestBatch = 16;
@@ -149,9 +145,9 @@ Result<TransferWorker::Reply> TransferWorker::get_chunk(const codec::Envelope& r
 }
 
 Status TransferWorker::room_for_step() const {
-  if (steps_.size() < kMaxSteps) return Status::Ok();
+  if (steps_.size() < kMaxWorkerSteps) return Status::Ok();
   return {ErrorCode::kUnavailable,
-          "peer is busy: " + std::to_string(kMaxSteps) + " pipeline steps wait on next peers"};
+          "peer is busy: " + std::to_string(kMaxWorkerSteps) + " pipeline steps wait on next peers"};
 }
 
 TransferWorker::Outcome TransferWorker::put_chunk(codec::Envelope& request) {

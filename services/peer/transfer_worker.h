@@ -30,6 +30,12 @@
 
 namespace p2p::peer {
 
+// Steps one worker keeps waiting on next peers; beyond them a forwarded write
+// is refused as unavailable. Each may still hold its forwarded chunk (up to
+// 1 MiB) in a next peer's send queue, so this bounds that memory at 64 MiB a
+// worker: the windows of 8 puts of big files.
+inline constexpr std::size_t kMaxWorkerSteps = 64;
+
 struct WorkerConfig {
   std::string backend_endpoint;  // the proxy's inproc DEALER
   std::string peer_id;           // reported in CommitReply
@@ -77,7 +83,7 @@ class TransferWorker {
   void finish(NextPeers::Answer& answer);
   Result<Reply> finish_put_chunk(Step& step, Result<codec::Envelope>& answer);
   Result<Reply> finish_commit(Step& step, Result<codec::Envelope>& answer);
-  // kUnavailable when kMaxSteps wait already.
+  // kUnavailable when kMaxWorkerSteps wait already.
   Status room_for_step() const;
   void send_reply(const codec::Envelope& request, Result<Reply> reply);
   void notify_committed(const Hash& file_id);

@@ -13,6 +13,7 @@
 #include "common/sha256.h"
 #include "common/sockets.h"
 #include "services/peer/transfer_service.h"
+#include "services/peer/transfer_worker.h"
 
 using namespace p2p;
 using namespace std::chrono_literals;
@@ -274,6 +275,33 @@ TEST_CASE("a worker whose pipeline step waits on the next peer serves other requ
   CHECK(status_of(put).ok());
   CHECK(peer.store.has_chunk(hash_of(data)));
   CHECK(fs::is_empty(peer.dir / "tmp"));
+}
+
+TEST_CASE("a worker with 64 steps waiting refuses the next forwarded write as unavailable") {
+  zmq::context_t ctx;
+  Peer peer(ctx, 64 << 20, /*forward_timeout=*/20000ms, /*workers=*/1);
+  Client client(ctx, peer.endpoint);
+  zmq::socket_t next = make_socket(ctx, zmq::socket_type::router, limits::kMaxDataPlaneMessage);
+  next.bind("tcp://127.0.0.1:*");
+  constexpr int kSteps = static_cast<int>(peer::kMaxWorkerSteps);
+  for (int i = 0; i <= kSteps; ++i) {
+    const std::string data = bytes_of(3000, static_cast<char>(i));
+    zmq::message_t frame(data.data(), data.size());
+    REQUIRE(codec::send_envelope(client.socket, codec::Layout::kDealer, nullptr, proto::Command::kPutChunk, ++client.seq,
+                                 codec::encode(proto::PutChunkRequest{hash_of(data), {bound_endpoint(next)}}), &frame)
+                .ok());
+  }
+  // The first 64 reach the next peer and wait; the 65th is refused at once.
+  std::vector<codec::Envelope> forwarded(kSteps);
+  for (auto& f : forwarded)
+    REQUIRE(codec::recv_envelope_until(next, codec::Layout::kRouter, Clock::now() + 5000ms, &f).ok());
+  codec::Envelope refused = client.receive();
+  CHECK(refused.seq == kSteps + 1);
+  CHECK(status_of(refused).code() == ErrorCode::kUnavailable);
+
+  for (auto& f : forwarded) REQUIRE(codec::send_reply(next, codec::Layout::kRouter, f, proto::Empty{}).ok());
+  for (int i = 0; i < kSteps; ++i) CHECK(status_of(client.receive()).ok());
+  CHECK(peer.store.chunk_count() == kSteps);
 }
 
 TEST_CASE("bad bytes sent down a pipeline are refused by its tail and kept by no peer") {
