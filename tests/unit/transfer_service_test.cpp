@@ -61,6 +61,8 @@ struct Peer {
   }
 };
 
+Hash hash_of(const std::string& s) { return sha256(s.data(), s.size()); }
+
 // A client DEALER speaking to one peer.
 struct Client {
   zmq::socket_t socket;
@@ -82,6 +84,20 @@ struct Client {
     }
     REQUIRE(s.ok());
     return reply;
+  }
+
+  // Sends PUT_CHUNK{SHA-256 of data, forward} + data as request `seq`, and
+  // does not wait for the reply.
+  void send_put(std::uint64_t seq, const std::string& data, std::vector<std::string> forward = {}) {
+    zmq::message_t frame(data.data(), data.size());
+    REQUIRE(codec::send_envelope(socket, codec::Layout::kDealer, nullptr, proto::Command::kPutChunk, seq,
+                                 codec::encode(proto::PutChunkRequest{hash_of(data), std::move(forward)}), &frame)
+                .ok());
+  }
+  void send_ping(std::uint64_t seq) {
+    REQUIRE(codec::send_envelope(socket, codec::Layout::kDealer, nullptr, proto::Command::kPing, seq,
+                                 codec::encode(proto::Empty{}))
+                .ok());
   }
 
   template <class T>
@@ -106,8 +122,6 @@ std::string bytes_of(std::size_t size, char seed) {
   for (std::size_t i = 0; i < size; ++i) s[i] = static_cast<char>(seed + i * 13 + i / 101);
   return s;
 }
-
-Hash hash_of(const std::string& s) { return sha256(s.data(), s.size()); }
 
 Manifest one_chunk_manifest(const std::string& name, const std::string& chunk) {
   Manifest m;
@@ -221,11 +235,8 @@ TEST_CASE("pipelines that cross two peers in opposite orders do not wait on each
     for (Client* c : {&to_a, &to_b}) {
       const std::string data = bytes_of(8000 + i, static_cast<char>(c == &to_a ? 'a' + i : 'A' + i));
       const std::string& next = c == &to_a ? b.endpoint : a.endpoint;
-      zmq::message_t frame(data.data(), data.size());
       hashes.push_back(hash_of(data));
-      REQUIRE(codec::send_envelope(c->socket, codec::Layout::kDealer, nullptr, proto::Command::kPutChunk, ++c->seq,
-                                   codec::encode(proto::PutChunkRequest{hashes.back(), {next}}), &frame)
-                  .ok());
+      c->send_put(++c->seq, data, {next});
     }
   }
   for (Client* c : {&to_a, &to_b}) {
@@ -251,18 +262,13 @@ TEST_CASE("a worker whose pipeline step waits on the next peer serves other requ
   zmq::socket_t next = make_socket(ctx, zmq::socket_type::router, limits::kMaxDataPlaneMessage);
   next.bind("tcp://127.0.0.1:*");
   const std::string data = bytes_of(5000, 'w');
-  zmq::message_t frame(data.data(), data.size());
-  REQUIRE(codec::send_envelope(client.socket, codec::Layout::kDealer, nullptr, proto::Command::kPutChunk, 1,
-                               codec::encode(proto::PutChunkRequest{hash_of(data), {bound_endpoint(next)}}), &frame)
-              .ok());
+  client.send_put(1, data, {bound_endpoint(next)});
   codec::Envelope forwarded;
   REQUIRE(codec::recv_envelope_until(next, codec::Layout::kRouter, Clock::now() + 5000ms, &forwarded).ok());
   CHECK(forwarded.cmd() == proto::Command::kPutChunk);
   CHECK(forwarded.data.to_string() == data);
 
-  REQUIRE(codec::send_envelope(client.socket, codec::Layout::kDealer, nullptr, proto::Command::kPing, 2,
-                               codec::encode(proto::Empty{}))
-              .ok());
+  client.send_ping(2);
   codec::Envelope pong = client.receive();
   CHECK(pong.seq == 2);
   CHECK(status_of(pong).ok());
@@ -284,13 +290,7 @@ TEST_CASE("a worker with 64 steps waiting refuses the next forwarded write as un
   zmq::socket_t next = make_socket(ctx, zmq::socket_type::router, limits::kMaxDataPlaneMessage);
   next.bind("tcp://127.0.0.1:*");
   constexpr int kSteps = static_cast<int>(peer::kMaxWorkerSteps);
-  for (int i = 0; i <= kSteps; ++i) {
-    const std::string data = bytes_of(3000, static_cast<char>(i));
-    zmq::message_t frame(data.data(), data.size());
-    REQUIRE(codec::send_envelope(client.socket, codec::Layout::kDealer, nullptr, proto::Command::kPutChunk, ++client.seq,
-                                 codec::encode(proto::PutChunkRequest{hash_of(data), {bound_endpoint(next)}}), &frame)
-                .ok());
-  }
+  for (int i = 0; i <= kSteps; ++i) client.send_put(++client.seq, bytes_of(3000, static_cast<char>(i)), {bound_endpoint(next)});
   // The first 64 reach the next peer and wait; the 65th is refused at once.
   std::vector<codec::Envelope> forwarded(kSteps);
   for (auto& f : forwarded)
@@ -436,12 +436,7 @@ TEST_CASE("pipelined requests are all answered, matched by seq") {
   Client client(ctx, peer.endpoint);
   std::vector<std::string> chunks;
   for (int i = 0; i < 16; ++i) chunks.push_back(bytes_of(20000 + i, static_cast<char>('a' + i)));
-  for (std::size_t i = 0; i < chunks.size(); ++i) {
-    zmq::message_t data(chunks[i].data(), chunks[i].size());
-    REQUIRE(codec::send_envelope(client.socket, codec::Layout::kDealer, nullptr, proto::Command::kPutChunk, 100 + i,
-                                 codec::encode(proto::PutChunkRequest{hash_of(chunks[i]), {}}), &data)
-                .ok());
-  }
+  for (std::size_t i = 0; i < chunks.size(); ++i) client.send_put(100 + i, chunks[i]);
   std::set<std::uint64_t> answered;
   for (std::size_t i = 0; i < chunks.size(); ++i) {
     codec::Envelope reply = client.receive();
@@ -460,17 +455,11 @@ TEST_CASE("stopping refuses new requests but answers those in flight") {
   // has the chunk, the worker is waiting downstream, with request 1 in flight.
   zmq::socket_t next = make_socket(ctx, zmq::socket_type::router, limits::kMaxDataPlaneMessage);
   next.bind("tcp://127.0.0.1:*");
-  std::string data = bytes_of(5000, 'd');
-  zmq::message_t frame(data.data(), data.size());
-  REQUIRE(codec::send_envelope(client.socket, codec::Layout::kDealer, nullptr, proto::Command::kPutChunk, 1,
-                               codec::encode(proto::PutChunkRequest{hash_of(data), {bound_endpoint(next)}}), &frame)
-              .ok());
+  client.send_put(1, bytes_of(5000, 'd'), {bound_endpoint(next)});
   std::vector<zmq::pollitem_t> items{{next.handle(), 0, ZMQ_POLLIN, 0}};
   REQUIRE(zmq::poll(items, 5000ms) == 1);
   peer.service->stop();
-  REQUIRE(codec::send_envelope(client.socket, codec::Layout::kDealer, nullptr, proto::Command::kPing, 2,
-                               codec::encode(proto::Empty{}))
-              .ok());
+  client.send_ping(2);
   std::map<std::uint64_t, Status> replies;
   for (int i = 0; i < 2; ++i) {
     codec::Envelope reply = client.receive();
