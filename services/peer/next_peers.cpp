@@ -23,7 +23,8 @@ Result<NextPeers::Link*> NextPeers::link_to(const std::string& endpoint) {
     auto idle = links_.begin();
     while (idle != links_.end() && idle->second.waiting > 0) ++idle;
     if (idle == links_.end())
-      return Status{ErrorCode::kForwardFailed, endpoint + ": " + std::to_string(kMaxLinks) + " next peers busy at once"};
+      return Status{ErrorCode::kForwardFailed,
+                    endpoint + ": " + std::to_string(kMaxLinks) + " next peers busy at once"};
     links_.erase(idle);
   }
   try {

@@ -290,7 +290,8 @@ TEST_CASE("a worker with 64 steps waiting refuses the next forwarded write as un
   zmq::socket_t next = make_socket(ctx, zmq::socket_type::router, limits::kMaxDataPlaneMessage);
   next.bind("tcp://127.0.0.1:*");
   constexpr int kSteps = static_cast<int>(peer::kMaxWorkerSteps);
-  for (int i = 0; i <= kSteps; ++i) client.send_put(++client.seq, bytes_of(3000, static_cast<char>(i)), {bound_endpoint(next)});
+  for (int i = 0; i <= kSteps; ++i)
+    client.send_put(++client.seq, bytes_of(3000, static_cast<char>(i)), {bound_endpoint(next)});
   // The first 64 reach the next peer and wait; the 65th is refused at once.
   std::vector<codec::Envelope> forwarded(kSteps);
   for (auto& f : forwarded)
