@@ -93,7 +93,7 @@ Status recv_envelope(zmq::socket_t& socket, Layout layout, Envelope* out, zmq::r
         }
       }
       if (!next()) return {ErrorCode::kBadRequest, "no header frame"};
-    } else if (layout == Layout::kDealer) {
+    } else {
       if (frame.size() != 0) {
         drain(socket, more);
         return {ErrorCode::kBadRequest, "missing empty delimiter"};
@@ -152,10 +152,8 @@ Status send_envelope(zmq::socket_t& socket, Layout layout, const std::vector<zmq
         if (Status s = send_part(copy, more); !s.ok()) return s;
       }
     }
-    if (layout != Layout::kRep) {
-      zmq::message_t delimiter;
-      if (Status s = send_part(delimiter, more); !s.ok()) return s;
-    }
+    zmq::message_t delimiter;
+    if (Status s = send_part(delimiter, more); !s.ok()) return s;
     zmq::message_t header = encode(Header{proto::kVersion, static_cast<std::uint8_t>(command), seq});
     if (Status s = send_part(header, more); !s.ok()) return s;
     if (Status s = send_part(body, data ? more : flags); !s.ok()) return s;

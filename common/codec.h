@@ -24,9 +24,9 @@ namespace p2p::codec {
 
 // Which envelope a socket type sees around [header][body][data?].
 enum class Layout {
-  kRouter,  // [routing...][empty] ...   ROUTER sockets
+  kRouter,  // [routing...][empty] ...   ROUTER sockets, and the transfer workers' DEALERs
+            //                           (the proxy passes the ROUTER's frames on as they are)
   kDealer,  // [empty] ...               DEALER sockets (we always add the delimiter)
-  kRep,     // ...                       REP sockets (libzmq strips the envelope)
 };
 
 // The header frame. Public for tools that frame messages themselves

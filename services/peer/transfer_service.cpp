@@ -162,9 +162,9 @@ void TransferService::run_proxy(zmq::socket_t& frontend, zmq::socket_t& backend)
       }
 
       begin_drain();  // a request that arrives after stop() must see it
-      // Requests: client -> worker. Frames and version are checked here so
-      // that every malformed request still gets an ERROR (a REP socket would
-      // drop an envelope without a delimiter silently).
+      // Requests: client -> worker. Frames and version are checked here, so
+      // every malformed request gets its ERROR from the proxy and workers see
+      // only whole envelopes.
       for (int i = 0; i < kProxyBatch && (items[0].revents & ZMQ_POLLIN); ++i) {
         codec::Envelope request;
         Status s = codec::recv_envelope(frontend, codec::Layout::kRouter, &request);
