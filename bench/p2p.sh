@@ -24,10 +24,14 @@
 #                            CPU time (all its threads) per request in that run
 #   tracker_zmq_req_s, tracker_zmq_p50_ms, tracker_zmq_p99_ms   the same with --wire zmq: libzmq DEALERs
 #   get1k_p50_ms, get1k_p99_ms   whole-process time of `p2p get` of a 1 KiB file, GET1K_RUNS runs
+#   puts4k_per_s, puts4k_p99_ms   p2p-load --clients PUT_CLIENTS --mix put=1 --sizes 4KiB:1 for PUT_S s,
+#                            k=3, no retries: puts whose write pipelines cross the same 3 peers at once
+#                            (measured last: its files do not grow the index the tracker steps search)
 # Every get is checked against its input's SHA-256.
 #
 # Environment: SIZE_MB (1024), BIG_MB (4096, 0 skips), RUNS (3), SMALL_FILES (1000),
-# TRACKER_CLIENTS (64), TRACKER_S (5), GET1K_RUNS (50), BUILD_DIR (build), PARTS_DIR, TMPDIR.
+# TRACKER_CLIENTS (64), TRACKER_S (5), GET1K_RUNS (50), PUT_CLIENTS (8), PUT_S (3), BUILD_DIR (build),
+# PARTS_DIR, TMPDIR.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -38,6 +42,8 @@ SMALL_FILES=${SMALL_FILES:-1000}
 TRACKER_CLIENTS=${TRACKER_CLIENTS:-64}
 TRACKER_S=${TRACKER_S:-5}
 GET1K_RUNS=${GET1K_RUNS:-50}
+PUT_CLIENTS=${PUT_CLIENTS:-8}
+PUT_S=${PUT_S:-3}
 BUILD_DIR=${BUILD_DIR:-build}
 BIN=$BUILD_DIR/bin
 START_TIMEOUT_S=15
@@ -223,3 +229,11 @@ done >"$work/tiny.txt"
 [[ $(sha256_of "$work/tiny.out") == "$want" ]] || die "get of tiny.bin: output differs from input!"
 emit get1k_p50_ms "$(percentile 50 <"$work/tiny.txt")" ms "" "$GET1K_RUNS runs"
 emit get1k_p99_ms "$(percentile 99 <"$work/tiny.txt")" ms "" "$GET1K_RUNS runs"
+
+say "puts of 4 KiB at k=3 by $PUT_CLIENTS p2p-load clients at once, ${PUT_S} s, no retries"
+"$BIN/p2p-load" --clients "$PUT_CLIENTS" --files 0 --sizes 4KiB:1 --mix put=1 --duration "$PUT_S" --retry-ms 0 \
+  --json "$work/puts.json" >"$work/puts.txt" 2>"$work/puts.log" ||
+  { cat "$work/puts.txt" "$work/puts.log" >&2; die "p2p-load (concurrent puts) failed"; }
+emit puts4k_per_s "$(jq '.ops.put.ops_per_s | round' "$work/puts.json")" puts/s "" \
+  "$(jq -r '"\(.ops.put.count) puts by '"$PUT_CLIENTS"' clients, p50 \(.ops.put.p50_ms) ms"' "$work/puts.json")"
+emit puts4k_p99_ms "$(jq '.ops.put.p99_ms' "$work/puts.json")" ms "" "max $(jq '.ops.put.max_ms' "$work/puts.json") ms"

@@ -170,7 +170,6 @@ Status ChunkStore::sync_chunks() {
   return Status::Ok();
 }
 
-
 Result<ChunkStore::LoadReport> ChunkStore::load() {
   try {
     std::error_code ec;
