@@ -17,11 +17,17 @@ constexpr int kReadBatch = 64;
 
 NextPeers::NextPeers(zmq::context_t& ctx, std::chrono::milliseconds timeout) : ctx_(ctx), timeout_(timeout) {}
 
-Result<NextPeers::Link*> NextPeers::link_to(const std::string& endpoint) {
+bool NextPeers::has_waiting(const std::string& endpoint) const {
+  for (const auto& [seq, w] : waiting_)
+    if (w.endpoint == endpoint) return true;
+  return false;
+}
+
+Result<zmq::socket_t*> NextPeers::link_to(const std::string& endpoint) {
   if (auto it = links_.find(endpoint); it != links_.end()) return &it->second;
   if (links_.size() >= kMaxLinks) {
     auto idle = links_.begin();
-    while (idle != links_.end() && idle->second.waiting > 0) ++idle;
+    while (idle != links_.end() && has_waiting(idle->first)) ++idle;
     if (idle == links_.end())
       return Status{ErrorCode::kForwardFailed,
                     endpoint + ": " + std::to_string(kMaxLinks) + " next peers busy at once"};
@@ -30,7 +36,7 @@ Result<NextPeers::Link*> NextPeers::link_to(const std::string& endpoint) {
   try {
     zmq::socket_t s = make_socket(ctx_, zmq::socket_type::dealer, limits::kMaxDataPlaneMessage);
     s.connect(endpoint);
-    return &links_.emplace(endpoint, Link{std::move(s), 0}).first->second;
+    return &links_.emplace(endpoint, std::move(s)).first->second;
   } catch (const zmq::error_t& e) {
     return Status{ErrorCode::kForwardFailed, endpoint + ": " + e.what()};
   }
@@ -38,10 +44,10 @@ Result<NextPeers::Link*> NextPeers::link_to(const std::string& endpoint) {
 
 Result<std::uint64_t> NextPeers::send(const std::string& endpoint, proto::Command command, zmq::message_t body,
                                       zmq::message_t* data) {
-  Result<Link*> link = link_to(endpoint);
+  Result<zmq::socket_t*> link = link_to(endpoint);
   if (!link.ok()) return link.status();
   const std::uint64_t seq = ++seq_;
-  Status s = codec::send_envelope(link.value()->socket, codec::Layout::kDealer, nullptr, command, seq,
+  Status s = codec::send_envelope(*link.value(), codec::Layout::kDealer, nullptr, command, seq,
                                   std::move(body), data, zmq::send_flags::dontwait);
   if (!s.ok()) {
     // A full queue: the next peer reads nothing, and its other requests are
@@ -51,16 +57,14 @@ Result<std::uint64_t> NextPeers::send(const std::string& endpoint, proto::Comman
     drop(endpoint, s.to_string(), dropped_);
     return Status{ErrorCode::kForwardFailed, endpoint + ": " + s.to_string()};
   }
-  ++link.value()->waiting;
   waiting_.emplace(seq, Waiting{endpoint, Clock::now() + timeout_});
   return seq;
 }
 
 void NextPeers::add_poll_items(std::vector<zmq::pollitem_t>& items) {
   polled_.clear();
-  for (auto& [endpoint, link] : links_) {
-    if (link.waiting == 0) continue;
-    items.push_back({link.socket.handle(), 0, ZMQ_POLLIN, 0});
+  for (auto& [endpoint, socket] : links_) {
+    items.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
     polled_.push_back(endpoint);
   }
 }
@@ -72,9 +76,7 @@ Clock::time_point NextPeers::next_deadline() const {
 
 void NextPeers::answer(std::map<std::uint64_t, Waiting>::iterator it, Result<codec::Envelope> reply,
                        std::vector<Answer>& out) {
-  if (auto link = links_.find(it->second.endpoint); link != links_.end() && link->second.waiting > 0)
-    --link->second.waiting;
-  out.push_back(Answer{it->first, std::move(reply)});
+  out.push_back(Answer{it->first, it->second.endpoint, std::move(reply)});
   waiting_.erase(it);
 }
 
@@ -98,7 +100,7 @@ void NextPeers::collect(const std::vector<zmq::pollitem_t>& items, std::size_t f
       auto link = links_.find(endpoint);
       if (link == links_.end()) break;
       codec::Envelope reply;
-      Status s = codec::recv_envelope(link->second.socket, codec::Layout::kDealer, &reply);
+      Status s = codec::recv_envelope(link->second, codec::Layout::kDealer, &reply);
       if (s.code() == ErrorCode::kTimeout) break;
       if (!s.ok()) {
         drop(endpoint, "bad reply: " + s.to_string(), out);

@@ -35,6 +35,7 @@ class NextPeers {
  public:
   struct Answer {
     std::uint64_t seq = 0;          // what send() returned
+    std::string endpoint;           // the next peer it went to
     Result<codec::Envelope> reply;  // an OK envelope, or kForwardFailed
   };
 
@@ -50,7 +51,8 @@ class NextPeers {
   Result<std::uint64_t> send(const std::string& endpoint, proto::Command command, zmq::message_t body,
                              zmq::message_t* data);
 
-  // Appends a POLLIN item for every socket with requests waiting.
+  // Appends a POLLIN item for every socket (a late answer is read and
+  // dropped rather than left queued).
   void add_poll_items(std::vector<zmq::pollitem_t>& items);
   // When the oldest waiting request times out (now, if send() failed some
   // that collect() has yet to hand out); time_point::max() if none waits.
@@ -65,23 +67,20 @@ class NextPeers {
   std::size_t waiting() const { return waiting_.size() + dropped_.size(); }
 
  private:
-  struct Link {
-    zmq::socket_t socket;
-    std::size_t waiting = 0;  // requests sent on it and not answered yet
-  };
   struct Waiting {
     std::string endpoint;
     Clock::time_point deadline;
   };
 
-  Result<Link*> link_to(const std::string& endpoint);
+  Result<zmq::socket_t*> link_to(const std::string& endpoint);
+  bool has_waiting(const std::string& endpoint) const;
   void answer(std::map<std::uint64_t, Waiting>::iterator it, Result<codec::Envelope> reply, std::vector<Answer>& out);
   // Closes a link that sent garbage; every request waiting on it fails.
   void drop(const std::string& endpoint, const std::string& why, std::vector<Answer>& out);
 
   zmq::context_t& ctx_;
   const std::chrono::milliseconds timeout_;
-  std::map<std::string, Link> links_;
+  std::map<std::string, zmq::socket_t> links_;  // DEALER per next peer
   // By seq, which is also deadline order (one timeout for all).
   std::map<std::uint64_t, Waiting> waiting_;
   std::vector<std::string> polled_;  // the endpoints of add_poll_items' items, in order

@@ -224,7 +224,7 @@ TransferWorker::Outcome TransferWorker::commit(codec::Envelope& request) {
     return std::optional<Reply>(Reply{codec::encode(reply), {}, false});
   }
   request.body = zmq::message_t{};
-  steps_.emplace(*forwarded, Step{std::move(request), {}, file_id});
+  steps_.emplace(*forwarded, Step{std::move(request), {}, file_id, req.forward.size()});
   return std::optional<Reply>{};
 }
 
@@ -245,7 +245,7 @@ void TransferWorker::finish(NextPeers::Answer& answer) {
   Result<Reply> reply = [&]() -> Result<Reply> {
     try {
       return step.request.cmd() == proto::Command::kPutChunk ? finish_put_chunk(step, answer.reply)
-                                                             : finish_commit(step, answer.reply);
+                                                             : finish_commit(step, answer);
     } catch (const std::exception& e) {
       store_.discard(step.staged);
       return Status{ErrorCode::kInternal, e.what()};
@@ -259,19 +259,20 @@ Result<TransferWorker::Reply> TransferWorker::finish_put_chunk(Step& step, Resul
     if (Status s = store_.keep(step.staged); !s.ok()) return s;
     return Reply{codec::encode(proto::Empty{}), {}, false};
   }
-  // A chunk this peer already held (and verified when it came) costs no
-  // hash: nothing new is kept, and the downstream failure is the answer.
-  if (!step.staged.written) return answer.status();
-  // No verdict from the tail: judge the bytes here before keeping them.
+  // No verdict from the tail: judge the bytes here before keeping them (a
+  // chunk this peer already held was verified when it came, and costs no
+  // hash: nothing new is kept). Then the downstream failure is the answer.
   if (Status s = store_.keep_if_intact(step.staged); !s.ok()) return s;
   return answer.status();
 }
 
-Result<TransferWorker::Reply> TransferWorker::finish_commit(Step& step, Result<codec::Envelope>& answer) {
-  if (!answer.ok()) return answer.status();
+Result<TransferWorker::Reply> TransferWorker::finish_commit(Step& step, NextPeers::Answer& answer) {
+  if (!answer.reply.ok()) return answer.reply.status();
+  // The next peer answers for itself and every peer after it, no more.
   proto::CommitReply theirs;
-  if (Status s = codec::decode(answer->body, &theirs); !s.ok() || theirs.file_id != step.file_id)
-    return Status{ErrorCode::kForwardFailed, "bad COMMIT reply from the next peer"};
+  if (Status s = codec::decode(answer.reply->body, &theirs);
+      !s.ok() || theirs.file_id != step.file_id || theirs.peer_ids.size() != step.peers_after)
+    return Status{ErrorCode::kForwardFailed, answer.endpoint + ": bad COMMIT reply"};
   proto::CommitReply reply{step.file_id, {config_.peer_id}};
   reply.peer_ids.insert(reply.peer_ids.end(), theirs.peer_ids.begin(), theirs.peer_ids.end());
   return Reply{codec::encode(reply), {}, false};

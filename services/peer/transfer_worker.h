@@ -70,6 +70,7 @@ class TransferWorker {
     codec::Envelope request;         // routing, seq, command; body and data released
     ChunkStore::StagedChunk staged;  // PUT_CHUNK: this peer's copy, in tmp/ until the verdict
     Hash file_id;                    // COMMIT: the file committed here
+    std::size_t peers_after = 0;     // COMMIT: the peers of the pipeline after this one
   };
 
   void receive_requests();
@@ -82,7 +83,7 @@ class TransferWorker {
   // Answers the Step of `answer.seq`, if it still waits.
   void finish(NextPeers::Answer& answer);
   Result<Reply> finish_put_chunk(Step& step, Result<codec::Envelope>& answer);
-  Result<Reply> finish_commit(Step& step, Result<codec::Envelope>& answer);
+  Result<Reply> finish_commit(Step& step, NextPeers::Answer& answer);
   // kUnavailable when kMaxWorkerSteps wait already.
   Status room_for_step() const;
   void send_reply(const codec::Envelope& request, Result<Reply> reply);

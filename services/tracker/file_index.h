@@ -122,9 +122,9 @@ class FileIndex {
   // Short files, fewest holders first, then by file id, until `visit`
   // returns false; without those in their repair grace
   // (FileRecord::waiting_since_loss(loss_cutoff)). A wave of losses puts
-  // every short file there, and skipping them one by one cost 0.4-0.7 us each; kept apart by
-  // time of loss, they cost nothing until their grace ends, then ~0.2 us
-  // each to move back, once. `visit` must not change the index.
+  // every short file there, and skipping them one by one cost 0.4-0.7 us
+  // each; kept apart by time of loss, they cost nothing until their grace
+  // ends, then ~0.2 us each to move back, once. `visit` must not change the index.
   // Cutoffs should not go back: a file skipped for one cutoff is visited for
   // every later one, but once visited it is visited for earlier ones too.
   void visit_short(std::size_t eligible, Clock::time_point loss_cutoff,

@@ -14,6 +14,7 @@
 #include <functional>
 #include <future>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -95,6 +96,29 @@ class FakePeer {
   std::promise<std::string> bound_promise_;
   std::shared_future<std::string> bound_future_ = bound_promise_.get_future().share();
   std::thread thread_;  // last: starts after every other member is ready
+};
+
+// HeldPeer: a ROUTER on a free tcp port that the test's own thread drives:
+// take() the next request, then answer it (codec::send_reply on `socket`),
+// later, out of order, or never. For replies FakePeer's handler cannot hold.
+struct HeldPeer {
+  zmq::socket_t socket;
+  std::string endpoint;
+
+  explicit HeldPeer(zmq::context_t& ctx)
+      : socket(make_socket(ctx, zmq::socket_type::router, limits::kMaxDataPlaneMessage)) {
+    socket.bind("tcp://127.0.0.1:*");
+    endpoint = bound_endpoint(socket);
+  }
+
+  // The next request; fails the test after 5 s without one.
+  codec::Envelope take() {
+    codec::Envelope request;
+    const Status s = codec::recv_envelope_until(socket, codec::Layout::kRouter,
+                                                Clock::now() + std::chrono::seconds(5), &request);
+    if (!s.ok()) throw std::runtime_error("HeldPeer: no request within 5 s: " + s.to_string());
+    return request;
+  }
 };
 
 }  // namespace p2p::test

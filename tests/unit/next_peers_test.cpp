@@ -8,29 +8,12 @@
 #include "common/limits.h"
 #include "common/sockets.h"
 #include "services/peer/next_peers.h"
+#include "fake_peer.h"
 
 using namespace p2p;
 using namespace std::chrono_literals;
 
 namespace {
-
-// A next peer played by the test: a ROUTER that answers when told to.
-struct FakeNextPeer {
-  zmq::socket_t socket;
-  std::string endpoint;
-
-  explicit FakeNextPeer(zmq::context_t& ctx)
-      : socket(make_socket(ctx, zmq::socket_type::router, limits::kMaxDataPlaneMessage)) {
-    socket.bind("tcp://127.0.0.1:*");
-    endpoint = bound_endpoint(socket);
-  }
-
-  codec::Envelope take() {
-    codec::Envelope request;
-    REQUIRE(codec::recv_envelope_until(socket, codec::Layout::kRouter, Clock::now() + 5000ms, &request).ok());
-    return request;
-  }
-};
 
 // Polls `next` until it hands out at least one answer, or 5 s pass.
 std::vector<peer::NextPeers::Answer> answers_of(peer::NextPeers& next) {
@@ -51,7 +34,7 @@ zmq::message_t ping() { return codec::encode(proto::Empty{}); }
 
 TEST_CASE("answers from a next peer are matched to their requests by seq") {
   zmq::context_t ctx;
-  FakeNextPeer fake(ctx);
+  test::HeldPeer fake(ctx);
   peer::NextPeers next(ctx, 5000ms);
   Result<std::uint64_t> first = next.send(fake.endpoint, proto::Command::kPing, ping(), nullptr);
   Result<std::uint64_t> second = next.send(fake.endpoint, proto::Command::kPing, ping(), nullptr);
@@ -77,7 +60,7 @@ TEST_CASE("answers from a next peer are matched to their requests by seq") {
 
 TEST_CASE("an ERROR from the next peer is forward_failed with its reason") {
   zmq::context_t ctx;
-  FakeNextPeer fake(ctx);
+  test::HeldPeer fake(ctx);
   peer::NextPeers next(ctx, 5000ms);
   REQUIRE(next.send(fake.endpoint, proto::Command::kPing, ping(), nullptr).ok());
   codec::Envelope request = fake.take();
@@ -90,7 +73,7 @@ TEST_CASE("an ERROR from the next peer is forward_failed with its reason") {
 
 TEST_CASE("a request the next peer does not answer in time fails and its late answer is dropped") {
   zmq::context_t ctx;
-  FakeNextPeer fake(ctx);
+  test::HeldPeer fake(ctx);
   peer::NextPeers next(ctx, 100ms);
   Result<std::uint64_t> slow = next.send(fake.endpoint, proto::Command::kPing, ping(), nullptr);
   REQUIRE(slow.ok());
@@ -115,7 +98,7 @@ TEST_CASE("a request the next peer does not answer in time fails and its late an
 
 TEST_CASE("a malformed reply fails every request waiting on that next peer") {
   zmq::context_t ctx;
-  FakeNextPeer fake(ctx);
+  test::HeldPeer fake(ctx);
   peer::NextPeers next(ctx, 5000ms);
   REQUIRE(next.send(fake.endpoint, proto::Command::kPing, ping(), nullptr).ok());
   REQUIRE(next.send(fake.endpoint, proto::Command::kPing, ping(), nullptr).ok());

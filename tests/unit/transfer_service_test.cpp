@@ -14,6 +14,7 @@
 #include "common/sockets.h"
 #include "services/peer/transfer_service.h"
 #include "services/peer/transfer_worker.h"
+#include "fake_peer.h"
 
 using namespace p2p;
 using namespace std::chrono_literals;
@@ -259,12 +260,10 @@ TEST_CASE("a worker whose pipeline step waits on the next peer serves other requ
   // One worker, and a next peer slower than the client's 5 s wait for the PING.
   Peer peer(ctx, 64 << 20, /*forward_timeout=*/20000ms, /*workers=*/1);
   Client client(ctx, peer.endpoint);
-  zmq::socket_t next = make_socket(ctx, zmq::socket_type::router, limits::kMaxDataPlaneMessage);
-  next.bind("tcp://127.0.0.1:*");
+  test::HeldPeer next(ctx);
   const std::string data = bytes_of(5000, 'w');
-  client.send_put(1, data, {bound_endpoint(next)});
-  codec::Envelope forwarded;
-  REQUIRE(codec::recv_envelope_until(next, codec::Layout::kRouter, Clock::now() + 5000ms, &forwarded).ok());
+  client.send_put(1, data, {next.endpoint});
+  codec::Envelope forwarded = next.take();
   CHECK(forwarded.cmd() == proto::Command::kPutChunk);
   CHECK(forwarded.data.to_string() == data);
 
@@ -275,7 +274,7 @@ TEST_CASE("a worker whose pipeline step waits on the next peer serves other requ
   CHECK_FALSE(peer.store.has_chunk(hash_of(data)));  // staged until the verdict
 
   // The next peer's OK completes the waiting step.
-  REQUIRE(codec::send_reply(next, codec::Layout::kRouter, forwarded, proto::Empty{}).ok());
+  REQUIRE(codec::send_reply(next.socket, codec::Layout::kRouter, forwarded, proto::Empty{}).ok());
   codec::Envelope put = client.receive();
   CHECK(put.seq == 1);
   CHECK(status_of(put).ok());
@@ -287,22 +286,41 @@ TEST_CASE("a worker with 64 steps waiting refuses the next forwarded write as un
   zmq::context_t ctx;
   Peer peer(ctx, 64 << 20, /*forward_timeout=*/20000ms, /*workers=*/1);
   Client client(ctx, peer.endpoint);
-  zmq::socket_t next = make_socket(ctx, zmq::socket_type::router, limits::kMaxDataPlaneMessage);
-  next.bind("tcp://127.0.0.1:*");
+  test::HeldPeer next(ctx);
   constexpr int kSteps = static_cast<int>(peer::kMaxWorkerSteps);
   for (int i = 0; i <= kSteps; ++i)
-    client.send_put(++client.seq, bytes_of(3000, static_cast<char>(i)), {bound_endpoint(next)});
+    client.send_put(++client.seq, bytes_of(3000, static_cast<char>(i)), {next.endpoint});
   // The first 64 reach the next peer and wait; the 65th is refused at once.
-  std::vector<codec::Envelope> forwarded(kSteps);
-  for (auto& f : forwarded)
-    REQUIRE(codec::recv_envelope_until(next, codec::Layout::kRouter, Clock::now() + 5000ms, &f).ok());
+  std::vector<codec::Envelope> forwarded;
+  for (int i = 0; i < kSteps; ++i) forwarded.push_back(next.take());
   codec::Envelope refused = client.receive();
   CHECK(refused.seq == kSteps + 1);
   CHECK(status_of(refused).code() == ErrorCode::kUnavailable);
 
-  for (auto& f : forwarded) REQUIRE(codec::send_reply(next, codec::Layout::kRouter, f, proto::Empty{}).ok());
+  for (auto& f : forwarded) REQUIRE(codec::send_reply(next.socket, codec::Layout::kRouter, f, proto::Empty{}).ok());
   for (int i = 0; i < kSteps; ++i) CHECK(status_of(client.receive()).ok());
   CHECK(peer.store.chunk_count() == kSteps);
+}
+
+TEST_CASE("a COMMIT reply from the next peer naming more peers than follow it is forward_failed") {
+  zmq::context_t ctx;
+  Peer peer(ctx);
+  Client client(ctx, peer.endpoint);
+  test::HeldPeer next(ctx);
+  const std::string data = bytes_of(4000, 'm');
+  REQUIRE(status_of(client.request(proto::Command::kPutChunk, proto::PutChunkRequest{hash_of(data), {}}, &data)).ok());
+  const Manifest m = one_chunk_manifest("claimed.bin", data);
+  REQUIRE(codec::send_envelope(client.socket, codec::Layout::kDealer, nullptr, proto::Command::kCommit, ++client.seq,
+                               codec::encode(proto::CommitRequest{m, {next.endpoint}}))
+              .ok());
+  // One peer follows this one; its reply claims two.
+  const codec::Envelope forwarded = next.take();
+  REQUIRE(codec::send_reply(next.socket, codec::Layout::kRouter, forwarded,
+                            proto::CommitReply{m.file_id(), {"next-peer", "made-up-peer"}})
+              .ok());
+  const Status s = status_of(client.receive());
+  CHECK(s.code() == ErrorCode::kForwardFailed);
+  CHECK(s.message() == next.endpoint + ": bad COMMIT reply");
 }
 
 TEST_CASE("bad bytes sent down a pipeline are refused by its tail and kept by no peer") {
@@ -454,11 +472,9 @@ TEST_CASE("stopping refuses new requests but answers those in flight") {
   Client client(ctx, peer.endpoint);
   // A next peer that takes the forwarded chunk and never answers: once it
   // has the chunk, the worker is waiting downstream, with request 1 in flight.
-  zmq::socket_t next = make_socket(ctx, zmq::socket_type::router, limits::kMaxDataPlaneMessage);
-  next.bind("tcp://127.0.0.1:*");
-  client.send_put(1, bytes_of(5000, 'd'), {bound_endpoint(next)});
-  std::vector<zmq::pollitem_t> items{{next.handle(), 0, ZMQ_POLLIN, 0}};
-  REQUIRE(zmq::poll(items, 5000ms) == 1);
+  test::HeldPeer next(ctx);
+  client.send_put(1, bytes_of(5000, 'd'), {next.endpoint});
+  (void)next.take();  // never answered
   peer.service->stop();
   client.send_ping(2);
   std::map<std::uint64_t, Status> replies;
