@@ -60,7 +60,9 @@ Status Broker::run() {
         if (e.num() == EINTR) continue;
         throw;
       }
-      if (items[0].revents & ZMQ_POLLIN) read_messages();
+      // Read even after a timeout: finding the socket empty is what moves
+      // drained_at_, and with it the expiry of silent services.
+      read_messages();
     }
   } catch (const std::exception& e) {
     result = Status{ErrorCode::kInternal, std::string("broker loop failed: ") + e.what()};
@@ -70,8 +72,12 @@ Status Broker::run() {
   return result;
 }
 
+TimePoint Broker::silence_known_until(TimePoint now) const {
+  return std::max(drained_at_, now - kMaxUnreadWindows * options_.expiry());
+}
+
 void Broker::run_timers(TimePoint now) {
-  handle_departures(registry_.expire(now), "death", now);
+  handle_departures(registry_.expire(silence_known_until(now)), "death", now);
   const bool heartbeat_due = now >= next_heartbeat_;
   // A copy done freed its target's slot: fill it now, not a heartbeat later,
   // or a repair of many small files runs at slots per heartbeat.
@@ -110,15 +116,20 @@ bool Broker::excuse_if_long(TimePoint started) {
 void Broker::read_messages() {
   for (int i = 0; i < kMaxBatch; ++i) {
     codec::Envelope env;
+    const TimePoint before = Clock::now();
     const Status s = codec::recv_envelope(*socket_, kRouter, &env, zmq::recv_flags::dontwait);
-    if (s.code() == ErrorCode::kTimeout) return;
+    if (s.code() == ErrorCode::kTimeout) {
+      drained_at_ = before;  // everything sent before this has been read
+      handle_departures(registry_.expire(drained_at_), "death", before);
+      return;
+    }
     if (s.code() == ErrorCode::kInternal) {
       P2P_ERROR("receive failed: %s", s.message().c_str());
       return;
     }
     const TimePoint now = Clock::now();
-    // Expire first, so a peer that just died is never in an answer.
-    handle_departures(registry_.expire(now), "death", now);
+    // Expire first, so a peer known dead is never in an answer.
+    handle_departures(registry_.expire(silence_known_until(now)), "death", now);
     if (!s.ok()) {
       reject(env, s);  // malformed frames or wrong version
       continue;

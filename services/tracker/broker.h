@@ -68,9 +68,16 @@ inline constexpr int kMaxBatch = 1000;
 // One piece of work (a request, a replication tick) that holds the broker
 // thread for heartbeat / kLongWorkShare or longer is excused as silence of
 // every service (PeerRegistry::excuse): their heartbeats waited in the socket
-// meanwhile. Shorter work is not: ROUTER's fair queueing reaches every
-// connection between two pieces of it, and a flood of it must not stop expiry.
+// meanwhile. Shorter work is not, or a flood of it would stop expiry; a
+// heartbeat that waits behind many short pieces is not silence either
+// (silence_known_until).
 inline constexpr int kLongWorkShare = 4;
+// How many expiry windows the judging of silence may lag behind the clock
+// while the socket never empties: a flood must not keep the dead alive, and
+// ROUTER's fair queueing reads every connection once a round, so a live
+// service's heartbeat waits one round (2 windows: a round of slow requests
+// from many clients may outlast one).
+inline constexpr int kMaxUnreadWindows = 2;
 // SEARCH and LIST answer at most this many files: bounds one reply's size.
 inline constexpr std::size_t kMaxSearchResults = 10000;
 
@@ -105,7 +112,14 @@ class Broker {
 
  private:
   void run_timers(TimePoint now);
+  // Reads up to kMaxBatch messages; when it finds the socket empty, moves
+  // drained_at_ and expires the services silent until then.
   void read_messages();
+  // How far every service's silence is known: up to drained_at_, since a
+  // message that came later may still wait unread behind this thread (it was
+  // descheduled, or busy with many short pieces of work). Never more than
+  // kMaxUnreadWindows behind `now`.
+  TimePoint silence_known_until(TimePoint now) const;
   // Work since `started` that was long enough to hide heartbeats is not
   // counted as anyone's silence (kLongWorkShare). True when it was.
   bool excuse_if_long(TimePoint started);
@@ -183,6 +197,9 @@ class Broker {
   std::set<std::string> released_;  // draining peers already sent RELEASE (logged once)
   bool safe_mode_over_ = false;     // logged once
   TimePoint next_heartbeat_{};
+  // When a read last found the socket empty: every message sent before then
+  // has been read and has touched its sender.
+  TimePoint drained_at_{};
   // The inputs of the last plan, if it was settled: a tick with the same
   // inputs would plan nothing again, so it skips the plan (which looks at
   // every short file in some cases, replication_planner.h).

@@ -1,0 +1,278 @@
+// The tracker's view of service liveness: when silence makes a service dead,
+// and the time that is not counted as silence because the service's messages
+// waited unread behind the tracker's own work. The broker runs in-process,
+// driven over TCP (tracker_harness.h).
+#include <algorithm>
+#include <memory>
+#include <set>
+
+#include "tests/support/numbered.h"
+#include "tracker_harness.h"
+
+using namespace p2p;
+using namespace std::chrono_literals;
+using proto::Command;
+
+using namespace p2p::tracker_test;
+
+namespace {
+
+// Names that a glob of single-letter runs cannot narrow: each SEARCH of
+// kSlowGlob matches it against every name and fails late in each.
+std::string slow_name(int i) {
+  std::string name(200, 'a');
+  name += 'z';
+  name += std::to_string(i);
+  return name;
+}
+constexpr const char* kSlowGlob = "*a?a?a?a?a?a?a?a?a?a?z?z*";
+
+void announce_slow_names(Service& storage, int files) {
+  std::vector<Manifest> batch;
+  for (int i = 0; i < files; ++i) {
+    batch.push_back(manifest_of(slow_name(i), 10));
+    if (batch.size() == limits::kMaxAnnounceBatch || i + 1 == files) {
+      storage.announce(std::move(batch));
+      batch.clear();
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("peer that stops heartbeating disappears from locate") {
+  RunningBroker t(options(50ms, 3));
+  Service storage(t.ctx, t.endpoint, "peer-1");
+  Dealer client(t.ctx, t.endpoint);
+  storage.announce({manifest_of("doc", 10)});
+  auto located = [&] { return client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"doc"}); };
+  REQUIRE(eventually([&] { return located().ok(); }, [&] { storage.heartbeat(); }));
+
+  // The tracker heartbeats registered services.
+  CHECK(storage.recv_command(Command::kHeartbeat).has_value());
+
+  // Now silence: the peer dies after liveness x heartbeat = 150 ms.
+  REQUIRE(eventually([&] { return code_of(located()) == ErrorCode::kUnavailable; }));
+  auto status = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
+  REQUIRE(status.ok());
+  CHECK(status->peers == 0);
+  CHECK(status->files == 1);
+  CHECK(status->unavailable == 1);
+
+  // Its late heartbeat comes from a connection the tracker forgot.
+  storage.heartbeat();
+  CHECK(storage.recv_command(Command::kDisconnect).has_value());
+}
+
+TEST_CASE("heartbeats that wait behind a long pass of the tracker do not make the peer dead", "[timing]") {
+  // Expiry 3 x 20 ms = 60 ms. A plan looks at every short file until the
+  // copy targets' slots are promised. Here the only target (peer-1) holds
+  // every file, so its slots never go and each plan looks at all 150,000
+  // (~1.5 us a file in a release build: ~200 ms), while peer-1's heartbeats
+  // wait in the socket.
+  constexpr std::uint64_t kFiles = 150000;
+  constexpr auto kHeartbeat = 20ms;
+  tracker::TrackerOptions o = options(kHeartbeat, 3);
+  o.repair_grace = 0ms;  // no safe mode: the ticks plan from the start
+  RunningBroker t(o);
+  Service storage(t.ctx, t.endpoint, "peer-1");
+  Service replication(t.ctx, t.endpoint, "peer-1", proto::kServiceReplication);
+  // A second live peer makes each file want 2 holders; without a replication
+  // service it is no copy target.
+  Service other(t.ctx, t.endpoint, "peer-2");
+  auto heartbeats = [&] {
+    storage.heartbeat(1000);
+    replication.heartbeat();
+    other.heartbeat(1000);
+  };
+  Dealer client(t.ctx, t.endpoint);
+  std::vector<Manifest> batch;
+  for (std::uint64_t i = 0; i < kFiles; ++i) {
+    batch.push_back(manifest_of(p2p::test::numbered("f", i), 10));
+    if (batch.size() == limits::kMaxAnnounceBatch || i + 1 == kFiles) {
+      storage.announce(std::move(batch));
+      batch.clear();
+      heartbeats();
+    }
+  }
+  // One connection's announces are handled in order: the last file located
+  // means all are indexed. Indexing takes seconds in a sanitizer build.
+  const proto::QueryRequest last{"f" + std::to_string(kFiles - 1)};
+  REQUIRE(eventually([&] { return client.call<proto::LocateReply>(Command::kLocate, last).ok(); }, heartbeats,
+                     120s));
+
+  const std::uint64_t excused = t.broker.excused_work();
+  for (int round = 1; round <= 3; ++round) {
+    const std::uint64_t plans = t.broker.replication_plans();
+    storage.announce({manifest_of("extra" + std::to_string(round), 10)});  // the next tick plans again
+    REQUIRE(eventually([&] { return t.broker.replication_plans() > plans; }, heartbeats));
+    // The count moves as the pass begins; an answer comes after it is over,
+    // and after the expiry check that runs before every message.
+    heartbeats();
+    CHECK(client.call<proto::LocateReply>(Command::kLocate, last).ok());
+  }
+  // The passes were long: without that this test would prove nothing.
+  CHECK(t.broker.excused_work() > excused);
+  auto status = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
+  REQUIRE(status.ok());
+  CHECK(status->files == kFiles + 3);
+  CHECK(status->peers == 2);
+  CHECK(status->unavailable == 0);
+  CHECK(status->under_replicated == kFiles + 3);
+}
+
+TEST_CASE("after a long request the tracker sends the heartbeats due before it reads the next", "[timing]") {
+  // Each SEARCH below matches kSlowGlob against every name, and in each name
+  // it fails late at every start: ~180 starts x ~20 bytes, ~30 ms in all,
+  // where a quarter heartbeat (2 ms) is already long. All are sent at once,
+  // so they wait in one batch; without the rule (broker.cpp, read_messages)
+  // the broker answers them all before its next heartbeat.
+  constexpr auto kHeartbeat = 8ms;
+  constexpr int kFiles = 4000;
+  constexpr int kSearches = 8;
+  RunningBroker t(options(kHeartbeat, 100000));  // liveness: nothing expires here
+  Service storage(t.ctx, t.endpoint, "peer-1");
+  Dealer client(t.ctx, t.endpoint);
+  announce_slow_names(storage, kFiles);
+  const proto::QueryRequest last{slow_name(kFiles - 1)};
+  REQUIRE(eventually([&] { return client.call<proto::LocateReply>(Command::kLocate, last).ok(); }));
+  // The first SEARCH after the names were bound also builds their segment: not part of the test.
+  REQUIRE(client.call<proto::ListReply>(Command::kSearch, proto::SearchRequest{"nothing like it"}).ok());
+
+  const std::uint64_t excused = t.broker.excused_work();
+  std::set<std::uint64_t> waiting;
+  for (int i = 0; i < kSearches; ++i)
+    waiting.insert(client.send(Command::kSearch, proto::SearchRequest{kSlowGlob}));
+  int replies = 0;
+  int heartbeats_between = 0;  // tracker heartbeats after the first reply and before the last
+  const auto deadline = Clock::now() + 30s;
+  while (!waiting.empty() && Clock::now() < deadline) {
+    std::vector<zmq::pollitem_t> items{{client.socket.handle(), 0, ZMQ_POLLIN, 0},
+                                       {storage.socket.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, until(deadline));
+    codec::Envelope env;
+    if ((items[1].revents & ZMQ_POLLIN) && codec::recv_envelope(storage.socket, codec::Layout::kDealer, &env).ok() &&
+        env.cmd() == Command::kHeartbeat && replies > 0)
+      ++heartbeats_between;
+    if ((items[0].revents & ZMQ_POLLIN) && codec::recv_envelope(client.socket, codec::Layout::kDealer, &env).ok() &&
+        waiting.erase(env.seq) == 1) {
+      CHECK(env.cmd() == Command::kOk);
+      ++replies;
+    }
+  }
+  REQUIRE(waiting.empty());
+  // The searches were long: without that this test would prove nothing.
+  REQUIRE(t.broker.excused_work() >= excused + kSearches);
+  // A heartbeat is due after each search (each takes longer than a
+  // heartbeat): 7-8 came between the replies here, 1 without the rule.
+  CHECK(heartbeats_between >= kSearches / 2);
+}
+
+TEST_CASE("a heartbeat that waits behind short requests from many clients is not counted as silence", "[timing]") {
+  // Expiry 3 x 200 ms = 600 ms; work is long (excused) from 50 ms. Each
+  // SEARCH here takes a few ms, so none is excused, but one from each of
+  // many connections holds the tracker for about 1.4 windows, less than
+  // 1 + kMaxUnreadWindows. ROUTER's fair
+  // queueing reads the service's heartbeat, sent after them all, about last.
+  constexpr auto kHeartbeat = 200ms;
+  constexpr auto kWindow = 3 * kHeartbeat;
+  constexpr int kFiles = 1000;
+  RunningBroker t(options(kHeartbeat, 3));
+  Service storage(t.ctx, t.endpoint, "peer-1");
+  Dealer client(t.ctx, t.endpoint);
+  announce_slow_names(storage, kFiles);
+  const proto::QueryRequest last{slow_name(kFiles - 1)};
+  REQUIRE(eventually([&] { return client.call<proto::LocateReply>(Command::kLocate, last).ok(); },
+                     [&] { storage.heartbeat(); }));
+
+  // One SEARCH's cost in this build on this host, the median of 5, sizes the crowd.
+  std::vector<Clock::duration> took;
+  for (int i = 0; i < 5; ++i) {
+    const auto start = Clock::now();
+    REQUIRE(client.call<proto::ListReply>(Command::kSearch, proto::SearchRequest{kSlowGlob}).ok());
+    took.push_back(Clock::now() - start);
+    storage.heartbeat();
+  }
+  std::sort(took.begin(), took.end());
+  REQUIRE(took[2] < kHeartbeat / tracker::kLongWorkShare);  // short work: never excused
+  const auto crowd = static_cast<int>(std::clamp<std::int64_t>(14 * kWindow / took[2] / 10, 8, 2000));
+  std::vector<std::unique_ptr<Dealer>> clients;
+  for (int i = 0; i < crowd; ++i) {
+    clients.push_back(std::make_unique<Dealer>(t.ctx, t.endpoint));
+    REQUIRE(clients.back()->call<proto::StatusReply>(Command::kStatus, proto::Empty{}).ok());  // connected
+    storage.heartbeat();  // connecting them all can take longer than a window
+  }
+
+  const std::uint64_t excused = t.broker.excused_work();
+  // A request on the service's own connection counts as its heartbeat: its
+  // answer means the tracker heard the service just before the crowd.
+  REQUIRE(storage.call<proto::StatusReply>(Command::kStatus, proto::Empty{}).ok());
+  const auto burst = Clock::now();
+  std::vector<std::uint64_t> seqs;
+  for (auto& c : clients) seqs.push_back(c->send(Command::kSearch, proto::SearchRequest{kSlowGlob}));
+  // The service goes on heartbeating meanwhile, as a peer does: it is never
+  // silent, its heartbeats only wait their turn.
+  for (int i = 0; i < crowd; ++i) {
+    std::optional<codec::Envelope> reply;
+    const auto deadline = Clock::now() + 30s;
+    while (!reply && Clock::now() < deadline) {
+      storage.heartbeat();
+      reply = clients[i]->recv(kHeartbeat / 4);
+    }
+    REQUIRE(reply.has_value());
+    CHECK(reply->seq == seqs[i]);
+    CHECK(reply->cmd() == Command::kOk);
+  }
+  const auto held = Clock::now() - burst;
+  if (held < kWindow) WARN("the crowd held the tracker for less than a window: this run proves little");
+  CHECK(t.broker.excused_work() == excused);
+
+  auto status = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
+  REQUIRE(status.ok());
+  CHECK(status->peers == 1);
+}
+
+TEST_CASE("a silent service is dead before a flood of requests that never empties the socket is read through",
+          "[timing]") {
+  // Expiry 3 x 20 ms = 60 ms. The clients queue SEARCHes far faster than the
+  // tracker answers them, so its socket stays full for many windows; a
+  // service that registers while they wait and then says nothing must be
+  // dead before the last of them is read (after 1 + kMaxUnreadWindows windows).
+  RunningBroker t(options(20ms, 3));
+  constexpr int kClients = 64;
+  constexpr int kEach = 50;  // ~0.7 s of SEARCHes in a release build: many windows
+  {
+    Service storage(t.ctx, t.endpoint, "peer-2");  // the names stay indexed after it dies
+    announce_slow_names(storage, 32);
+    REQUIRE(eventually([&] { return storage.call<proto::StatusReply>(Command::kStatus, proto::Empty{})->files == 32; }));
+  }
+  std::vector<std::unique_ptr<Dealer>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<Dealer>(t.ctx, t.endpoint));
+    REQUIRE(clients.back()->call<proto::StatusReply>(Command::kStatus, proto::Empty{}).ok());  // connected
+  }
+  Dealer silent(t.ctx, t.endpoint);
+  REQUIRE(silent.call<proto::StatusReply>(Command::kStatus, proto::Empty{}).ok());  // connected, not registered
+
+  std::vector<std::uint64_t> last(kClients);
+  for (int round = 0; round < kEach; ++round)
+    for (int i = 0; i < kClients; ++i) clients[i]->send(Command::kSearch, proto::SearchRequest{kSlowGlob});
+  for (int i = 0; i < kClients; ++i) last[i] = clients[i]->send(Command::kStatus, proto::Empty{});
+  silent.send(Command::kReady, proto::ReadyBody{"peer-1", proto::kServiceStorage, "tcp://127.0.0.1:7100", 10000, 1000});
+  auto registered = silent.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
+  REQUIRE(registered.ok());
+  CHECK(registered->peers >= 1);  // peer-1 is live, with the flood still waiting
+
+  int dead_at_the_end = 0;  // clients whose last answer sees no live peer
+  for (int i = 0; i < kClients; ++i) {
+    // The first answers come after the whole flood: longer than kPatience under a sanitizer.
+    std::optional<codec::Envelope> env;
+    while ((env = clients[i]->recv(30s)) && env->seq != last[i]) {
+    }
+    REQUIRE(env.has_value());
+    proto::StatusReply status;
+    REQUIRE(codec::decode(env->body, &status).ok());
+    if (status.peers == 0) ++dead_at_the_end;
+  }
+  CHECK(dead_at_the_end == kClients);
+}
