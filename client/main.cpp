@@ -54,6 +54,12 @@ int run(int argc, char** argv) {
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();
   put_cmd->add_flag("--json", put.json, "print JSON");
+  put_cmd
+      ->add_option_function<std::int64_t>(
+          "--retry-ms", [&put](std::int64_t ms) { put.retry = std::chrono::milliseconds(ms); },
+          "start a put failed by a busy or dead peer again until this long after the first failure (0: never)")
+      ->check(CLI::NonNegativeNumber)
+      ->default_str(std::to_string(put.retry.count()));
 
   GetOptions get;
   CLI::App* get_cmd = app.add_subcommand("get", "fetch a file by name or file id");

@@ -7,6 +7,7 @@
 
 #include "client/exit_codes.h"
 #include "client/progress_bar.h"
+#include "client/retry_policy.h"
 #include "client/session.h"
 #include "common/chunk_reader.h"
 #include "common/file_name.h"
@@ -35,6 +36,20 @@ int print_already_stored(const Manifest& manifest, bool json) {
 
 }  // namespace
 
+bool worth_retrying(const Status& status, Origin origin) {
+  if (origin != Origin::kPeer) return false;
+  switch (status.code()) {
+    case ErrorCode::kUnavailable:     // "peer is busy": its workers' queue or steps are full
+    case ErrorCode::kShuttingDown:    // the peer is stopping
+    case ErrorCode::kForwardFailed:   // a later peer of the pipeline failed
+    case ErrorCode::kTimeout:         // a peer died or stalled; the tracker drops it within a window
+    case ErrorCode::kMissingChunks:   // a peer restarted mid-put and lost its staged chunks
+      return true;
+    default:
+      return false;
+  }
+}
+
 int run_put(zmq::context_t& ctx, const GlobalOptions& global, const PutOptions& options) {
   const std::string name =
       options.name ? *options.name : std::filesystem::path(options.path).filename().string();
@@ -50,12 +65,24 @@ int run_put(zmq::context_t& ctx, const GlobalOptions& global, const PutOptions& 
   ChunkReader& reader = opened.value();
 
   Session session(ctx, session_options(global));
-  ProgressBar bar("put " + name, reader.size(), progress_enabled(global.quiet));
+  RetryPolicy policy;
+  policy.budget = options.retry;
+  std::uint64_t retries = 0;
+  Attempts attempts(policy, retries);
+  std::optional<PutResult> put;
   Failure failure;
-  std::optional<PutResult> put = session.put(PutRequest{name, options.replicas, options.force}, reader, &failure,
-                                             [&](std::uint64_t bytes) { bar.add(bytes); });
+  while (!put && attempts.next()) {
+    ProgressBar bar("put " + name, reader.size(), progress_enabled(global.quiet));
+    // Each attempt reads the file from its start (Session::put rewinds it).
+    put = session.put(PutRequest{name, options.replicas, options.force}, reader, &failure,
+                      [&](std::uint64_t bytes) { bar.add(bytes); });
+    bar.finish();
+    if (!put && !worth_retrying(failure.status, failure.origin)) break;
+    if (!put && !global.quiet)
+      std::fprintf(stderr, "p2p: warning: put of '%s' failed (%s); trying again\n", name.c_str(),
+                   failure.status.to_string().c_str());
+  }
   if (!put) return fail(failure.status, failure.origin);
-  bar.finish();
   if (put->already_stored) return print_already_stored(put->manifest, options.json);
 
   const auto& holders = put->holders;

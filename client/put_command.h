@@ -1,14 +1,17 @@
 // `p2p put PATH`: store a local file in the network (docs/design-brief.md "Put").
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 
 #include <zmq.hpp>
 
+#include "client/exit_codes.h"
 #include "client/global_options.h"
 #include "common/limits.h"
+#include "common/status.h"
 
 namespace p2p::client {
 
@@ -19,7 +22,16 @@ struct PutOptions {
   bool force = false;           // replace a different file of the same name
   std::uint64_t chunk_size = limits::kDefaultChunkSize;
   bool json = false;
+  // --retry-ms: how long after a first failure a put a retry can mend (a busy
+  // or dead peer, worth_retrying) is started again from PLACE; 0: never.
+  // Three of the tracker's default detection windows, as the load generator's.
+  std::chrono::milliseconds retry{10000};
 };
+
+// True for a failure that a new attempt, placed again by the tracker, can
+// mend: a peer of the pipeline was busy, stopping, dead or slow. Not for the
+// user's input, the name, or a full network.
+bool worth_retrying(const Status& status, Origin origin);
 
 // Returns the process exit code; prints the result on stdout and any
 // failure as one line on stderr.

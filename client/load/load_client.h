@@ -27,7 +27,7 @@
 #include "client/load/file_catalog.h"
 #include "client/load/load_report.h"
 #include "client/load/op_mix.h"
-#include "client/load/retry_policy.h"
+#include "client/retry_policy.h"
 #include "client/load/size_spec.h"
 #include "client/session.h"
 

@@ -2,9 +2,9 @@
 
 #include <chrono>
 
-#include "client/load/retry_policy.h"
+#include "client/retry_policy.h"
 
-using namespace p2p::client::load;
+using namespace p2p::client;
 using namespace std::chrono_literals;
 
 namespace {

@@ -1,9 +1,9 @@
-#include "client/load/retry_policy.h"
+#include "client/retry_policy.h"
 
 #include <algorithm>
 #include <thread>
 
-namespace p2p::client::load {
+namespace p2p::client {
 
 namespace {
 
@@ -34,4 +34,4 @@ bool Attempts::next() {
   return true;
 }
 
-}  // namespace p2p::client::load
+}  // namespace p2p::client

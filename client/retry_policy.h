@@ -1,4 +1,5 @@
-// RetryPolicy: how long a load client keeps retrying a failed operation.
+// RetryPolicy: how long a client keeps retrying a failed operation (`p2p put`,
+// and every operation of the load generator).
 //
 // The budget is time, not a count of attempts, because what a retry waits
 // out is a time: a peer killed with -9 is still placed by the tracker, and
@@ -12,15 +13,15 @@
 // kMaxBackoff, so a budget of B ms costs at most about B / kMaxBackoff
 // attempts however long the outage.
 //
-// Attempts walks one operation through the policy (the loop each operation
-// of LoadClient runs). Value types; Attempts is used by one thread.
+// Attempts walks one operation through the policy (the loop run_put and
+// each operation of LoadClient run). Value types; Attempts is used by one thread.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <optional>
 
-namespace p2p::client::load {
+namespace p2p::client {
 
 // The longest pause between two attempts: short against the default budget,
 // so an operation notices the cluster has recovered within a second.
@@ -64,4 +65,4 @@ class Attempts {
   Clock::time_point first_failure_;
 };
 
-}  // namespace p2p::client::load
+}  // namespace p2p::client
