@@ -1,4 +1,5 @@
-// Gets that survive holders dying, lying or restarting, and a tracker restart.
+// Gets that survive holders dying, lying or restarting, and a tracker restart;
+// puts that survive a dead peer in their pipeline.
 #include <catch2/catch.hpp>
 
 #include <csignal>
@@ -59,6 +60,32 @@ TEST_CASE("a get fails over from a dead holder that the tracker still lists as l
   c.stop_peer(0, SIGKILL);
 
   RunResult get = c.p2p({kChunkTimeout, kChunkTimeoutMs, "get", "f.bin", "-o", out.string()}, 120s);
+  INFO(describe(get));
+  REQUIRE(get.exit_code == 0);
+  CHECK(same_content(src, out));
+}
+
+TEST_CASE("a put placed on a dead peer that the tracker still lists as live is placed again and succeeds",
+          "[failover][put]") {
+  // Liveness 100 x 100 ms: the tracker lists the killed peer for ~10 s, so
+  // every PLACE at k=3 of those 10 s puts it in the pipeline, and the put
+  // fails (the dead peer is the head: timeout; a later hop: forward_failed).
+  Cluster c(ClusterOptions{}.with_liveness(100).with_peer_args({"--forward-timeout-ms", "1000"}));
+  fs::path src = c.path("src"), out = c.path("out");
+  write_random_file(src, 4 * kMiB + 1, 32);
+  c.stop_peer(1, SIGKILL);
+
+  RunResult once = c.p2p({kChunkTimeout, "1000", "put", src.string(), "--name", "once.bin", "--retry-ms", "0"}, 60s);
+  INFO(describe(once));
+  CHECK(once.exit_code != 0);  // no retry: the dead peer fails it
+
+  // Retried until the tracker has dropped the dead peer, then stored on the other two.
+  RunResult put = c.p2p({kChunkTimeout, "1000", "put", src.string(), "--name", "f.bin", "--retry-ms", "60000"}, 120s);
+  INFO(describe(put));
+  REQUIRE(put.exit_code == 0);
+  CHECK(put.err.find("trying again") != std::string::npos);
+  CHECK(put.err.find("on 2 of 3 wanted peers") != std::string::npos);
+  RunResult get = c.p2p({"get", "f.bin", "-o", out.string()}, 60s);
   INFO(describe(get));
   REQUIRE(get.exit_code == 0);
   CHECK(same_content(src, out));
