@@ -10,6 +10,7 @@
 
 #include "client/exit_codes.h"
 #include "client/global_options.h"
+#include "client/retry_policy.h"
 #include "common/limits.h"
 #include "common/status.h"
 
@@ -24,8 +25,8 @@ struct PutOptions {
   bool json = false;
   // --retry-ms: how long after a first failure a put a retry can mend (a busy
   // or dead peer, worth_retrying) is started again from PLACE; 0: never.
-  // Three of the tracker's default detection windows, as the load generator's.
-  std::chrono::milliseconds retry{10000};
+  // RetryPolicy's budget by default, as the load generator's.
+  std::chrono::milliseconds retry = RetryPolicy{}.budget;
 };
 
 // True for a failure that a new attempt, placed again by the tracker, can

@@ -27,8 +27,8 @@
 #include "client/load/file_catalog.h"
 #include "client/load/load_report.h"
 #include "client/load/op_mix.h"
-#include "client/retry_policy.h"
 #include "client/load/size_spec.h"
+#include "client/retry_policy.h"
 #include "client/session.h"
 
 namespace p2p::client::load {
