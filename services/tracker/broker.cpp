@@ -45,21 +45,29 @@ Status Broker::run() {
   P2P_INFO("safe mode: no repairs, trims or releases for %lld ms while peers re-announce",
            static_cast<long long>(options_.repair_grace.count()));
   next_heartbeat_ = policy_.started + options_.heartbeat;
+  last_progress_ = policy_.started;
   try {
     while (!stop_.load()) {
       const TimePoint now = Clock::now();
+      mark_progress(now);
       run_timers(now);
       const TimePoint replan = copy_done_since_tick() ? next_plan_ : TimePoint::max();
       const TimePoint wake = std::min({next_heartbeat_, registry_.next_expiry(), replan, now + kStopCheckInterval});
       // Round up: rounding down would spin on poll(0) for the last millisecond.
       const auto timeout = std::chrono::ceil<std::chrono::milliseconds>(std::max(wake - now, Clock::duration::zero()));
       std::vector<zmq::pollitem_t> items{{socket_->handle(), 0, ZMQ_POLLIN, 0}};
+      const TimePoint poll_started = Clock::now();
+      bool interrupted = false;
       try {
         zmq::poll(items, timeout);
       } catch (const zmq::error_t& e) {
-        if (e.num() == EINTR) continue;
-        throw;
+        if (e.num() != EINTR) throw;
+        interrupted = true;
       }
+      // Returning well after the timeout means the process did not run: the
+      // services' heartbeats may still be in the kernel, not yet readable.
+      mark_progress(Clock::now(), poll_started + timeout);
+      if (interrupted) continue;
       // Read even after a timeout: finding the socket empty is what moves
       // drained_at_, and with it the expiry of silent services.
       read_messages();
@@ -100,16 +108,17 @@ void Broker::run_timers(TimePoint now) {
     P2P_ERROR("replication tick failed: %s", e.what());
   }
   copies_done_at_tick_ = orders_.copies_done();
-  excuse_if_long(now);
+  mark_progress(Clock::now());
 }
 
-bool Broker::excuse_if_long(TimePoint started) {
-  const Clock::duration took = Clock::now() - started;
-  if (took < options_.heartbeat / kLongWorkShare) return false;
-  registry_.excuse(took);
-  excused_work_.fetch_add(1);
-  P2P_DEBUG("busy %lld ms without reading: not counted as any service's silence",
-            static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+bool Broker::mark_progress(TimePoint now, TimePoint waited_until) {
+  const Clock::duration away = now - std::max(last_progress_, waited_until);
+  last_progress_ = now;
+  if (away < options_.heartbeat / kLongWorkShare) return false;
+  registry_.excuse(away);
+  excused_stretches_.fetch_add(1);
+  P2P_DEBUG("%lld ms without reading (busy, or not running): not counted as any service's silence",
+            static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(away).count()));
   return true;
 }
 
@@ -128,6 +137,7 @@ void Broker::read_messages() {
       return;
     }
     const TimePoint now = Clock::now();
+    mark_progress(now);
     // Expire first, so a peer known dead is never in an answer.
     handle_departures(registry_.expire(silence_known_until(now)), "death", now);
     if (!s.ok()) {
@@ -143,7 +153,7 @@ void Broker::read_messages() {
     }
     // The services wait for our heartbeats too: send the ones now due
     // before reading on (the peers count the tracker's silence as we count theirs).
-    if (excuse_if_long(now)) return;
+    if (mark_progress(Clock::now())) return;
   }
 }
 

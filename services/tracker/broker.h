@@ -65,12 +65,14 @@ inline constexpr std::chrono::milliseconds kStopCheckInterval{100};
 // Messages handled per poll wake-up before timers run again, so a flood of
 // requests cannot starve heartbeats and expiry.
 inline constexpr int kMaxBatch = 1000;
-// One piece of work (a request, a replication tick) that holds the broker
-// thread for heartbeat / kLongWorkShare or longer is excused as silence of
-// every service (PeerRegistry::excuse): their heartbeats waited in the socket
-// meanwhile. Shorter work is not, or a flood of it would stop expiry; a
-// heartbeat that waits behind many short pieces is not silence either
-// (silence_known_until).
+// A stretch of heartbeat / kLongWorkShare or longer in which the broker thread
+// read nothing is excused as silence of every service (PeerRegistry::excuse):
+// one long piece of work (a request, a replication tick), or the thread or the
+// whole process not running (descheduled, SIGSTOP, a paused VM: a poll that
+// returns that much after its timeout). The services' heartbeats waited in the
+// socket, or in the kernel's buffers, meanwhile. Shorter stretches are not, or
+// a flood of short work would stop expiry; a heartbeat that waits behind many
+// short pieces is not silence either (silence_known_until).
 inline constexpr int kLongWorkShare = 4;
 // How many expiry windows the judging of silence may lag behind the clock
 // while the socket never empties: a flood must not keep the dead alive, and
@@ -106,9 +108,9 @@ class Broker {
   // tests and diagnostics.
   std::uint64_t replication_ticks() const { return ticks_.load(); }
   std::uint64_t replication_plans() const { return plans_.load(); }
-  // Pieces of work (a request, a replication tick) long enough to be excused
-  // as every service's silence (kLongWorkShare). Thread-safe; for tests.
-  std::uint64_t excused_work() const { return excused_work_.load(); }
+  // Stretches without reading (long work, or not running) long enough to be
+  // excused as every service's silence (kLongWorkShare). Thread-safe; for tests.
+  std::uint64_t excused_stretches() const { return excused_stretches_.load(); }
 
  private:
   void run_timers(TimePoint now);
@@ -120,9 +122,13 @@ class Broker {
   // descheduled, or busy with many short pieces of work). Never more than
   // kMaxUnreadWindows behind `now`.
   TimePoint silence_known_until(TimePoint now) const;
-  // Work since `started` that was long enough to hide heartbeats is not
-  // counted as anyone's silence (kLongWorkShare). True when it was.
-  bool excuse_if_long(TimePoint started);
+  // Marks the thread's progress at `now` (a fresh Clock::now()). The stretch
+  // since the last mark, less a wait the thread chose (a poll until
+  // `waited_until`), is time it read nothing; when long enough to hide
+  // heartbeats it is not counted as anyone's silence (kLongWorkShare). True
+  // when it was. Every clock reading that expiry is judged by is marked
+  // first, so a stall is excused before it can expire anyone.
+  bool mark_progress(TimePoint now, TimePoint waited_until = TimePoint::min());
   void handle(codec::Envelope& env, const std::string& routing, TimePoint now);
   void handle_departures(const std::vector<Departure>& gone, const char* how, TimePoint now);
   // The peer's holdings are gone (death, leave, restart): losses in the
@@ -197,6 +203,7 @@ class Broker {
   std::set<std::string> released_;  // draining peers already sent RELEASE (logged once)
   bool safe_mode_over_ = false;     // logged once
   TimePoint next_heartbeat_{};
+  TimePoint last_progress_{};  // mark_progress's last mark
   // When a read last found the socket empty: every message sent before then
   // has been read and has touched its sender.
   TimePoint drained_at_{};
@@ -213,7 +220,7 @@ class Broker {
   bool copy_done_since_tick() const { return orders_.copies_done() != copies_done_at_tick_; }
   std::atomic<std::uint64_t> ticks_{0};  // replication ticks after safe mode
   std::atomic<std::uint64_t> plans_{0};  // of those, the ones that planned
-  std::atomic<std::uint64_t> excused_work_{0};
+  std::atomic<std::uint64_t> excused_stretches_{0};
 };
 
 }  // namespace p2p::tracker

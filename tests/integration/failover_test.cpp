@@ -5,6 +5,7 @@
 #include <csignal>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include "tests/support/cluster.h"
 #include "tests/support/eventually.h"
@@ -134,6 +135,36 @@ TEST_CASE("after the tracker is killed and restarted on the same port get works 
   CHECK(same_content(src, out));
   CHECK(c.wait_for_peers(3));
   for (std::size_t i = 0; i < c.peer_count(); ++i) CHECK(c.peer_process(i).running());
+}
+
+TEST_CASE("a tracker paused for longer than its expiry window declares none of the heartbeating peers dead",
+          "[failover][tracker]") {
+  // The tracker counts a service dead after 5 x 100 ms of silence; the peers
+  // wait 50 x 100 ms for the tracker, so they keep their connections through
+  // each pause. SIGSTOP freezes the whole tracker, libzmq's I/O thread too:
+  // the heartbeats the peers send meanwhile are still in the kernel when the
+  // tracker's first read after SIGCONT finds its socket empty.
+  constexpr auto kPause = 1500ms;  // 3 expiry windows, under the peers' 5 s
+  Cluster c(ClusterOptions{}.with_peer_liveness(50));
+  fs::path src = c.path("src");
+  write_random_file(src, 64 * 1024, 41);
+  put(c, src, "f.bin");
+
+  for (int pause = 1; pause <= 3; ++pause) {
+    INFO("pause " << pause);
+    REQUIRE(c.tracker_process().signal(SIGSTOP));
+    std::this_thread::sleep_for(kPause);  // the stall under test, not synchronisation
+    REQUIRE(c.tracker_process().signal(SIGCONT));
+    // Sent after the pause, so answered after the tracker's first reads.
+    nlohmann::json stat = parse_json(c.p2p({"stat", "f.bin", "--json"}));
+    INFO(stat.dump());
+    CHECK(stat["holders"] == 3);
+  }
+  const std::string log = read_text(c.tracker_log());
+  INFO(log.substr(log.size() > 4000 ? log.size() - 4000 : 0));
+  CHECK(log.find(" death ") == std::string::npos);
+  CHECK(log.find("reconnected") == std::string::npos);
+  CHECK(c.wait_for_peers(3));
 }
 
 TEST_CASE("a peer killed and restarted on the same data dir serves its files again", "[failover][peer]") {

@@ -85,7 +85,7 @@ void Cluster::start_peer(Peer& peer) {
                                    "--listen",       peer.listen,
                                    "--data",         peer.data.string(),
                                    "--heartbeat-ms", std::to_string(options_.heartbeat_ms),
-                                   "--liveness",     std::to_string(options_.liveness)};
+                                   "--liveness",     std::to_string(options_.peer_liveness.value_or(options_.liveness))};
   args.insert(args.end(), options_.peer_args.begin(), options_.peer_args.end());
   args.insert(args.end(), peer.extra_args.begin(), peer.extra_args.end());
   const auto deadline = std::chrono::steady_clock::now() + options_.startup_timeout;

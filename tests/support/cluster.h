@@ -30,6 +30,9 @@ struct ClusterOptions {
   // (not 3) leaves room for a peer briefly starved of CPU on a loaded 2-core CI box.
   int heartbeat_ms = 100;
   int liveness = 5;
+  // The peers' own patience with a silent tracker, if it should differ from
+  // the tracker's with them (`liveness`).
+  std::optional<int> peer_liveness;
   std::optional<int> replicas;              // tracker --replicas (its default if unset)
   std::vector<std::string> tracker_args;    // extra flags for the tracker
   std::vector<std::string> peer_args;       // extra flags for every peer
@@ -39,6 +42,7 @@ struct ClusterOptions {
   // (designated initializers trip -Wmissing-field-initializers in GCC 12).
   ClusterOptions with_peers(std::size_t n) const { auto o = *this; o.peers = n; return o; }
   ClusterOptions with_liveness(int n) const { auto o = *this; o.liveness = n; return o; }
+  ClusterOptions with_peer_liveness(int n) const { auto o = *this; o.peer_liveness = n; return o; }
   ClusterOptions with_peer_args(std::vector<std::string> a) const { auto o = *this; o.peer_args = std::move(a); return o; }
   ClusterOptions with_tracker_args(std::vector<std::string> a) const {
     auto o = *this;

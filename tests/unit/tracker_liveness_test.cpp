@@ -101,7 +101,7 @@ TEST_CASE("heartbeats that wait behind a long pass of the tracker do not make th
   REQUIRE(eventually([&] { return client.call<proto::LocateReply>(Command::kLocate, last).ok(); }, heartbeats,
                      120s));
 
-  const std::uint64_t excused = t.broker.excused_work();
+  const std::uint64_t excused = t.broker.excused_stretches();
   for (int round = 1; round <= 3; ++round) {
     const std::uint64_t plans = t.broker.replication_plans();
     storage.announce({manifest_of("extra" + std::to_string(round), 10)});  // the next tick plans again
@@ -112,7 +112,7 @@ TEST_CASE("heartbeats that wait behind a long pass of the tracker do not make th
     CHECK(client.call<proto::LocateReply>(Command::kLocate, last).ok());
   }
   // The passes were long: without that this test would prove nothing.
-  CHECK(t.broker.excused_work() > excused);
+  CHECK(t.broker.excused_stretches() > excused);
   auto status = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
   REQUIRE(status.ok());
   CHECK(status->files == kFiles + 3);
@@ -139,7 +139,7 @@ TEST_CASE("after a long request the tracker sends the heartbeats due before it r
   // The first SEARCH after the names were bound also builds their segment: not part of the test.
   REQUIRE(client.call<proto::ListReply>(Command::kSearch, proto::SearchRequest{"nothing like it"}).ok());
 
-  const std::uint64_t excused = t.broker.excused_work();
+  const std::uint64_t excused = t.broker.excused_stretches();
   std::set<std::uint64_t> waiting;
   for (int i = 0; i < kSearches; ++i)
     waiting.insert(client.send(Command::kSearch, proto::SearchRequest{kSlowGlob}));
@@ -163,7 +163,7 @@ TEST_CASE("after a long request the tracker sends the heartbeats due before it r
   REQUIRE(waiting.empty());
   // The searches were long: without that this test would prove nothing. The
   // broker counts a long piece after it has sent its reply, so wait for the count.
-  REQUIRE(eventually([&] { return t.broker.excused_work() >= excused + kSearches; }));
+  REQUIRE(eventually([&] { return t.broker.excused_stretches() >= excused + kSearches; }));
   // A heartbeat is due after each search (each takes longer than a
   // heartbeat): 7-8 came between the replies here, 1 without the rule.
   CHECK(heartbeats_between >= kSearches / 2);
@@ -204,7 +204,7 @@ TEST_CASE("a heartbeat that waits behind short requests from many clients is not
     storage.heartbeat();  // connecting them all can take longer than a window
   }
 
-  const std::uint64_t excused = t.broker.excused_work();
+  const std::uint64_t excused = t.broker.excused_stretches();
   // A request on the service's own connection counts as its heartbeat: its
   // answer means the tracker heard the service just before the crowd.
   REQUIRE(storage.call<proto::StatusReply>(Command::kStatus, proto::Empty{}).ok());
@@ -226,7 +226,7 @@ TEST_CASE("a heartbeat that waits behind short requests from many clients is not
   }
   const auto held = Clock::now() - burst;
   if (held < kWindow) WARN("the crowd held the tracker for less than a window: this run proves little");
-  CHECK(t.broker.excused_work() == excused);
+  CHECK(t.broker.excused_stretches() == excused);
 
   auto status = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
   REQUIRE(status.ok());
