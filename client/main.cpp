@@ -1,6 +1,7 @@
 // p2p: the command-line client (docs/design-brief.md "p2p (client)").
 // Parses flags, then hands over to one subcommand; every failure ends as one
 // "p2p: ..." line on stderr and a documented exit code (client/exit_codes.h).
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <string>
@@ -36,6 +37,16 @@ bool valid_endpoint(zmq::context_t& ctx, const std::string& endpoint, std::strin
   }
 }
 
+// --retry-ms of a command that starts again after a failure it can mend.
+void add_retry_option(CLI::App* command, std::chrono::milliseconds& retry, const std::string& what) {
+  command
+      ->add_option_function<std::int64_t>(
+          "--retry-ms", [&retry](std::int64_t ms) { retry = std::chrono::milliseconds(ms); },
+          what + " until this long after the first failure (0: never)")
+      ->check(CLI::NonNegativeNumber)
+      ->default_str(std::to_string(retry.count()));
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"p2p: store and fetch files in a p2p-share network"};
   app.require_subcommand(1);
@@ -55,12 +66,7 @@ int run(int argc, char** argv) {
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();
   put_cmd->add_flag("--json", put.json, "print JSON");
-  put_cmd
-      ->add_option_function<std::int64_t>(
-          "--retry-ms", [&put](std::int64_t ms) { put.retry = std::chrono::milliseconds(ms); },
-          "start a put failed by a busy or dead peer again until this long after the first failure (0: never)")
-      ->check(CLI::NonNegativeNumber)
-      ->default_str(std::to_string(put.retry.count()));
+  add_retry_option(put_cmd, put.retry, "start a put failed by a busy or dead peer again");
 
   GetOptions get;
   CLI::App* get_cmd = app.add_subcommand("get", "fetch a file by name or file id");
@@ -68,6 +74,7 @@ int run(int argc, char** argv) {
   get_cmd->add_option("-o,--output", get.output, "output path (default: ./NAME)");
   get_cmd->add_flag("--force", get.force, "overwrite an existing output");
   get_cmd->add_flag("--json", get.json, "print JSON");
+  add_retry_option(get_cmd, get.retry, "ask the tracker again when every holder failed,");
 
   std::string pattern;
   bool json = false;

@@ -1,5 +1,5 @@
 // RetryPolicy: how long a client keeps retrying a failed operation (`p2p put`,
-// and every operation of the load generator).
+// `p2p get`, and every operation of the load generator).
 //
 // The budget is time, not a count of attempts, because what a retry waits
 // out is a time: a peer killed with -9 is still placed by the tracker, and
@@ -13,8 +13,8 @@
 // kMaxBackoff, so a budget of B ms costs at most about B / kMaxBackoff
 // attempts however long the outage.
 //
-// Attempts walks one operation through the policy (the loop run_put and
-// each operation of LoadClient run). Value types; Attempts is used by one thread.
+// Attempts walks one operation through the policy (the loop run_put, run_get
+// and each operation of LoadClient run). Value types; Attempts is used by one thread.
 #pragma once
 
 #include <chrono>

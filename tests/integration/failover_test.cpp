@@ -66,6 +66,35 @@ TEST_CASE("a get fails over from a dead holder that the tracker still lists as l
   CHECK(same_content(src, out));
 }
 
+TEST_CASE("a get whose every listed holder is gone asks the tracker again and gets the file from the holder "
+          "restarted elsewhere",
+          "[failover]") {
+  // One peer, k=1. Liveness 50 x 100 ms: the tracker keeps listing the killed
+  // peer at its old endpoint for ~5 s, so the get is sent there first.
+  Cluster c(ClusterOptions{}.with_peers(1).with_liveness(50));
+  fs::path src = c.path("src"), out = c.path("out");
+  write_random_file(src, 3 * kMiB + 5, 43);
+  put(c, src, "f.bin", "1");
+  c.stop_peer(0, SIGKILL);
+
+  RunResult once = c.p2p({kChunkTimeout, kChunkTimeoutMs, "get", "f.bin", "-o", out.string(), "--retry-ms", "0"});
+  INFO(describe(once));
+  REQUIRE(once.exit_code == 6);  // the holder the tracker names is gone
+  CHECK(once.err.find("asking the tracker again") == std::string::npos);
+
+  Process get = c.p2p_background({kChunkTimeout, kChunkTimeoutMs, "get", "f.bin", "-o", out.string()}, "get.log");
+  // Its first attempt has failed against the old endpoint: only now does the
+  // peer come back, on a new port, with its data.
+  REQUIRE(eventually([&] { return read_text(get.log_path()).find("asking the tracker again") != std::string::npos; },
+                     30s));
+  c.restart_peer_elsewhere(0);
+  std::optional<int> code = get.wait(60s);
+  INFO(read_text(get.log_path()));
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  CHECK(same_content(src, out));
+}
+
 TEST_CASE("a put placed on a dead peer that the tracker still lists as live is placed again and succeeds",
           "[failover][put]") {
   // Liveness 100 x 100 ms: the tracker lists the killed peer for ~10 s, so

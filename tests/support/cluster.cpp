@@ -131,6 +131,13 @@ void Cluster::restart_peer(std::size_t i) {
   start_peer(peer);
 }
 
+void Cluster::restart_peer_elsewhere(std::size_t i) {
+  Peer& peer = peers_.at(i);
+  if (peer.process && peer.process->running()) peer.process->kill_and_wait();
+  peer.listen = "tcp://127.0.0.1:0";
+  start_peer(peer);
+}
+
 int Cluster::stop_tracker(int sig) {
   tracker_->signal(sig);
   if (auto code = tracker_->wait(kStopGrace)) return *code;

@@ -96,6 +96,9 @@ class Cluster {
   int stop_peer(std::size_t i, int sig = SIGKILL, std::chrono::milliseconds grace = kDefaultStopGrace);
   // Starts peer i again on the same data dir and the same endpoint.
   void restart_peer(std::size_t i);
+  // Starts peer i again on the same data dir on a new OS-chosen port, as a
+  // peer moved to another host would come back.
+  void restart_peer_elsewhere(std::size_t i);
   int stop_tracker(int sig = SIGKILL);
   // Starts the tracker again on the same port; peers are not told.
   void restart_tracker();

@@ -1,0 +1,187 @@
+// `p2p get` (client/get_command.h) against a fake tracker and fake holders on
+// inproc: when a get whose holders all failed asks the tracker again, what
+// it asks, and that it keeps the chunks it has.
+#include <catch2/catch.hpp>
+
+#include <mutex>
+#include <set>
+
+#include "client/exit_codes.h"
+#include "client/get_command.h"
+#include "common/sha256.h"
+#include "fake_peer.h"
+#include "tests/support/file_bytes.h"
+#include "tests/support/temp_dir.h"
+
+using namespace p2p;
+using namespace std::chrono_literals;
+using test::FakePeer;
+using test::FakeReply;
+
+namespace {
+
+constexpr std::uint32_t kChunk = limits::kMinChunkSize;
+constexpr std::uint64_t kChunks = 4;
+
+std::string file_bytes() {
+  std::string bytes(kChunks * kChunk - 100, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 131 + i / 7) & 0xff);
+  return bytes;
+}
+
+// A holder that serves the chunks in `has` and answers not_found for the
+// others (it lacks them: no holder left for those, at once, without a timeout).
+struct Holder {
+  const std::string& bytes;
+  const Manifest& manifest;
+  std::set<std::uint64_t> has;
+  std::mutex mu;
+  int requests = 0;
+
+  FakePeer::Handler handler() {
+    return [this](const codec::Envelope& env) {
+      std::lock_guard lock(mu);
+      ++requests;
+      proto::ChunkRef ref;
+      if (env.cmd() != proto::Command::kGetChunk || !codec::decode(env.body, &ref).ok())
+        return FakeReply::error(ErrorCode::kBadRequest, "not a GET_CHUNK");
+      for (std::uint64_t i : has) {
+        if (manifest.chunks[i] != ref.hash) continue;
+        FakeReply r;
+        r.body = codec::encode(ref);
+        r.data = bytes.substr(i * kChunk, kChunk);
+        return r;
+      }
+      return FakeReply::error(ErrorCode::kNotFound, "no such chunk");
+    };
+  }
+  int served() {
+    std::lock_guard lock(mu);
+    return requests;
+  }
+};
+
+// The tracker: the first `stale` LOCATEs list only the failing holder (as a
+// tracker does that has not noticed its death yet), the next `gap` ones say
+// no holder is live (it restarted and has not announced yet), the later ones
+// list only the good holder; or, with `refuse`, every LOCATE is answered `refuse`.
+struct Tracker {
+  const Manifest& manifest;
+  std::string failing, good;  // holder endpoints
+  int stale = 1;
+  int gap = 0;
+  std::optional<ErrorCode> refuse;
+  std::mutex mu;
+  std::vector<std::string> queries;
+
+  FakePeer::Handler handler() {
+    return [this](const codec::Envelope& env) {
+      std::lock_guard lock(mu);
+      proto::QueryRequest req;
+      if (env.cmd() != proto::Command::kLocate || !codec::decode(env.body, &req).ok())
+        return FakeReply::error(ErrorCode::kBadRequest, "not a LOCATE");
+      queries.push_back(req.query);
+      if (refuse) return FakeReply::error(*refuse, "refused");
+      const int n = static_cast<int>(queries.size());
+      if (n > stale && n <= stale + gap) return FakeReply::error(ErrorCode::kUnavailable, "no live peer holds it");
+      const bool is_stale = n <= stale;
+      FakeReply r;
+      r.body = codec::encode(proto::LocateReply{manifest.file_id(), manifest,
+                                                {{is_stale ? "peer-failing" : "peer-good", is_stale ? failing : good}}});
+      return r;
+    };
+  }
+  std::vector<std::string> asked() {
+    std::lock_guard lock(mu);
+    return queries;
+  }
+};
+
+// Members in order: the fakes' threads stop before their state and the context go.
+struct GetNetwork {
+  const std::string tag;
+  const std::string bytes = file_bytes();
+  Manifest manifest;
+  zmq::context_t ctx;
+  Holder failing{bytes, manifest, {}};
+  Holder good{bytes, manifest, {0, 1, 2, 3}};
+  Tracker tracker{manifest, "inproc://get-" + tag + "-failing", "inproc://get-" + tag + "-good"};
+  FakePeer failing_peer{ctx, tracker.failing, failing.handler()};
+  FakePeer good_peer{ctx, tracker.good, good.handler()};
+  FakePeer control{ctx, "inproc://get-" + tag + "-tracker", tracker.handler()};
+  test::TempDir dir{"p2p-get-command"};
+
+  explicit GetNetwork(std::string t) : tag(std::move(t)) {
+    manifest.name = "doc.bin";
+    manifest.size = bytes.size();
+    manifest.chunk_size = kChunk;
+    for (std::uint64_t i = 0; i < kChunks; ++i) {
+      const std::string chunk = bytes.substr(i * kChunk, kChunk);
+      manifest.chunks.push_back(sha256(chunk.data(), chunk.size()));
+    }
+  }
+
+  // run_get's exit code for `doc.bin` with a retry budget of `retry`.
+  int get(std::chrono::milliseconds retry) {
+    client::GlobalOptions global;
+    global.tracker = "inproc://get-" + tag + "-tracker";
+    global.quiet = true;
+    client::GetOptions options;
+    options.query = "doc.bin";
+    options.output = (dir / "out.bin").string();
+    options.retry = retry;
+    return client::run_get(ctx, global, options);
+  }
+  std::filesystem::path out() const { return dir / "out.bin"; }
+};
+
+}  // namespace
+
+TEST_CASE("a get whose holders all fail asks the tracker again by file id and completes from the holders it names now") {
+  GetNetwork net("again");
+  REQUIRE(net.get(10s) == 0);
+  CHECK(test::read_bytes(net.out()) == net.bytes);
+  const std::vector<std::string> asked = net.tracker.asked();
+  REQUIRE(asked.size() == 2);
+  CHECK(asked[0] == "doc.bin");
+  CHECK(asked[1] == net.manifest.file_id().hex());  // the same content, even if the name moved
+}
+
+TEST_CASE("a get asked again fetches only the chunks it has not verified yet") {
+  GetNetwork net("resume");
+  net.failing.has = {0, 1};  // serves half the file, then lacks the rest
+  REQUIRE(net.get(10s) == 0);
+  CHECK(test::read_bytes(net.out()) == net.bytes);
+  CHECK(net.failing.served() >= 3);  // chunks 0 and 1, and a chunk it lacked
+  CHECK(net.good.served() == 2);     // chunks 2 and 3 only
+}
+
+TEST_CASE("a get asked again goes on asking while the tracker knows no live holder, until one is listed") {
+  GetNetwork net("gap");
+  net.tracker.gap = 2;
+  REQUIRE(net.get(10s) == 0);
+  CHECK(test::read_bytes(net.out()) == net.bytes);
+  CHECK(net.tracker.asked().size() == 4);  // stale, no holder twice, good
+}
+
+TEST_CASE("a get with no retry budget fails when its holders all fail") {
+  GetNetwork net("once");
+  CHECK(net.get(0ms) == static_cast<int>(client::Exit::kUnavailable));
+  CHECK(net.tracker.asked().size() == 1);
+  CHECK_FALSE(std::filesystem::exists(net.out()));
+}
+
+TEST_CASE("a get that the tracker says has no live holder is not asked again") {
+  GetNetwork net("none");
+  net.tracker.refuse = ErrorCode::kUnavailable;
+  CHECK(net.get(10s) == static_cast<int>(client::Exit::kUnavailable));
+  CHECK(net.tracker.asked().size() == 1);
+}
+
+TEST_CASE("a get whose holders keep failing stops asking once its retry budget is spent") {
+  GetNetwork net("spent");
+  net.tracker.stale = 1000000;
+  CHECK(net.get(300ms) == static_cast<int>(client::Exit::kUnavailable));
+  CHECK(net.tracker.asked().size() >= 2);  // first pause 50 ms, budget 300 ms
+  CHECK(net.good.served() == 0);
+}
