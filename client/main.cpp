@@ -16,7 +16,6 @@
 #include "client/put_command.h"
 #include "client/query_commands.h"
 #include "client/session_flags.h"
-#include "common/chunk_memory.h"
 #include "common/log.h"
 #include "common/sockets.h"
 
@@ -125,7 +124,6 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  p2p::keep_chunk_memory();  // before any thread: each chunk received reuses a freed one's memory
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {

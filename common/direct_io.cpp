@@ -4,10 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
+
+#include "common/chunk_buffer_pool.h"
 
 namespace p2p {
 
@@ -45,7 +48,11 @@ int open_maybe_direct(const std::string& path, int flags, unsigned mode, bool wa
 
 namespace {
 
-void free_buffer(void* data, void* /*hint*/) { std::free(data); }
+// ZeroMQ's free function for a message read_direct filled: `hint` is the
+// buffer's size as taken from the pool.
+void give_back(void* data, void* hint) {
+  ChunkBufferPool::instance().give(static_cast<char*>(data), reinterpret_cast<std::uintptr_t>(hint));
+}
 
 // Reads from offset 0 into `buf` until `capacity` bytes or the end of the
 // file; the bytes read. An O_DIRECT read asks for whole blocks and gets the
@@ -86,9 +93,10 @@ Result<zmq::message_t> read_direct(const std::string& path, std::size_t max_size
   zmq::message_t msg;
   try {
     if (direct) {
-      char* buf = static_cast<char*>(std::aligned_alloc(kDirectAlignment, padded));
+      char* buf = ChunkBufferPool::instance().take(padded);
       if (!buf) return Status{ErrorCode::kInternal, "out of memory reading " + path};
-      msg.rebuild(buf, size, free_buffer, nullptr);  // frees buf from here on, also on the paths below
+      // Gives buf back from here on, also on the paths below.
+      msg.rebuild(buf, size, give_back, reinterpret_cast<void*>(static_cast<std::uintptr_t>(padded)));
     } else {
       msg.rebuild(size);
     }

@@ -17,7 +17,7 @@
 // File systems without O_DIRECT (tmpfs) fall back to ordinary writes.
 //
 // Reads go the same way, into an aligned buffer that the ZeroMQ message then
-// owns (zero copy): a chunk stored with O_DIRECT is not in the page cache, and
+// owns (zero copy; the buffer comes from and goes back to ChunkBufferPool): a chunk stored with O_DIRECT is not in the page cache, and
 // a buffered read would first fault in new page-cache pages to copy it from.
 //
 // Thread affinity: see each class; read_direct is thread-safe.

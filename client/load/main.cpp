@@ -20,7 +20,6 @@
 
 #include "client/load/load_client.h"
 #include "client/session_flags.h"
-#include "common/chunk_memory.h"
 #include "common/log.h"
 
 namespace {
@@ -178,7 +177,6 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  p2p::keep_chunk_memory();  // before any thread: each chunk received reuses a freed one's memory
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {

@@ -9,7 +9,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include "common/chunk_memory.h"
 #include "common/chunk_store.h"
 #include "common/log.h"
 #include "common/stop_signals.h"
@@ -34,7 +33,6 @@ constexpr std::chrono::milliseconds kMainTick{100};
 int main(int argc, char** argv) {
   using namespace p2p;
   StopSignals stop_signals;  // before any thread starts: see stop_signals.h
-  keep_chunk_memory();       // also before: every chunk served reuses a freed buffer
 
   peer::PeerOptions o;
   std::string capacity_text;
