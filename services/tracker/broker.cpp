@@ -126,6 +126,7 @@ void Broker::read_messages() {
   for (int i = 0; i < kMaxBatch; ++i) {
     codec::Envelope env;
     const TimePoint before = Clock::now();
+    mark_progress(before);  // drained_at_ may become `before`: a stall just ahead of it is excused first
     const Status s = codec::recv_envelope(*socket_, kRouter, &env, zmq::recv_flags::dontwait);
     if (s.code() == ErrorCode::kTimeout) {
       drained_at_ = before;  // everything sent before this has been read

@@ -38,6 +38,8 @@ struct Holder {
   std::mutex mu;
   int requests = 0;
 
+  Holder(const std::string& b, const Manifest& m, std::set<std::uint64_t> h) : bytes(b), manifest(m), has(std::move(h)) {}
+
   FakePeer::Handler handler() {
     return [this](const codec::Envelope& env) {
       std::lock_guard lock(mu);
@@ -73,6 +75,9 @@ struct Tracker {
   std::optional<ErrorCode> refuse;
   std::mutex mu;
   std::vector<std::string> queries;
+
+  Tracker(const Manifest& m, std::string failing_endpoint, std::string good_endpoint)
+      : manifest(m), failing(std::move(failing_endpoint)), good(std::move(good_endpoint)) {}
 
   FakePeer::Handler handler() {
     return [this](const codec::Envelope& env) {
