@@ -132,10 +132,8 @@ void Cluster::restart_peer(std::size_t i) {
 }
 
 void Cluster::restart_peer_elsewhere(std::size_t i) {
-  Peer& peer = peers_.at(i);
-  if (peer.process && peer.process->running()) peer.process->kill_and_wait();
-  peer.listen = "tcp://127.0.0.1:0";
-  start_peer(peer);
+  peers_.at(i).listen = "tcp://127.0.0.1:0";  // start_peer fixes the new port for later restarts
+  restart_peer(i);
 }
 
 int Cluster::stop_tracker(int sig) {
