@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -24,51 +25,69 @@ std::string output_path(const GetOptions& options, const std::string& name) {
   return options.output;
 }
 
-// What the attempts of one get found, kept across them.
-struct Fetched {
-  std::optional<proto::LocateReply> located;  // the last answer
+// What the attempts of one get share: the content of the first answer and
+// the output opened for it, so that a later attempt only asks for holders
+// and fetches what the output still lacks (OutputFile::missing()).
+// Member order: the bar is cleared before the output closes.
+struct GetState {
+  std::optional<proto::LocateReply> first;  // the file id and manifest being got
   std::string path;
-  std::uint64_t fetched = 0;          // bytes fetched, all attempts
-  std::optional<std::uint64_t> reused;  // bytes the first attempt found verified in OUT.part
+  std::unique_ptr<OutputFile> out;  // opened by the first attempt that reached a holder
+  std::unique_ptr<ProgressBar> bar;
+  std::uint64_t fetched = 0;  // bytes fetched, all attempts
+  std::uint64_t reused = 0;   // bytes found verified in OUT.part when it was opened
 };
 
-// One attempt: LOCATE `query`, then fetch the chunks OUT.part lacks (the
-// ones an earlier attempt or get verified are kept: OutputFile::open) and
+// Opens the output for state.first's manifest, before any chunk is fetched:
+// an output we may not write fails now.
+bool open_output(const GetOptions& options, bool quiet, GetState& state, Failure* failure) {
+  const Manifest& manifest = state.first->manifest;
+  state.path = output_path(options, manifest.name);
+  Result<std::unique_ptr<OutputFile>> opened = OutputFile::open(state.path, manifest, options.force);
+  if (!opened.ok()) {
+    *failure = {opened.status(), Origin::kOutput};
+    return false;
+  }
+  state.out = std::move(opened.value());
+  state.reused = state.out->reused_bytes();
+  state.bar = std::make_unique<ProgressBar>("get " + manifest.name, manifest.size, progress_enabled(quiet));
+  state.bar->add(state.reused);
+  return true;
+}
+
+// One attempt: LOCATE `query`, then fetch the chunks the output lacks and
 // finish OUT. False on failure, with `failure` set, and `again` when asking
 // the tracker again may mend it: every holder of the answer failed or lacked
 // a chunk; or, once an earlier answer named holders (`retrying`), the tracker
 // knows none live right now: they are dying or restarting, and a restarted
 // holder is listed again as soon as it has announced its files.
 bool get_once(Session& session, const GetOptions& options, const std::string& query, bool quiet, bool retrying,
-              Fetched& got, Failure* failure, bool* again) {
+              GetState& state, Failure* failure, bool* again) {
   *again = false;
   std::optional<proto::LocateReply> located = session.locate(query, failure);
   if (!located) {
     *again = retrying && failure->status.code() == ErrorCode::kUnavailable;
     return false;
   }
-  got.located = std::move(located);
-  const Manifest& manifest = got.located->manifest;
-  if (got.located->holders.empty()) {
+  if (!state.first) {
+    state.first = located;
+  } else if (located->file_id != state.first->file_id) {
+    *failure = {{ErrorCode::kBadRequest, "the tracker answered about another file than " + state.first->file_id.hex()},
+                Origin::kLocal};
+    return false;
+  }
+  const Manifest& manifest = state.first->manifest;
+  if (located->holders.empty()) {
+    *again = retrying;
     *failure = {{ErrorCode::kUnavailable, "'" + manifest.name + "' has no live holder"}, Origin::kLocal};
     return false;
   }
+  if (!state.out && !open_output(options, quiet, state, failure)) return false;
 
-  // Before any chunk is fetched: an output we may not write fails now.
-  got.path = output_path(options, manifest.name);
-  Result<std::unique_ptr<OutputFile>> opened = OutputFile::open(got.path, manifest, options.force);
-  if (!opened.ok()) {
-    *failure = {opened.status(), Origin::kOutput};
-    return false;
-  }
-  OutputFile& out = *opened.value();
-  if (!got.reused) got.reused = out.reused_bytes();
-
-  ProgressBar bar("get " + manifest.name, manifest.size, progress_enabled(quiet));
-  bar.add(out.reused_bytes());
-  Status s = session.fetch(manifest, out.missing(), got.located->holders, out, [&](std::uint64_t bytes) {
-    got.fetched += bytes;
-    bar.add(bytes);
+  OutputFile& out = *state.out;
+  Status s = session.fetch(manifest, out.missing(), located->holders, out, [&](std::uint64_t bytes) {
+    state.fetched += bytes;
+    state.bar->add(bytes);
   });
   if (!s.ok()) {
     *again = s.code() == ErrorCode::kUnavailable;
@@ -80,7 +99,7 @@ bool get_once(Session& session, const GetOptions& options, const std::string& qu
     *failure = {f, Origin::kOutput};
     return false;
   }
-  bar.finish();
+  state.bar->finish();
   return true;
 }
 
@@ -98,7 +117,7 @@ int run_get(zmq::context_t& ctx, const GlobalOptions& global, const GetOptions& 
   std::uint64_t retries = 0;
   Attempts attempts(policy, retries);
   std::string query = options.query;
-  Fetched got;
+  GetState got;
   Failure failure;
   bool done = false;
   while (attempts.next()) {
@@ -109,15 +128,15 @@ int run_get(zmq::context_t& ctx, const GlobalOptions& global, const GetOptions& 
     done = get_once(session, options, query, global.quiet, attempts.made() > 1, got, &failure, &again);
     if (done || !again) break;
     // The same content as the first answer, even if the name is rebound meanwhile.
-    query = got.located->file_id.hex();
+    query = got.first->file_id.hex();
   }
   if (!done) return fail(failure.status, failure.origin);
 
-  const proto::LocateReply& located = *got.located;
+  const proto::LocateReply& located = *got.first;
   const Manifest& manifest = located.manifest;
   if (options.json) {
     nlohmann::json j{{"file_id", located.file_id.hex()}, {"name", manifest.name}, {"path", got.path},
-                     {"size", manifest.size}, {"fetched_bytes", got.fetched}, {"reused_bytes", got.reused.value_or(0)}};
+                     {"size", manifest.size}, {"fetched_bytes", got.fetched}, {"reused_bytes", got.reused}};
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     std::printf("wrote %s (%s, file id %s)\n", got.path.c_str(), human_bytes(manifest.size).c_str(),

@@ -58,6 +58,7 @@ Result<std::unique_ptr<OutputFile>> OutputFile::open(const std::string& path, co
 }
 
 Status OutputFile::scan_existing(std::uint64_t part_size) {
+  present_.assign(manifest_.chunk_count(), false);
   std::vector<char> buf;  // one chunk; allocated only if there is something to check
   for (std::uint64_t i = 0; i < manifest_.chunk_count(); ++i) {
     const std::uint32_t length = manifest_.chunk_length(i);
@@ -67,12 +68,19 @@ Status OutputFile::scan_existing(std::uint64_t part_size) {
       buf.resize(manifest_.chunk_size);
       kept = read_exact(fd_, buf.data(), length, offset) && sha256(buf.data(), length) == manifest_.chunks[i];
     }
-    if (kept)
+    if (kept) {
       reused_bytes_ += length;
-    else
-      missing_.push_back(i);
+      present_[i] = true;
+    }
   }
   return Status::Ok();
+}
+
+std::vector<std::uint64_t> OutputFile::missing() const {
+  std::vector<std::uint64_t> out;
+  for (std::uint64_t i = 0; i < present_.size(); ++i)
+    if (!present_[i]) out.push_back(i);
+  return out;
 }
 
 OutputFile::~OutputFile() {
@@ -82,8 +90,11 @@ OutputFile::~OutputFile() {
 }
 
 Status OutputFile::write(std::uint64_t index, const void* data, std::size_t size) {
+  if (index >= present_.size() || size != manifest_.chunk_length(index))
+    return {ErrorCode::kBadRequest, "chunk " + std::to_string(index) + " does not fit '" + part_path() + "'"};
   Status s = behind_->write(data, size, manifest_.chunk_offset(index));
   if (!s.ok()) return {ErrorCode::kIo, "cannot " + s.message()};
+  present_[index] = true;
   return Status::Ok();
 }
 

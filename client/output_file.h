@@ -42,11 +42,15 @@ class OutputFile final : public ChunkSink {
 
   const std::string& path() const { return path_; }
   std::string part_path() const { return path_ + ".part"; }
-  // Chunk indexes not yet in the .part file, ascending.
-  const std::vector<std::uint64_t>& missing() const { return missing_; }
+  // Chunk indexes neither verified in the .part file by open() nor written
+  // since, ascending: what a get asked again still has to fetch, without
+  // reading back what this process wrote.
+  std::vector<std::uint64_t> missing() const;
   std::uint64_t reused_bytes() const { return reused_bytes_; }
 
-  // Queues the pwrite of one verified chunk at its offset.
+  // Queues the pwrite of one verified chunk at its offset; the chunk counts
+  // as present from then on (a write that fails later fails finish(), and
+  // every write() after it).
   Status write(std::uint64_t index, const void* data, std::size_t size) override;
 
   // Waits for the queued writes, truncates to the file's size, fsync,
@@ -62,7 +66,7 @@ class OutputFile final : public ChunkSink {
   int fd_ = -1;         // buffered: the resume scan, truncation, fsync
   int direct_fd_ = -1;  // the same file with O_DIRECT for chunk writes, or -1
   std::unique_ptr<WriteBehind> behind_;  // writes to direct_fd_ or fd_; stopped before they close
-  std::vector<std::uint64_t> missing_;
+  std::vector<bool> present_;  // per chunk: verified by open() or written since
   std::uint64_t reused_bytes_ = 0;
 };
 

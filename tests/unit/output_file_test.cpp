@@ -58,6 +58,30 @@ TEST_CASE("output file writes chunks to .part and renames it when finished") {
   CHECK(!std::filesystem::exists(out + ".part"));
 }
 
+TEST_CASE("output file counts a chunk as present once it is written") {
+  TempDir dir{"p2p-output-file"};
+  TestFile file(4);
+  auto opened = OutputFile::open((dir.path() / "out.bin").string(), file.manifest, false);
+  REQUIRE(opened.ok());
+  OutputFile& f = *opened.value();
+  REQUIRE(f.write(2, file.slice(2).data(), file.slice(2).size()).ok());
+  REQUIRE(f.write(0, file.slice(0).data(), file.slice(0).size()).ok());
+  CHECK(f.missing() == std::vector<std::uint64_t>{1, 3});
+  CHECK(f.reused_bytes() == 0);  // written by this process, not found on open
+}
+
+TEST_CASE("output file refuses a chunk that does not fit the file") {
+  TempDir dir{"p2p-output-file"};
+  TestFile file(2);
+  auto opened = OutputFile::open((dir.path() / "out.bin").string(), file.manifest, false);
+  REQUIRE(opened.ok());
+  OutputFile& f = *opened.value();
+  const std::string chunk = file.slice(0);
+  CHECK(f.write(2, chunk.data(), chunk.size()).code() == ErrorCode::kBadRequest);      // past the last chunk
+  CHECK(f.write(1, chunk.data(), chunk.size()).code() == ErrorCode::kBadRequest);      // longer than the last chunk
+  CHECK(f.missing() == std::vector<std::uint64_t>{0, 1});
+}
+
 TEST_CASE("output file resume keeps verified chunks and discards bad ones") {
   TempDir dir{"p2p-output-file"};
   TestFile file(4);
