@@ -95,8 +95,13 @@ Result<zmq::message_t> read_direct(const std::string& path, std::size_t max_size
     if (direct) {
       char* buf = ChunkBufferPool::instance().take(padded);
       if (!buf) return Status{ErrorCode::kInternal, "out of memory reading " + path};
-      // Gives buf back from here on, also on the paths below.
-      msg.rebuild(buf, size, give_back, reinterpret_cast<void*>(static_cast<std::uintptr_t>(padded)));
+      try {
+        // Gives buf back from here on, also on the paths below.
+        msg.rebuild(buf, size, give_back, reinterpret_cast<void*>(static_cast<std::uintptr_t>(padded)));
+      } catch (...) {
+        ChunkBufferPool::instance().give(buf, padded);  // libzmq failed before it owned buf (ENOMEM)
+        throw;
+      }
     } else {
       msg.rebuild(size);
     }

@@ -87,7 +87,10 @@ struct ReadyBody {
   std::string endpoint;  // advertised data endpoint
   std::uint64_t capacity = 0;    // bytes this peer may store
   std::uint64_t free_bytes = 0;  // capacity minus stored bytes
-  MSGPACK_DEFINE(peer_id, service, endpoint, capacity, free_bytes)
+  // Random, drawn once per peer process, never 0 (0: an older peer): the
+  // same incarnation on a new connection is a reconnect, not a restart.
+  std::uint64_t incarnation = 0;
+  MSGPACK_DEFINE(peer_id, service, endpoint, capacity, free_bytes, incarnation)
 };
 
 struct HeartbeatBody {
@@ -99,7 +102,8 @@ struct HeartbeatBody {
 // "This peer holds every chunk of these files on disk."
 struct AnnounceBody {
   std::vector<Manifest> files;  // at most limits::kMaxAnnounceBatch
-  MSGPACK_DEFINE(files)
+  bool complete = false;        // the last batch of the announcement after a READY, all sent
+  MSGPACK_DEFINE(files, complete)
 };
 
 struct PlaceRequest {

@@ -115,6 +115,7 @@ int main(int argc, char** argv) {
   link.tracker_endpoint = o.tracker;
   link.ready.peer_id = peer_id.value();
   link.ready.capacity = store.capacity();
+  link.ready.incarnation = peer::new_incarnation();
   link.heartbeat = o.heartbeat;
   link.liveness = o.liveness;
 

@@ -41,6 +41,13 @@ Status write_durably(const std::filesystem::path& path, const std::string& text)
 
 }  // namespace
 
+std::uint64_t new_incarnation() {
+  std::random_device rd;
+  std::uint64_t v = 0;
+  while (v == 0) v = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  return v;
+}
+
 bool is_valid_peer_id(const std::string& id) {
   if (id.size() != kPeerIdHexDigits) return false;
   for (char c : id)

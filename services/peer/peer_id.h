@@ -2,6 +2,7 @@
 // so the tracker recognises a restarted peer and replaces its holdings.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -14,5 +15,10 @@ namespace p2p::peer {
 Result<std::string> load_or_create_peer_id(const std::filesystem::path& dir);
 
 bool is_valid_peer_id(const std::string& id);
+
+// This process's incarnation (ReadyBody::incarnation): 64 random bits, never
+// 0, drawn once at start, so the tracker tells a reconnect of this process
+// from a restart of the peer (docs/protocol.md 5.1).
+std::uint64_t new_incarnation();
 
 }  // namespace p2p::peer

@@ -139,11 +139,12 @@ void StorageService::announce_all(ServiceLink& link) {
   std::vector<Manifest> batch;
   std::uint64_t batch_bytes = 0;
   std::size_t files = 0;
+  bool all_sent = true;
   for (Manifest& m : store_.manifests()) {
     if (!store_.complete(m)) continue;  // only files held in full are announced
     std::uint64_t bytes = encoded_size_estimate(m);
     if (!batch.empty() && (batch.size() == limits::kMaxAnnounceBatch || batch_bytes + bytes > kAnnounceByteBudget)) {
-      announce(link, batch);
+      all_sent = announce(link, batch) && all_sent;
       batch.clear();
       batch_bytes = 0;
     }
@@ -151,15 +152,21 @@ void StorageService::announce_all(ServiceLink& link) {
     batch_bytes += bytes;
     ++files;
   }
-  if (!batch.empty()) announce(link, batch);
-  P2P_INFO("storage: joined tracker; announced %zu files", files);
+  // The last batch, possibly empty, tells the tracker that this is all
+  // (docs/protocol.md 5.1); after a lost batch it must not say so.
+  announce(link, batch, all_sent);
+  P2P_INFO("storage: joined tracker; announced %zu files%s", files, all_sent ? "" : " (some batches not sent)");
 }
 
-void StorageService::announce(ServiceLink& link, const std::vector<Manifest>& files) {
+bool StorageService::announce(ServiceLink& link, const std::vector<Manifest>& files, bool complete) {
   proto::AnnounceBody body;
   body.files = files;
-  if (Status s = link.send(proto::Command::kAnnounce, codec::encode(body)); !s.ok())
+  body.complete = complete;
+  if (Status s = link.send(proto::Command::kAnnounce, codec::encode(body)); !s.ok()) {
     P2P_WARN("storage: ANNOUNCE of %zu files not sent: %s", files.size(), s.to_string().c_str());
+    return false;
+  }
+  return true;
 }
 
 void StorageService::drain_committed(zmq::socket_t& pull, ServiceLink& link) {

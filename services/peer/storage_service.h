@@ -5,8 +5,10 @@
 // PULL socket on which transfer workers and copy threads report files that
 // are now complete here.
 // - After every (re)join it announces every complete manifest in the store,
-//   in batches of at most limits::kMaxAnnounceBatch; each reported file is
-//   announced as it arrives.
+//   in batches of at most limits::kMaxAnnounceBatch, the last one marked
+//   complete (so a tracker that kept this peer's holdings over a reconnect
+//   drops those it no longer has); each reported file is announced as it
+//   arrives.
 // - DELETE{file_id}: drops the file's manifest and every chunk no other
 //   stored manifest uses, then answers REMOVED{[file_id]} (also for a file
 //   not held here: the tracker's view is then right either way).
@@ -59,7 +61,8 @@ class StorageService {
   void send_drain(ServiceLink& link);
   void remove(ServiceLink& link, const codec::Envelope& cmd);
   void announce_all(ServiceLink& link);
-  void announce(ServiceLink& link, const std::vector<Manifest>& files);
+  // False when the batch could not be queued (logged).
+  bool announce(ServiceLink& link, const std::vector<Manifest>& files, bool complete = false);
   void drain_committed(zmq::socket_t& pull, ServiceLink& link);
 
   zmq::context_t& ctx_;

@@ -259,8 +259,30 @@ void Broker::forget_holdings(const std::string& peer_id, TimePoint now, const st
   const std::size_t files = index_.remove_peer(peer_id, now);
   const std::size_t orders = orders_.forget_peer(peer_id);
   released_.erase(peer_id);
+  unconfirmed_.forget(peer_id);
   P2P_INFO("%s; %zu files lost a holder (repair after %lld ms), %zu orders to it forgotten", why.c_str(), files,
            static_cast<long long>(options_.repair_grace.count()), orders);
+}
+
+void Broker::keep_holdings(const std::string& peer_id) {
+  std::vector<Hash> files;
+  for (const FileRecord* f : index_.held_by(peer_id)) files.push_back(f->id);
+  unconfirmed_.start(peer_id, files);
+  const std::size_t orders = orders_.forget_peer(peer_id);
+  released_.erase(peer_id);
+  P2P_INFO("peer=%s storage reconnected (same process); %zu files kept as held until its announcement completes, "
+           "%zu orders to it forgotten",
+           peer_id.c_str(), files.size(), orders);
+}
+
+void Broker::drop_unconfirmed(const std::string& peer_id) {
+  const std::vector<Hash> left = unconfirmed_.finish(peer_id);
+  std::size_t dropped = 0;
+  for (const Hash& id : left)
+    if (index_.remove_holding(id, peer_id)) ++dropped;
+  if (dropped != 0)
+    P2P_INFO("peer=%s announced all it holds; %zu files it held before reconnecting lost it as a holder",
+             peer_id.c_str(), dropped);
 }
 
 }  // namespace p2p::tracker

@@ -57,6 +57,7 @@
 #include "services/tracker/peer_registry.h"
 #include "services/tracker/replication_planner.h"
 #include "services/tracker/tracker_options.h"
+#include "services/tracker/unconfirmed_holdings.h"
 
 namespace p2p::tracker {
 
@@ -134,6 +135,12 @@ class Broker {
   // The peer's holdings are gone (death, leave, restart): losses in the
   // index, and its orders in flight will never be answered.
   void forget_holdings(const std::string& peer_id, TimePoint now, const std::string& why);
+  // The peer's storage reconnected from the same process: its holdings stay,
+  // unconfirmed until its announcement completes; its orders in flight went
+  // to the old connection and will never be answered.
+  void keep_holdings(const std::string& peer_id);
+  // Its announcement is complete: it no longer holds what it did not confirm.
+  void drop_unconfirmed(const std::string& peer_id);
 
   // Replication, once per heartbeat tick and once after copies are done (as soon
   // as the planning share allows): expire orders, plan, send, release.
@@ -201,6 +208,7 @@ class Broker {
   CopyTracker orders_;
   ReplicationPolicy policy_;       // started is set when run() begins
   std::set<std::string> released_;  // draining peers already sent RELEASE (logged once)
+  UnconfirmedHoldings unconfirmed_;  // of reconnected peers, until their announcement completes
   bool safe_mode_over_ = false;     // logged once
   TimePoint next_heartbeat_{};
   TimePoint last_progress_{};  // mark_progress's last mark

@@ -32,9 +32,11 @@ void Broker::on_ready(const codec::Envelope& env, const std::string& routing, Ti
     }
     return reject(env, outcome.status());
   }
-  // The storage service on a new connection: its holdings are stale until it
-  // re-announces (a loss, so a quick restart gets the repair grace).
-  if (outcome->restarted) forget_holdings(body.peer_id, now, "peer=" + body.peer_id + " storage reconnected");
+  // The storage service on a new connection. Restarted: its holdings are
+  // stale until it re-announces (a loss, so a quick restart gets the repair
+  // grace). Reconnected: they stand until its announcement is complete.
+  if (outcome->restarted) forget_holdings(body.peer_id, now, "peer=" + body.peer_id + " storage restarted");
+  if (outcome->reconnected) keep_holdings(body.peer_id);
   P2P_INFO("join peer=%s service=%s endpoint=%s capacity=%llu free=%llu%s", body.peer_id.c_str(),
            body.service.c_str(), body.endpoint.c_str(), ull(body.capacity), ull(body.free_bytes),
            outcome->peer_live ? " (peer is live)" : "");
@@ -71,6 +73,7 @@ void Broker::on_announce(const codec::Envelope& env, const ServiceKey& service) 
       continue;
     }
     HoldingOutcome h = index_.add_holding(m, service.peer_id);
+    unconfirmed_.confirm(service.peer_id, h.id);
     // An announcement confirms a copy as well as REPLICATED does.
     if (orders_.finish_copy(h.id, service.peer_id))
       P2P_INFO("copy done file=%s name=%s peer=%s (announced)", h.id.hex().c_str(), m.name.c_str(),
@@ -78,8 +81,9 @@ void Broker::on_announce(const codec::Envelope& env, const ServiceKey& service) 
     ++added;
     if (h.new_file) ++fresh;
   }
-  P2P_DEBUG("announce peer=%s files=%zu new=%zu skipped=%zu", service.peer_id.c_str(), added, fresh,
-            body.files.size() - added);
+  P2P_DEBUG("announce peer=%s files=%zu new=%zu skipped=%zu%s", service.peer_id.c_str(), added, fresh,
+            body.files.size() - added, body.complete ? " (complete)" : "");
+  if (body.complete) drop_unconfirmed(service.peer_id);
 }
 
 void Broker::on_replicated(const codec::Envelope& env, const ServiceKey& service) {

@@ -36,6 +36,7 @@ Result<ReadyOutcome> PeerRegistry::ready(const std::string& routing, const proto
 
   PeerRecord& peer = peers_[body.peer_id];
   peer.peer_id = body.peer_id;
+  const bool same_endpoint = peer.endpoint == body.endpoint;
   peer.endpoint = body.endpoint;
   const bool storage = body.service == proto::kServiceStorage;
   ReadyOutcome out;
@@ -43,12 +44,14 @@ Result<ReadyOutcome> PeerRegistry::ready(const std::string& routing, const proto
 
   auto it = peer.services.find(body.service);
   if (it != peer.services.end()) {
-    // The same service on a new connection: the old one is stale (the peer
-    // restarted, or the service reconnected after losing us).
+    // The same service on a new connection: the old one is stale. The same
+    // process reconnected after losing us, or the peer restarted.
     by_routing_.erase(it->second.routing);
-    out.restarted = storage;
+    const bool same_process = body.incarnation != 0 && it->second.incarnation == body.incarnation && same_endpoint;
+    out.reconnected = storage && same_process;
+    out.restarted = storage && !same_process;
   }
-  peer.services[body.service] = ServiceRecord{routing, now, excused_};
+  peer.services[body.service] = ServiceRecord{routing, now, excused_, body.incarnation};
   by_routing_[routing] = ServiceKey{body.peer_id, body.service};
   if (storage) {
     peer.capacity = body.capacity;

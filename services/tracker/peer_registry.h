@@ -38,6 +38,7 @@ struct ServiceRecord {
   // The registry's total excused time when last_seen was set: the excused time
   // since then is added to the service's window (see PeerRegistry::excuse).
   Clock::duration excused_at{};
+  std::uint64_t incarnation = 0;  // from its READY; 0: not sent
 };
 
 struct PeerRecord {
@@ -73,7 +74,9 @@ struct Departure {
 
 struct ReadyOutcome {
   bool peer_live = false;  // this READY made the peer live (storage registered)
-  bool restarted = false;  // storage came back on a new connection: its holdings are stale
+  // Storage came back on a new connection:
+  bool restarted = false;    // from another process: its holdings are stale
+  bool reconnected = false;  // the same process (incarnation and endpoint): its holdings stand, unconfirmed
 };
 
 class PeerRegistry {

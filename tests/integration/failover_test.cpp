@@ -30,6 +30,13 @@ void put(const Cluster& c, const fs::path& src, const std::string& name, const s
   REQUIRE(r.exit_code == 0);
 }
 
+// How many times `word` occurs in `text`.
+std::size_t count_of(const std::string& text, const std::string& word) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + word.size())) ++n;
+  return n;
+}
+
 }  // namespace
 
 TEST_CASE("a get completes byte-identical when a holder is killed with SIGKILL mid-transfer", "[failover]") {
@@ -194,6 +201,42 @@ TEST_CASE("a tracker paused for longer than its expiry window declares none of t
   CHECK(log.find(" death ") == std::string::npos);
   CHECK(log.find("reconnected") == std::string::npos);
   CHECK(c.wait_for_peers(3));
+}
+
+TEST_CASE("peers that reconnect to a paused tracker keep their files located and lose none",
+          "[failover][tracker]") {
+  // The peers give up on the silent tracker after 3 x 100 ms and reconnect
+  // while it is still stopped; their READYs carry the same incarnation, so
+  // the tracker knows them as the same processes with the same files.
+  constexpr auto kPause = 1500ms;  // 5 of the peers' windows: each reconnects during it
+  Cluster c(ClusterOptions{}.with_peer_liveness(3));
+  fs::path src = c.path("src"), out = c.path("out");
+  write_random_file(src, 64 * 1024, 42);
+  put(c, src, "f.bin");
+
+  REQUIRE(c.tracker_process().signal(SIGSTOP));
+  std::this_thread::sleep_for(kPause);  // the stall under test, not synchronisation
+  REQUIRE(c.tracker_process().signal(SIGCONT));
+
+  // Each storage service joined once at the start and once more after the pause.
+  std::string log;
+  bool rejoined = eventually(
+      [&] {
+        log = read_text(c.tracker_log());
+        return count_of(log, "service=storage endpoint=") >= 6;
+      },
+      10s, 50ms);
+  INFO(log.substr(log.size() > 4000 ? log.size() - 4000 : 0));
+  REQUIRE(rejoined);
+  nlohmann::json stat = parse_json(c.p2p({"stat", "f.bin", "--json"}));
+  INFO(stat.dump());
+  CHECK(stat["holders"] == 3);
+  CHECK(count_of(log, "storage reconnected (same process)") >= 3);
+  CHECK(log.find("lost a holder") == std::string::npos);  // no loss, so no repair was due
+  RunResult get = c.p2p({kChunkTimeout, kChunkTimeoutMs, "get", "f.bin", "-o", out.string()}, 30s);
+  INFO(describe(get));
+  REQUIRE(get.exit_code == 0);
+  CHECK(same_content(src, out));
 }
 
 TEST_CASE("a peer killed and restarted on the same data dir serves its files again", "[failover][peer]") {

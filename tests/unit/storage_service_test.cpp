@@ -87,6 +87,18 @@ std::vector<std::string> announced_names(const codec::Envelope& env) {
   return names;
 }
 
+bool marked_complete(const codec::Envelope& env) {
+  proto::AnnounceBody body;
+  REQUIRE(codec::decode(env.body, &body).ok());
+  return body.complete;
+}
+
+std::uint64_t incarnation_of(const codec::Envelope& ready) {
+  proto::ReadyBody body;
+  REQUIRE(codec::decode(ready.body, &body).ok());
+  return body.incarnation;
+}
+
 }  // namespace
 
 TEST_CASE("storage service announces complete files on join and committed files as they come") {
@@ -116,6 +128,7 @@ TEST_CASE("storage service announces complete files on join and committed files 
     REQUIRE(announce);
     REQUIRE(announce->cmd() == proto::Command::kAnnounce);
     CHECK(announced_names(*announce) == std::vector<std::string>{"held.txt"});  // not the incomplete one
+    CHECK(marked_complete(*announce));  // all it holds: the tracker may drop what it did not announce
 
     Manifest fresh = temp.add_file("fresh.txt");
     zmq::socket_t push = make_socket(ctx, zmq::socket_type::push, 64);
@@ -126,6 +139,7 @@ TEST_CASE("storage service announces complete files on join and committed files 
     REQUIRE(committed);
     REQUIRE(committed->cmd() == proto::Command::kAnnounce);
     CHECK(announced_names(*committed) == std::vector<std::string>{"fresh.txt"});
+    CHECK_FALSE(marked_complete(*committed));  // one more file, not all it holds
     push.close();
 
     storage.stop();
@@ -140,10 +154,13 @@ TEST_CASE("storage service re-announces after the tracker disconnects it") {
   temp.add_file("kept.txt");
   zmq::context_t ctx;
   Tracker tracker(ctx);
-  peer::StorageService storage(ctx, temp.store, link_to(tracker.endpoint), "inproc://storage-test-rejoin");
+  ServiceLinkOptions link = link_to(tracker.endpoint);
+  link.ready.incarnation = 0x5eed;
+  peer::StorageService storage(ctx, temp.store, link, "inproc://storage-test-rejoin");
   storage.start();
   std::optional<codec::Envelope> first = tracker.next();
   REQUIRE(first);
+  CHECK(incarnation_of(*first) == 0x5eed);
   REQUIRE(codec::send_envelope(tracker.router, codec::Layout::kRouter, &first->routing, proto::Command::kDisconnect,
                                0, codec::encode(proto::Empty{}))
               .ok());
@@ -151,11 +168,29 @@ TEST_CASE("storage service re-announces after the tracker disconnects it") {
   REQUIRE(again);
   REQUIRE(again->cmd() == proto::Command::kReady);
   CHECK(again->routing.at(0).to_string() != first->routing.at(0).to_string());
+  CHECK(incarnation_of(*again) == 0x5eed);  // the same process: a reconnect, not a restart
   tracker.heartbeat(*again);
   std::optional<codec::Envelope> announce = tracker.next();
   REQUIRE(announce);
   REQUIRE(announce->cmd() == proto::Command::kAnnounce);
   CHECK(announced_names(*announce) == std::vector<std::string>{"kept.txt"});
+  CHECK(marked_complete(*announce));
+}
+
+TEST_CASE("storage service with no file still ends its announcement with an empty complete batch") {
+  TempStore temp;
+  zmq::context_t ctx;
+  Tracker tracker(ctx);
+  peer::StorageService storage(ctx, temp.store, link_to(tracker.endpoint), "inproc://storage-test-empty");
+  storage.start();
+  std::optional<codec::Envelope> ready = tracker.next();
+  REQUIRE(ready);
+  tracker.heartbeat(*ready);
+  std::optional<codec::Envelope> announce = tracker.next();
+  REQUIRE(announce);
+  REQUIRE(announce->cmd() == proto::Command::kAnnounce);
+  CHECK(announced_names(*announce).empty());
+  CHECK(marked_complete(*announce));
 }
 
 namespace {

@@ -239,6 +239,82 @@ TEST_CASE("restarted storage service is forgotten until it re-announces") {
   CHECK(before.recv_command(Command::kDisconnect).has_value());
 }
 
+namespace {
+
+// Waits until the tracker has taken `after`'s READY: from then on the
+// connection it replaced is unknown and a heartbeat on it is answered with
+// DISCONNECT.
+bool replaced(Service& before) {
+  bool gone = false;
+  return eventually([&] { return gone; }, [&] {
+    before.heartbeat();
+    gone = before.recv_command(Command::kDisconnect, 20ms).has_value();
+  });
+}
+
+Result<proto::LocateReply> locate(Dealer& client, const std::string& name) {
+  return client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{name});
+}
+
+// peer-1's storage service as one process (incarnation 77) sends every READY.
+proto::ReadyBody storage_ready() { return Service::ready_of("peer-1", proto::kServiceStorage, 1000, 77); }
+
+// `s` announces `names` as all it holds; true once LOCATE finds each.
+bool holds_all(Service& s, Dealer& client, const std::vector<std::string>& names) {
+  std::vector<Manifest> files;
+  for (const std::string& name : names) files.push_back(manifest_of(name, 10));
+  s.announce(files, true);
+  return eventually([&] {
+    for (const std::string& name : names)
+      if (!locate(client, name).ok()) return false;
+    return true;
+  });
+}
+
+}  // namespace
+
+TEST_CASE("a storage service that reconnects from the same process keeps its files located") {
+  RunningBroker t(options());
+  Dealer client(t.ctx, t.endpoint);
+  Service before(t.ctx, t.endpoint, storage_ready());
+  REQUIRE(holds_all(before, client, {"doc"}));
+
+  Service after(t.ctx, t.endpoint, storage_ready());
+  REQUIRE(replaced(before));
+  auto now = locate(client, "doc");  // before any announcement on the new connection
+  REQUIRE(now.ok());
+  CHECK(now->holders.size() == 1);
+}
+
+TEST_CASE("a reconnected storage service loses the files its complete announcement leaves out") {
+  RunningBroker t(options());
+  Dealer client(t.ctx, t.endpoint);
+  Service before(t.ctx, t.endpoint, storage_ready());
+  REQUIRE(holds_all(before, client, {"kept", "gone"}));
+
+  Service after(t.ctx, t.endpoint, storage_ready());
+  REQUIRE(replaced(before));
+  after.announce({manifest_of("kept", 10)});  // not complete yet: nothing is dropped
+  after.announce({manifest_of("new", 10)}, true);
+  REQUIRE(eventually([&] { return locate(client, "new").ok(); }));  // the complete batch is in
+  CHECK(code_of(locate(client, "gone")) == ErrorCode::kUnavailable);
+  CHECK(locate(client, "kept").ok());
+}
+
+TEST_CASE("a storage service that reconnects with another incarnation or endpoint is a restart") {
+  RunningBroker t(options());
+  Dealer client(t.ctx, t.endpoint);
+  Service before(t.ctx, t.endpoint, storage_ready());
+  REQUIRE(holds_all(before, client, {"doc"}));
+
+  proto::ReadyBody ready = storage_ready();
+  SECTION("another incarnation") { ready.incarnation = 78; }
+  SECTION("another endpoint") { ready.endpoint = "tcp://127.0.0.1:7999"; }
+  Service after(t.ctx, t.endpoint, ready);
+  REQUIRE(replaced(before));
+  CHECK(code_of(locate(client, "doc")) == ErrorCode::kUnavailable);  // forgotten until it announces
+}
+
 TEST_CASE("peers and status describe the live network") {
   RunningBroker t(options());
   Service storage(t.ctx, t.endpoint, "peer-1", proto::kServiceStorage, 700);

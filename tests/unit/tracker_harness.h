@@ -134,11 +134,20 @@ struct Dealer {
 struct Service : Dealer {
   Service(zmq::context_t& ctx, const std::string& endpoint, const std::string& peer_id,
           const char* service = proto::kServiceStorage, std::uint64_t free_bytes = 1000)
-      : Dealer(ctx, endpoint) {
-    send(Command::kReady, proto::ReadyBody{peer_id, service, "tcp://127.0.0.1:7" + peer_id.substr(peer_id.size() - 1) + "00",
-                                           10000, free_bytes});
+      : Service(ctx, endpoint, ready_of(peer_id, service, free_bytes)) {}
+  // With every READY field chosen (incarnation, data endpoint).
+  Service(zmq::context_t& ctx, const std::string& endpoint, const proto::ReadyBody& ready) : Dealer(ctx, endpoint) {
+    send(Command::kReady, ready);
   }
-  void announce(std::vector<Manifest> files) { send(Command::kAnnounce, proto::AnnounceBody{std::move(files)}); }
+  static proto::ReadyBody ready_of(const std::string& peer_id, const char* service = proto::kServiceStorage,
+                                   std::uint64_t free_bytes = 1000, std::uint64_t incarnation = 0) {
+    return {peer_id, service, "tcp://127.0.0.1:7" + peer_id.substr(peer_id.size() - 1) + "00", 10000, free_bytes,
+            incarnation};
+  }
+  // `complete`: the last batch of the announcement after READY.
+  void announce(std::vector<Manifest> files, bool complete = false) {
+    send(Command::kAnnounce, proto::AnnounceBody{std::move(files), complete});
+  }
   void heartbeat(std::uint64_t free_bytes = 0) { send(Command::kHeartbeat, proto::HeartbeatBody{free_bytes}); }
 };
 
