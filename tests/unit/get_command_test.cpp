@@ -35,7 +35,7 @@ std::string file_bytes() {
 struct Holder {
   const std::string& bytes;
   const Manifest& manifest;
-  std::set<std::uint64_t> has;
+  const std::set<std::uint64_t> has;
   std::mutex mu;
   int requests = 0;
 
@@ -71,14 +71,20 @@ struct Holder {
 struct Tracker {
   const Manifest& manifest;
   std::string failing, good;  // holder endpoints
-  int stale = 1;
-  int gap = 0;
-  std::optional<ErrorCode> refuse;
+  const int stale;
+  const int gap;
+  const std::optional<ErrorCode> refuse;
   std::mutex mu;
   std::vector<std::string> queries;
 
-  Tracker(const Manifest& m, std::string failing_endpoint, std::string good_endpoint)
-      : manifest(m), failing(std::move(failing_endpoint)), good(std::move(good_endpoint)) {}
+  Tracker(const Manifest& m, std::string failing_endpoint, std::string good_endpoint, int stale_answers, int gap_answers,
+          std::optional<ErrorCode> refusal)
+      : manifest(m),
+        failing(std::move(failing_endpoint)),
+        good(std::move(good_endpoint)),
+        stale(stale_answers),
+        gap(gap_answers),
+        refuse(refusal) {}
 
   FakePeer::Handler handler() {
     return [this](const codec::Envelope& env) {
@@ -103,29 +109,47 @@ struct Tracker {
   }
 };
 
-// Members in order: the fakes' threads stop before their state and the context go.
+Manifest doc_manifest(const std::string& bytes) {
+  Manifest manifest;
+  manifest.name = "doc.bin";
+  manifest.size = bytes.size();
+  manifest.chunk_size = kChunk;
+  for (std::uint64_t i = 0; i < kChunks; ++i) {
+    const std::string chunk = bytes.substr(i * kChunk, kChunk);
+    manifest.chunks.push_back(sha256(chunk.data(), chunk.size()));
+  }
+  return manifest;
+}
+
+// How the fakes behave (Holder and Tracker say what each field does).
+struct Scenario {
+  std::set<std::uint64_t> failing_has{};  // chunks the failing holder serves before it lacks the rest
+  int stale = 1;
+  int gap = 0;
+  std::optional<ErrorCode> refuse{};
+};
+
+// Members in order: the fakes' state is complete before their threads start
+// (nothing is written to it afterwards outside its mutex), and the threads
+// stop before their state and the context go.
 struct GetNetwork {
   const std::string tag;
   const std::string bytes = file_bytes();
-  Manifest manifest;
+  const Manifest manifest = doc_manifest(bytes);
   zmq::context_t ctx;
-  Holder failing{bytes, manifest, {}};
+  Holder failing;
   Holder good{bytes, manifest, {0, 1, 2, 3}};
-  Tracker tracker{manifest, "inproc://get-" + tag + "-failing", "inproc://get-" + tag + "-good"};
+  Tracker tracker;
   FakePeer failing_peer{ctx, tracker.failing, failing.handler()};
   FakePeer good_peer{ctx, tracker.good, good.handler()};
   FakePeer control{ctx, "inproc://get-" + tag + "-tracker", tracker.handler()};
   test::TempDir dir{"p2p-get-command"};
 
-  explicit GetNetwork(std::string t) : tag(std::move(t)) {
-    manifest.name = "doc.bin";
-    manifest.size = bytes.size();
-    manifest.chunk_size = kChunk;
-    for (std::uint64_t i = 0; i < kChunks; ++i) {
-      const std::string chunk = bytes.substr(i * kChunk, kChunk);
-      manifest.chunks.push_back(sha256(chunk.data(), chunk.size()));
-    }
-  }
+  explicit GetNetwork(std::string t, const Scenario& s = {})
+      : tag(std::move(t)),
+        failing(bytes, manifest, s.failing_has),
+        tracker(manifest, "inproc://get-" + tag + "-failing", "inproc://get-" + tag + "-good", s.stale, s.gap,
+                s.refuse) {}
 
   // run_get's exit code for `doc.bin` with a retry budget of `retry`.
   int get(std::chrono::milliseconds retry) {
@@ -154,8 +178,7 @@ TEST_CASE("a get whose holders all fail asks the tracker again by file id and co
 }
 
 TEST_CASE("a get asked again fetches only the chunks it has not verified yet") {
-  GetNetwork net("resume");
-  net.failing.has = {0, 1};  // serves half the file, then lacks the rest
+  GetNetwork net("resume", {.failing_has = {0, 1}});  // serves half the file, then lacks the rest
   REQUIRE(net.get(10s) == 0);
   CHECK(test::read_bytes(net.out()) == net.bytes);
   CHECK(net.failing.served() >= 3);  // chunks 0 and 1, and a chunk it lacked
@@ -174,8 +197,7 @@ std::uint64_t bytes_read() {
 }
 
 TEST_CASE("a get asked again does not read back the chunks it already wrote") {
-  GetNetwork net("no-reread");
-  net.failing.has = {0, 1, 2};  // three chunks written before the holder fails
+  GetNetwork net("no-reread", {.failing_has = {0, 1, 2}});  // three chunks written before the holder fails
   const std::uint64_t before = bytes_read();
   REQUIRE(net.get(10s) == 0);
   const std::uint64_t read = bytes_read() - before;
@@ -187,8 +209,7 @@ TEST_CASE("a get asked again does not read back the chunks it already wrote") {
 }
 
 TEST_CASE("a get asked again goes on asking while the tracker knows no live holder, until one is listed") {
-  GetNetwork net("gap");
-  net.tracker.gap = 2;
+  GetNetwork net("gap", {.gap = 2});
   REQUIRE(net.get(10s) == 0);
   CHECK(test::read_bytes(net.out()) == net.bytes);
   CHECK(net.tracker.asked().size() == 4);  // stale, no holder twice, good
@@ -202,15 +223,13 @@ TEST_CASE("a get with no retry budget fails when its holders all fail") {
 }
 
 TEST_CASE("a get that the tracker says has no live holder is not asked again") {
-  GetNetwork net("none");
-  net.tracker.refuse = ErrorCode::kUnavailable;
+  GetNetwork net("none", {.refuse = ErrorCode::kUnavailable});
   CHECK(net.get(10s) == static_cast<int>(client::Exit::kUnavailable));
   CHECK(net.tracker.asked().size() == 1);
 }
 
 TEST_CASE("a get whose holders keep failing stops asking once its retry budget is spent") {
-  GetNetwork net("spent");
-  net.tracker.stale = 1000000;
+  GetNetwork net("spent", {.stale = 1000000});
   CHECK(net.get(300ms) == static_cast<int>(client::Exit::kUnavailable));
   CHECK(net.tracker.asked().size() >= 2);  // first pause 50 ms, budget 300 ms
   CHECK(net.good.served() == 0);
