@@ -13,6 +13,12 @@ std::string read_bytes(const std::filesystem::path& path) {
   return ss.str();
 }
 
+std::string patterned_bytes(std::size_t size, int seed) {
+  std::string s(size, '\0');
+  for (std::size_t i = 0; i < size; ++i) s[i] = static_cast<char>((i * 131 + i / 7 + static_cast<std::size_t>(seed)) & 0xff);
+  return s;
+}
+
 void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));

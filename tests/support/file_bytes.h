@@ -2,6 +2,7 @@
 // at once. For files of a few MiB at most (they live in memory).
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <string>
 
@@ -9,6 +10,11 @@ namespace p2p::test {
 
 // Every byte of `path`; "" when it cannot be opened.
 std::string read_bytes(const std::filesystem::path& path);
+
+// `size` deterministic bytes that change from one position to the next and
+// never repeat in a short period, so a chunk read from or written to the wrong
+// offset has other bytes (and another hash). `seed` shifts the pattern.
+std::string patterned_bytes(std::size_t size, int seed = 0);
 
 // Replaces `path` with exactly `bytes`. Throws std::runtime_error on failure.
 void write_bytes(const std::filesystem::path& path, const std::string& bytes);

@@ -8,6 +8,7 @@
 #include "common/chunk_fetcher.h"
 #include "common/sha256.h"
 #include "fake_peer.h"
+#include "tests/support/file_bytes.h"
 
 using namespace p2p;
 using test::FakePeer;
@@ -23,8 +24,7 @@ struct TestFile {
   Manifest manifest;
 
   explicit TestFile(std::uint64_t chunks) {
-    bytes.resize(chunks * kChunk - 100);
-    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 131 + i / 7) & 0xff);
+    bytes = test::patterned_bytes(chunks * kChunk - 100);
     manifest.name = "file.bin";
     manifest.size = bytes.size();
     manifest.chunk_size = kChunk;

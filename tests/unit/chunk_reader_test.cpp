@@ -9,6 +9,7 @@
 
 #include "common/chunk_reader.h"
 #include "common/limits.h"
+#include "tests/support/file_bytes.h"
 #include "tests/support/temp_dir.h"
 
 using namespace p2p;
@@ -19,12 +20,6 @@ namespace {
 
 constexpr std::uint32_t kChunk = limits::kMinChunkSize;
 
-
-std::string pattern(std::size_t size) {
-  std::string s(size, '\0');
-  for (std::size_t i = 0; i < size; ++i) s[i] = static_cast<char>((i * 7919 + i / 251) & 0xff);
-  return s;
-}
 
 // SHA-256 straight from OpenSSL, independent of common/sha256.
 Hash reference_sha256(const std::string& bytes) {
@@ -47,7 +42,7 @@ TEST_CASE("chunk reader yields chunk-size slices with their SHA-256") {
                                     std::size_t{kChunk + 1}, std::size_t{7 * kChunk + 123});
   CAPTURE(size);
   TempDir dir{"p2p-chunk-reader"};
-  const std::string bytes = pattern(size);
+  const std::string bytes = test::patterned_bytes(size);
   Result<ChunkReader> reader = ChunkReader::open(write_file(dir, bytes), kChunk);
   REQUIRE(reader.ok());
   CHECK(reader->size() == size);
@@ -75,7 +70,7 @@ TEST_CASE("chunk reader yields chunk-size slices with their SHA-256") {
 
 TEST_CASE("chunk reader rewinds for a second pass") {
   TempDir dir{"p2p-chunk-reader"};
-  Result<ChunkReader> reader = ChunkReader::open(write_file(dir, pattern(3 * kChunk)), kChunk);
+  Result<ChunkReader> reader = ChunkReader::open(write_file(dir, test::patterned_bytes(3 * kChunk)), kChunk);
   REQUIRE(reader.ok());
   auto first = reader->next();
   REQUIRE((first.ok() && first.value()));
@@ -106,7 +101,7 @@ TEST_CASE("chunk reader refuses a directory") {
 
 TEST_CASE("chunk reader reports a file that shrank while being read") {
   TempDir dir{"p2p-chunk-reader"};
-  std::string path = write_file(dir, pattern(3 * kChunk));
+  std::string path = write_file(dir, test::patterned_bytes(3 * kChunk));
   Result<ChunkReader> reader = ChunkReader::open(path, kChunk);
   REQUIRE(reader.ok());
   std::filesystem::resize_file(path, kChunk);

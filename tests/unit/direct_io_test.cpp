@@ -19,23 +19,13 @@ namespace fs = std::filesystem;
 using p2p::test::read_bytes;
 using p2p::test::write_bytes;
 
-namespace {
-
-std::string pattern(std::size_t size, int seed) {
-  std::string s(size, '\0');
-  for (std::size_t i = 0; i < size; ++i) s[i] = static_cast<char>((i * 131 + i / 7 + seed) & 0xff);
-  return s;
-}
-
-}  // namespace
-
 TEST_CASE("direct writes of any size read back exactly once the file is truncated to its size") {
   p2p::test::TempDir dir("p2p-direct-io");
   for (std::size_t size : {std::size_t{1}, kDirectAlignment - 1, kDirectAlignment, kDirectAlignment + 1,
                            std::size_t{(1 << 20) + 3}}) {
     // Not "f" + to_string(size): GCC 12 warns falsely on it (-Wrestrict, its bug 105329).
     const std::string path = (dir.path() / std::to_string(size)).string();
-    const std::string bytes = pattern(size, static_cast<int>(size));
+    const std::string bytes = test::patterned_bytes(size, static_cast<int>(size));
     bool direct = false;
     int fd = open_maybe_direct(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644, true, &direct);
     REQUIRE(fd >= 0);
@@ -58,7 +48,7 @@ TEST_CASE("direct writes at aligned offsets build one file block by block") {
   p2p::test::TempDir dir("p2p-direct-io");
   const std::string path = (dir.path() / "blocks").string();
   const std::size_t block = 4 * kDirectAlignment;
-  const std::string bytes = pattern(3 * block + 100, 9);
+  const std::string bytes = test::patterned_bytes(3 * block + 100, 9);
   bool direct = false;
   int fd = open_maybe_direct(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644, true, &direct);
   REQUIRE(fd >= 0);
@@ -80,7 +70,7 @@ TEST_CASE("a direct write at an unaligned offset is refused, not corrupted") {
   REQUIRE(fd >= 0);
   if (direct) {
     DirectWriter writer;
-    const std::string bytes = pattern(100, 1);
+    const std::string bytes = test::patterned_bytes(100, 1);
     CHECK_FALSE(writer.pwrite(fd, true, bytes.data(), bytes.size(), 17, path).ok());
   }
   ::close(fd);
@@ -90,7 +80,7 @@ TEST_CASE("a direct write at an unaligned offset is refused, not corrupted") {
 TEST_CASE("read_direct refuses a file larger than the limit and a missing one") {
   p2p::test::TempDir dir("p2p-direct-io");
   const fs::path path = dir.path() / "big";
-  std::ofstream(path, std::ios::binary) << pattern(5000, 3);
+  std::ofstream(path, std::ios::binary) << test::patterned_bytes(5000, 3);
   Result<zmq::message_t> big = read_direct(path.string(), 4096);
   CHECK(big.status().code() == ErrorCode::kIo);
   Result<zmq::message_t> missing = read_direct((dir.path() / "none").string(), 4096);
@@ -110,8 +100,8 @@ TEST_CASE("read_direct reads a small file through the page cache and a large one
   p2p::test::TempDir dir("p2p-direct-io");
   const fs::path small = dir.path() / "small";
   const fs::path large = dir.path() / "large";
-  const std::string small_bytes = pattern(kDirectMinBytes - 1, 1);
-  const std::string large_bytes = pattern(kDirectMinBytes, 2);
+  const std::string small_bytes = test::patterned_bytes(kDirectMinBytes - 1, 1);
+  const std::string large_bytes = test::patterned_bytes(kDirectMinBytes, 2);
   write_bytes(small, small_bytes);
   write_bytes(large, large_bytes);
   for (const fs::path& path : {small, large}) {

@@ -24,11 +24,7 @@ namespace {
 constexpr std::uint32_t kChunk = limits::kMinChunkSize;
 constexpr std::uint64_t kChunks = 4;
 
-std::string file_bytes() {
-  std::string bytes(kChunks * kChunk - 100, '\0');
-  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 131 + i / 7) & 0xff);
-  return bytes;
-}
+std::string file_bytes() { return test::patterned_bytes(kChunks * kChunk - 100); }
 
 // A holder that serves the chunks in `has` and answers not_found for the
 // others (it lacks them: no holder left for those, at once, without a timeout).

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/sha256.h"
+#include "tests/support/file_bytes.h"
 
 using p2p::Hash;
 using p2p::sha256;
@@ -24,8 +25,7 @@ TEST_CASE("incremental sha256 equals the one-shot digest") {
 
 TEST_CASE("sha256 equals OpenSSL's EVP digest at every length around a block boundary") {
   // common/sha256 uses SHA256_* rather than EVP (sha256.h says why); EVP is the reference here.
-  std::string data(1 << 20 | 77, '\0');
-  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 131 + i / 7) & 0xff);
+  const std::string data = p2p::test::patterned_bytes(1 << 20 | 77);
   auto evp = [&](std::size_t n) {
     Hash h;
     unsigned int len = 0;
@@ -37,7 +37,8 @@ TEST_CASE("sha256 equals OpenSSL's EVP digest at every length around a block bou
     REQUIRE(sha256(data.data(), n) == evp(n));
   }
   p2p::Sha256 h;
-  for (std::size_t off = 0; off < data.size(); off += 4093) h.update(data.data() + off, std::min<std::size_t>(4093, data.size() - off));
+  for (std::size_t off = 0; off < data.size(); off += 4093)
+    h.update(data.data() + off, std::min<std::size_t>(4093, data.size() - off));
   CHECK(h.finish() == evp(data.size()));
 }
 
