@@ -17,8 +17,9 @@
 // Memory is bounded by holders x window x chunk size: at most that many
 // replies are ever in flight, and each is released once written.
 //
-// Connections: by default every holder gets a fresh DEALER, closed when the
-// call returns. With `options.connections` the DEALERs come from (and go
+// Connections: a holder is connected when it is first given a chunk, so a
+// file whose chunks fit one holder's window connects to one holder only. By
+// default that is a fresh DEALER, closed when the call returns. With `options.connections` the DEALERs come from (and go
 // back to) that pool, so consecutive fetches skip the TCP and ZMTP
 // handshakes; a holder dropped for a timeout or a protocol error, or left
 // with requests in flight, has its connection closed by the pool (Lazy

@@ -6,6 +6,8 @@
 #include <set>
 
 #include "common/chunk_fetcher.h"
+#include "common/limits.h"
+#include "common/sockets.h"
 #include "common/sha256.h"
 #include "fake_peer.h"
 #include "tests/support/file_bytes.h"
@@ -101,7 +103,69 @@ FetchOptions quick() {
   return o;
 }
 
+// Opens a fresh DEALER for every acquire and records which endpoints were asked for.
+struct CountingConnections : ConnectionSource {
+  explicit CountingConnections(zmq::context_t& c) : ctx(c) {}
+  Result<HolderConnection*> acquire(const std::string& endpoint) override {
+    acquired.push_back(endpoint);
+    zmq::socket_t s = make_socket(ctx, zmq::socket_type::dealer, limits::kMaxDataMessage);
+    s.connect(endpoint);
+    open[endpoint] = HolderConnection{std::move(s), 1};
+    return &open[endpoint];
+  }
+  void release(const std::string& endpoint, bool) override { open.erase(endpoint); }
+
+  zmq::context_t& ctx;
+  std::vector<std::string> acquired;
+  std::map<std::string, HolderConnection> open;
+};
+
+// Fetches all of `file` from holders a, b and c (in that order) and checks it
+// arrived whole; returns the endpoints the fetch connected to, in order.
+std::vector<std::string> fetch_from_abc(zmq::context_t& ctx, const TestFile& file) {
+  MemorySink sink;
+  CountingConnections connections(ctx);
+  FetchOptions options = quick();
+  options.connections = &connections;
+  REQUIRE(fetch_chunks(ctx, file.manifest, file.all(), {holder("a"), holder("b"), holder("c")}, options, sink).ok());
+  check_complete(file, sink);
+  CHECK(connections.open.empty());  // every connection given back
+  return connections.acquired;
+}
+
 }  // namespace
+
+TEST_CASE("a file that fits one holder's window connects to that holder only") {
+  zmq::context_t ctx;
+  TestFile file(FetchOptions{}.window);
+  FakePeer a(ctx, holder("a").endpoint, serving(file));
+  FakePeer b(ctx, holder("b").endpoint, serving(file));
+  FakePeer c(ctx, holder("c").endpoint, serving(file));
+  CHECK(fetch_from_abc(ctx, file) == std::vector<std::string>{holder("a").endpoint});
+}
+
+TEST_CASE("a chunk the first holder lacks is asked of a holder not yet connected") {
+  zmq::context_t ctx;
+  TestFile file(1);
+  FakePeer a(ctx, holder("a").endpoint, serving(file, {7}));  // holds no chunk of this file
+  FakePeer b(ctx, holder("b").endpoint, serving(file));
+  FakePeer c(ctx, holder("c").endpoint, serving(file));
+  CHECK(fetch_from_abc(ctx, file) == std::vector<std::string>{holder("a").endpoint, holder("b").endpoint});
+  CHECK(a.requests() == 1);
+  CHECK(b.requests() == 1);
+  CHECK(c.requests() == 0);
+}
+
+TEST_CASE("a holder that cannot be connected hands its chunks to the next") {
+  zmq::context_t ctx;
+  TestFile file(2);
+  FakePeer good(ctx, holder("good").endpoint, serving(file));
+  MemorySink sink;
+  proto::HolderInfo unreachable{"bad", "no-such-transport://x"};
+  REQUIRE(fetch_chunks(ctx, file.manifest, file.all(), {unreachable, holder("good")}, quick(), sink).ok());
+  check_complete(file, sink);
+  CHECK(good.requests() == 2);
+}
 
 TEST_CASE("fetches every chunk from two holders at once", "[timing]") {
   zmq::context_t ctx;
