@@ -23,6 +23,7 @@ ServiceLink::ServiceLink(zmq::context_t& ctx, ServiceLinkOptions options)
 void ServiceLink::connect() {
   try {
     socket_ = make_socket(ctx_, zmq::socket_type::dealer, limits::kMaxControlMessage);
+    if (options_.send_queue > 0) socket_.set(zmq::sockopt::sndhwm, options_.send_queue);
     socket_.connect(options_.tracker_endpoint);
   } catch (const zmq::error_t& e) {
     // A bad endpoint: keep the (unconnected) socket; the next reconnect retries.

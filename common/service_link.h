@@ -50,6 +50,9 @@ struct ServiceLinkOptions {
   // Reported in HEARTBEAT (replication: copies running now); null = 0.
   // Called in the link's thread.
   std::function<std::uint32_t()> copies;
+  // Messages queued to the tracker before send() says kUnavailable; 0 keeps
+  // libzmq's 1,000. Tests shrink it to fill the queue with a few messages.
+  int send_queue = 0;
 };
 
 struct LinkEvents {

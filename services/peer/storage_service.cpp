@@ -12,12 +12,6 @@ namespace {
 
 // Committed-file events are 32 bytes; anything larger is not ours.
 constexpr std::int64_t kMaxEventMessage = 64;
-// Keep an ANNOUNCE well inside the tracker's control message limit even when
-// a batch holds big manifests (32 bytes a chunk).
-constexpr std::uint64_t kAnnounceByteBudget = limits::kMaxControlMessage / 2;
-
-std::uint64_t encoded_size_estimate(const Manifest& m) { return 64 + m.name.size() + 34 * m.chunks.size(); }
-
 }  // namespace
 
 StorageService::StorageService(zmq::context_t& ctx, ChunkStore& store, ServiceLinkOptions link,
@@ -45,7 +39,10 @@ void StorageService::run() {
     pull.bind(committed_endpoint_);
     ServiceLink link(ctx_, link_options_);
     while (!stop_) {
-      std::vector<zmq::pollitem_t> items{{link.socket().handle(), 0, ZMQ_POLLIN, 0},
+      // POLLOUT only while announcements wait for room in the link's queue.
+      const bool announcing = link.joined() && !announcements_.empty();
+      const short link_events = announcing ? ZMQ_POLLIN | ZMQ_POLLOUT : ZMQ_POLLIN;
+      std::vector<zmq::pollitem_t> items{{link.socket().handle(), 0, link_events, 0},
                                          {pull.handle(), 0, ZMQ_POLLIN, 0}};
       zmq::poll(items, std::min(until(link.next_deadline()), kStopCheckInterval));
       LinkEvents events = link.process(items[0].revents & ZMQ_POLLIN);
@@ -53,11 +50,16 @@ void StorageService::run() {
         announce_all(link);
         // A restarted tracker knows nothing of the drain: tell it again, after
         // the announcements so it knows what must be moved.
-        if (draining_) send_drain(link);
+        drain_owed_ = draining_;
       }
       for (const auto& cmd : events.commands) on_command(link, cmd);
       if (drain_requested_ && !draining_) start_drain(link, "stop signal");
-      if (items[1].revents & ZMQ_POLLIN) drain_committed(pull, link);
+      if (items[1].revents & ZMQ_POLLIN) drain_committed(pull);
+      send_announcements(link);
+      if (drain_owed_ && announcements_.empty()) {
+        send_drain(link);
+        drain_owed_ = false;
+      }
     }
     link.leave();
   } catch (const std::exception& e) {
@@ -136,40 +138,39 @@ void StorageService::remove(ServiceLink& link, const codec::Envelope& cmd) {
 }
 
 void StorageService::announce_all(ServiceLink& link) {
-  std::vector<Manifest> batch;
-  std::uint64_t batch_bytes = 0;
-  std::size_t files = 0;
-  bool all_sent = true;
-  for (Manifest& m : store_.manifests()) {
-    if (!store_.complete(m)) continue;  // only files held in full are announced
-    std::uint64_t bytes = encoded_size_estimate(m);
-    if (!batch.empty() && (batch.size() == limits::kMaxAnnounceBatch || batch_bytes + bytes > kAnnounceByteBudget)) {
-      all_sent = announce(link, batch) && all_sent;
-      batch.clear();
-      batch_bytes = 0;
+  std::vector<Hash> ids;
+  for (const Manifest& m : store_.manifests())
+    if (store_.complete(m)) ids.push_back(m.file_id());  // only files held in full are announced
+  announcements_.restart(std::move(ids));
+  P2P_INFO("storage: joined tracker; announcing %zu files", announcements_.queued());
+  send_announcements(link);
+}
+
+void StorageService::send_announcements(ServiceLink& link) {
+  // Not before the tracker answered this connection's READY: what is queued
+  // belongs to the previous one, and the rejoin queues everything anew. (Its
+  // complete marker, sent now, would drop the files announced before.)
+  if (!link.joined()) return;
+  while (!announcements_.empty()) {
+    AnnounceQueue::Batch batch = announcements_.next(store_);
+    if (batch.body.files.empty() && !batch.body.complete) {  // every file it took is gone
+      announcements_.pop(batch);
+      continue;
     }
-    batch.push_back(std::move(m));
-    batch_bytes += bytes;
-    ++files;
+    Status s = link.send(proto::Command::kAnnounce, codec::encode(batch.body));
+    if (s.code() == ErrorCode::kUnavailable) return;  // the queue is full: again when it has room (POLLOUT)
+    if (!s.ok()) {
+      // Not a full queue: sending it again would fail the same way.
+      P2P_WARN("storage: ANNOUNCE of %zu files not sent: %s", batch.body.files.size(), s.to_string().c_str());
+      announcements_.forgo_complete();
+      batch.body.complete = false;
+    }
+    announcements_.pop(batch);
+    if (batch.body.complete) P2P_INFO("storage: announced every file to the tracker");
   }
-  // The last batch, possibly empty, tells the tracker that this is all
-  // (docs/protocol.md 5.1); after a lost batch it must not say so.
-  announce(link, batch, all_sent);
-  P2P_INFO("storage: joined tracker; announced %zu files%s", files, all_sent ? "" : " (some batches not sent)");
 }
 
-bool StorageService::announce(ServiceLink& link, const std::vector<Manifest>& files, bool complete) {
-  proto::AnnounceBody body;
-  body.files = files;
-  body.complete = complete;
-  if (Status s = link.send(proto::Command::kAnnounce, codec::encode(body)); !s.ok()) {
-    P2P_WARN("storage: ANNOUNCE of %zu files not sent: %s", files.size(), s.to_string().c_str());
-    return false;
-  }
-  return true;
-}
-
-void StorageService::drain_committed(zmq::socket_t& pull, ServiceLink& link) {
+void StorageService::drain_committed(zmq::socket_t& pull) {
   zmq::message_t msg;
   while (pull.recv(msg, zmq::recv_flags::dontwait)) {
     if (msg.size() != Hash::kSize) continue;
@@ -177,8 +178,8 @@ void StorageService::drain_committed(zmq::socket_t& pull, ServiceLink& link) {
     std::memcpy(id.bytes.data(), msg.data(), Hash::kSize);
     Result<Manifest> m = store_.manifest(id);
     if (!m.ok() || !store_.complete(m.value())) continue;
-    announce(link, {m.value()});
-    P2P_INFO("storage: announced %s (%s)", m->name.c_str(), id.hex().c_str());
+    announcements_.add(id);
+    P2P_INFO("storage: announcing %s (%s)", m->name.c_str(), id.hex().c_str());
   }
 }
 

@@ -8,7 +8,8 @@
 //   in batches of at most limits::kMaxAnnounceBatch, the last one marked
 //   complete (so a tracker that kept this peer's holdings over a reconnect
 //   drops those it no longer has); each reported file is announced as it
-//   arrives.
+//   arrives. Batches wait in an AnnounceQueue while the link's send queue
+//   is full, so a slow tracker delays announcements and loses none.
 // - DELETE{file_id}: drops the file's manifest and every chunk no other
 //   stored manifest uses, then answers REMOVED{[file_id]} (also for a file
 //   not held here: the tracker's view is then right either way).
@@ -32,6 +33,7 @@
 
 #include "common/chunk_store.h"
 #include "common/service_link.h"
+#include "services/peer/announce_queue.h"
 
 namespace p2p::peer {
 
@@ -61,14 +63,16 @@ class StorageService {
   void send_drain(ServiceLink& link);
   void remove(ServiceLink& link, const codec::Envelope& cmd);
   void announce_all(ServiceLink& link);
-  // False when the batch could not be queued (logged).
-  bool announce(ServiceLink& link, const std::vector<Manifest>& files, bool complete = false);
-  void drain_committed(zmq::socket_t& pull, ServiceLink& link);
+  // Sends queued announcements until the link's queue is full or none is left.
+  void send_announcements(ServiceLink& link);
+  void drain_committed(zmq::socket_t& pull);
 
   zmq::context_t& ctx_;
   ChunkStore& store_;
   ServiceLinkOptions link_options_;
   std::string committed_endpoint_;
+  AnnounceQueue announcements_;  // service thread only
+  bool drain_owed_ = false;      // service thread only: DRAIN again once the rejoin's announcements are sent
   std::atomic<bool> stop_{false};
   std::atomic<bool> drain_requested_{false};  // set by drain(), read by the service thread
   std::atomic<bool> draining_{false};         // written by the service thread only

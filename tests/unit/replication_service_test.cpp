@@ -184,6 +184,10 @@ TEST_CASE("REPLICATE copies the file from its holder, announces it and reports s
   REQUIRE(stored.ok());
   CHECK(stored->replicas == 2);
   CHECK(target.temp.store.stored_bytes() == file.manifest.size);
+  // The storage service announces once the tracker has answered it, as a real one does.
+  std::optional<codec::Envelope> storage_ready = tracker.next_of(proto::Command::kReady, "storage");
+  REQUIRE(storage_ready);
+  tracker.send(*storage_ready, proto::Command::kHeartbeat, codec::encode(proto::HeartbeatBody{}));
   CHECK(announced(tracker, "copied.bin"));
 }
 

@@ -3,12 +3,15 @@
 #include <filesystem>
 #include <optional>
 #include <random>
+#include <set>
+#include <thread>
 
 #include "common/chunk_store.h"
 #include "common/sha256.h"
 #include "common/sockets.h"
 #include "services/peer/storage_service.h"
 #include "fake_tracker.h"
+#include "stored_file.h"
 
 using namespace p2p;
 using namespace std::chrono_literals;
@@ -21,8 +24,12 @@ struct Tracker {
   zmq::context_t& ctx;
   zmq::socket_t router;
   std::string endpoint;
-  explicit Tracker(zmq::context_t& c) : ctx(c), router(make_socket(c, zmq::socket_type::router, limits::kMaxControlMessage)) {
-    router.bind("tcp://127.0.0.1:*");
+  // `receive_queue` > 0: messages the router queues before the sender's queue
+  // fills (exact on inproc, where libzmq adds it to the sender's).
+  explicit Tracker(zmq::context_t& c, const std::string& bind_to = "tcp://127.0.0.1:*", int receive_queue = 0)
+      : ctx(c), router(make_socket(c, zmq::socket_type::router, limits::kMaxControlMessage)) {
+    if (receive_queue > 0) router.set(zmq::sockopt::rcvhwm, receive_queue);
+    router.bind(bind_to);
     endpoint = bound_endpoint(router);
   }
   // The next message other than HEARTBEAT within 5 s.
@@ -59,14 +66,7 @@ struct TempStore {
     return p;
   }
   // Stores a one-chunk file and its manifest.
-  Manifest add_file(const std::string& name) {
-    std::string chunk = name + " contents";
-    Hash h = sha256(chunk.data(), chunk.size());
-    REQUIRE(store.put_chunk(h, chunk.data(), chunk.size()).ok());
-    Manifest m{name, chunk.size(), limits::kMinChunkSize, {h}, 2};
-    REQUIRE(store.put_manifest(m).ok());
-    return m;
-  }
+  Manifest add_file(const std::string& name) { return test::add_stored_file(store, name); }
 };
 
 ServiceLinkOptions link_to(const std::string& endpoint) {
@@ -175,6 +175,36 @@ TEST_CASE("storage service re-announces after the tracker disconnects it") {
   REQUIRE(announce->cmd() == proto::Command::kAnnounce);
   CHECK(announced_names(*announce) == std::vector<std::string>{"kept.txt"});
   CHECK(marked_complete(*announce));
+}
+
+TEST_CASE("a tracker that reads slower than the announcement is sent still hears of every file, complete last") {
+  TempStore temp;
+  constexpr std::size_t kFiles = 2 * limits::kMaxAnnounceBatch + 10;  // 3 batches: one more than the queue holds
+  std::set<std::string> held;
+  for (std::size_t i = 0; i < kFiles; ++i) held.insert(temp.add_file(std::to_string(i) + ".txt").name);
+  zmq::context_t ctx;
+  Tracker tracker(ctx, "inproc://storage-test-slow-tracker", 1);
+  ServiceLinkOptions link = link_to(tracker.endpoint);
+  link.send_queue = 1;  // with the router's 1: two messages fill the queue
+  peer::StorageService storage(ctx, temp.store, link, "inproc://storage-test-slow-committed");
+  storage.start();
+  std::optional<codec::Envelope> ready = tracker.next();
+  REQUIRE(ready);
+  tracker.heartbeat(*ready);
+  std::set<std::string> announced;
+  bool complete = false;
+  while (!complete) {
+    // The slow tracker: each message waits, so the service's queue is full
+    // long before the tracker has read the first batch.
+    std::this_thread::sleep_for(20ms);
+    std::optional<codec::Envelope> announce = tracker.next();
+    REQUIRE(announce);
+    REQUIRE(announce->cmd() == proto::Command::kAnnounce);
+    CHECK_FALSE(complete);
+    for (const std::string& name : announced_names(*announce)) CHECK(announced.insert(name).second);
+    complete = marked_complete(*announce);
+  }
+  CHECK(announced == held);
 }
 
 TEST_CASE("storage service with no file still ends its announcement with an empty complete batch") {
