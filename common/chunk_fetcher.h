@@ -19,8 +19,8 @@
 //
 // Connections: a holder is connected when it is first given a chunk, so a
 // file whose chunks fit one holder's window connects to one holder only. By
-// default that is a fresh DEALER, closed when the call returns. With `options.connections` the DEALERs come from (and go
-// back to) that pool, so consecutive fetches skip the TCP and ZMTP
+// default that is a fresh DEALER, closed when the call returns. With
+// `options.connections` the DEALERs come from (and go back to) that pool, so consecutive fetches skip the TCP and ZMTP
 // handshakes; a holder dropped for a timeout or a protocol error, or left
 // with requests in flight, has its connection closed by the pool (Lazy
 // Pirate, zguide ch.4), and seqs keep counting per connection so a late

@@ -384,11 +384,11 @@ Result<Manifest> ChunkStore::manifest(const Hash& file_id) const {
   return it->second;
 }
 
-std::vector<Manifest> ChunkStore::manifests() const {
+std::vector<Hash> ChunkStore::file_ids() const {
   std::lock_guard lock(mu_);
-  std::vector<Manifest> out;
+  std::vector<Hash> out;
   out.reserve(manifests_.size());
-  for (const auto& [id, m] : manifests_) out.push_back(m);
+  for (const auto& [id, m] : manifests_) out.push_back(id);
   return out;
 }
 

@@ -97,7 +97,8 @@ class ChunkStore {
   // the manifest by its file id, durably. REQUIRES: manifest.validate().
   Status put_manifest(const Manifest& manifest);
   Result<Manifest> manifest(const Hash& file_id) const;
-  std::vector<Manifest> manifests() const;
+  // The file id of every stored manifest, complete or not.
+  std::vector<Hash> file_ids() const;
   // True when every chunk of `manifest` is here.
   bool complete(const Manifest& manifest) const;
   // Chunks of `manifest` not here, in manifest order (duplicates once).

@@ -138,11 +138,11 @@ void StorageService::remove(ServiceLink& link, const codec::Envelope& cmd) {
 }
 
 void StorageService::announce_all(ServiceLink& link) {
-  std::vector<Hash> ids;
-  for (const Manifest& m : store_.manifests())
-    if (store_.complete(m)) ids.push_back(m.file_id());  // only files held in full are announced
-  announcements_.restart(std::move(ids));
-  P2P_INFO("storage: joined tracker; announcing %zu files", announcements_.queued());
+  // Every manifest is queued; a batch takes only the files held in full
+  // (AnnounceQueue::next), so completeness is checked once, when it is sent.
+  announcements_.restart(store_.file_ids());
+  P2P_INFO("storage: joined tracker; announcing the files held in full among %zu manifests",
+           announcements_.queued());
   send_announcements(link);
 }
 

@@ -148,7 +148,7 @@ TEST_CASE("store reloads its chunks and manifests after restart") {
   CHECK(back->name == "report.pdf");
   CHECK(back->chunks == m.chunks);
   CHECK(store.complete(back.value()));
-  CHECK(store.manifests().size() == 1);
+  CHECK(store.file_ids().size() == 1);
 }
 
 TEST_CASE("files committed from many threads at once are all there after a restart") {
@@ -256,7 +256,7 @@ TEST_CASE("undecodable manifest is dropped on load") {
   CHECK(report.dropped_manifests == 1);
   CHECK(report.manifests == 0);
   CHECK_FALSE(fs::exists(junk));
-  CHECK(store.manifests().empty());
+  CHECK(store.file_ids().empty());
 }
 
 TEST_CASE("leftover temporary files are removed on load") {
