@@ -204,33 +204,42 @@ TEST_CASE("a heartbeat that waits behind short requests from many clients is not
     storage.heartbeat();  // connecting them all can take longer than a window
   }
 
-  const std::uint64_t excused = t.broker.excused_stretches();
-  // A request on the service's own connection counts as its heartbeat: its
-  // answer means the tracker heard the service just before the crowd.
-  REQUIRE(storage.call<proto::StatusReply>(Command::kStatus, proto::Empty{}).ok());
-  const auto burst = Clock::now();
-  std::vector<std::uint64_t> seqs;
-  for (auto& c : clients) seqs.push_back(c->send(Command::kSearch, proto::SearchRequest{kSlowGlob}));
-  // The service goes on heartbeating meanwhile, as a peer does: it is never
-  // silent, its heartbeats only wait their turn.
-  for (int i = 0; i < crowd; ++i) {
-    std::optional<codec::Envelope> reply;
-    const auto deadline = Clock::now() + 30s;
-    while (!reply && Clock::now() < deadline) {
-      storage.heartbeat();
-      reply = clients[i]->recv(kHeartbeat / 4);
+  // The host may stop the tracker for a heartbeat / kLongWorkShare itself (a
+  // neighbour test, the VM): that stretch is excused and the burst then proves
+  // nothing, so a disturbed burst is run again. The service must live through
+  // every burst; one of them must be undisturbed.
+  bool undisturbed = false;
+  for (int attempt = 0; attempt < 3 && !undisturbed; ++attempt) {
+    const std::uint64_t excused = t.broker.excused_stretches();
+    // A request on the service's own connection counts as its heartbeat: its
+    // answer means the tracker heard the service just before the crowd.
+    REQUIRE(storage.call<proto::StatusReply>(Command::kStatus, proto::Empty{}).ok());
+    const auto burst = Clock::now();
+    std::vector<std::uint64_t> seqs;
+    for (auto& c : clients) seqs.push_back(c->send(Command::kSearch, proto::SearchRequest{kSlowGlob}));
+    // The service goes on heartbeating meanwhile, as a peer does: it is never
+    // silent, its heartbeats only wait their turn.
+    for (int i = 0; i < crowd; ++i) {
+      std::optional<codec::Envelope> reply;
+      const auto deadline = Clock::now() + 30s;
+      while (!reply && Clock::now() < deadline) {
+        storage.heartbeat();
+        reply = clients[i]->recv(kHeartbeat / 4);
+      }
+      REQUIRE(reply.has_value());
+      CHECK(reply->seq == seqs[i]);
+      CHECK(reply->cmd() == Command::kOk);
     }
-    REQUIRE(reply.has_value());
-    CHECK(reply->seq == seqs[i]);
-    CHECK(reply->cmd() == Command::kOk);
-  }
-  const auto held = Clock::now() - burst;
-  if (held < kWindow) WARN("the crowd held the tracker for less than a window: this run proves little");
-  CHECK(t.broker.excused_stretches() == excused);
+    const auto held = Clock::now() - burst;
+    if (held < kWindow) WARN("the crowd held the tracker for less than a window: this run proves little");
+    undisturbed = t.broker.excused_stretches() == excused;
+    if (!undisturbed) WARN("a stretch of the burst was excused (the host paused the tracker): running it again");
 
-  auto status = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
-  REQUIRE(status.ok());
-  CHECK(status->peers == 1);
+    auto status = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
+    REQUIRE(status.ok());
+    CHECK(status->peers == 1);
+  }
+  CHECK(undisturbed);
 }
 
 TEST_CASE("a silent service is dead before a flood of requests that never empties the socket is read through",
