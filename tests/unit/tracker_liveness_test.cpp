@@ -250,39 +250,61 @@ TEST_CASE("a silent service is dead before a flood of requests that never emptie
   // dead before the last of them is read (after 1 + kMaxUnreadWindows windows).
   RunningBroker t(options(20ms, 3));
   constexpr int kClients = 64;
-  constexpr int kEach = 50;  // ~0.7 s of SEARCHes in a release build: many windows
+  constexpr int kEach = 50;
+  // ~1 s of SEARCHes in a release build: many windows. ROUTER's fair queueing
+  // reads a connection whose messages all arrived early sooner than the rest:
+  // with 32 names (a flood of ~0.3 s) client 0's last STATUS, and only it, was
+  // answered within 3 windows of the silence, peer alive, in 4 runs of 30.
+  constexpr int kNames = 64;
   {
     Service storage(t.ctx, t.endpoint, "peer-2");  // the names stay indexed after it dies
-    announce_slow_names(storage, 32);
-    REQUIRE(eventually([&] { return storage.call<proto::StatusReply>(Command::kStatus, proto::Empty{})->files == 32; }));
+    announce_slow_names(storage, kNames);
+    REQUIRE(eventually(
+        [&] { return storage.call<proto::StatusReply>(Command::kStatus, proto::Empty{})->files == kNames; }));
   }
   std::vector<std::unique_ptr<Dealer>> clients;
   for (int i = 0; i < kClients; ++i) {
     clients.push_back(std::make_unique<Dealer>(t.ctx, t.endpoint));
     REQUIRE(clients.back()->call<proto::StatusReply>(Command::kStatus, proto::Empty{}).ok());  // connected
   }
-  Dealer silent(t.ctx, t.endpoint);
-  REQUIRE(silent.call<proto::StatusReply>(Command::kStatus, proto::Empty{}).ok());  // connected, not registered
+  // A stall of the host of heartbeat / kLongWorkShare (5 ms here) is excused
+  // as the broker's own, and postpones the silent service's death; a flood
+  // disturbed so is run again with a new silent service. The SEARCHes
+  // themselves take microseconds: an undisturbed flood excuses nothing.
+  bool undisturbed = false;
+  for (int attempt = 0; attempt < 3 && !undisturbed; ++attempt) {
+    Dealer silent(t.ctx, t.endpoint);
+    REQUIRE(silent.call<proto::StatusReply>(Command::kStatus, proto::Empty{}).ok());  // connected, not registered
+    const std::uint64_t excused = t.broker.excused_stretches();
 
-  std::vector<std::uint64_t> last(kClients);
-  for (int round = 0; round < kEach; ++round)
-    for (int i = 0; i < kClients; ++i) clients[i]->send(Command::kSearch, proto::SearchRequest{kSlowGlob});
-  for (int i = 0; i < kClients; ++i) last[i] = clients[i]->send(Command::kStatus, proto::Empty{});
-  silent.send(Command::kReady, proto::ReadyBody{"peer-1", proto::kServiceStorage, "tcp://127.0.0.1:7100", 10000, 1000});
-  auto registered = silent.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
-  REQUIRE(registered.ok());
-  CHECK(registered->peers >= 1);  // peer-1 is live, with the flood still waiting
+    std::vector<std::uint64_t> last(kClients);
+    for (int round = 0; round < kEach; ++round)
+      for (int i = 0; i < kClients; ++i) clients[i]->send(Command::kSearch, proto::SearchRequest{kSlowGlob});
+    for (int i = 0; i < kClients; ++i) last[i] = clients[i]->send(Command::kStatus, proto::Empty{});
+    const std::string peer_id = "peer-silent-" + std::to_string(attempt);
+    silent.send(Command::kReady,
+                proto::ReadyBody{peer_id, proto::kServiceStorage, "tcp://127.0.0.1:7100", 10000, 1000});
+    auto registered = silent.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
+    REQUIRE(registered.ok());
+    CHECK(registered->peers >= 1);  // the silent peer is live, with the flood still waiting
 
-  int dead_at_the_end = 0;  // clients whose last answer sees no live peer
-  for (int i = 0; i < kClients; ++i) {
-    // The first answers come after the whole flood: longer than kPatience under a sanitizer.
-    std::optional<codec::Envelope> env;
-    while ((env = clients[i]->recv(30s)) && env->seq != last[i]) {
+    int dead_at_the_end = 0;  // clients whose last answer sees no live peer
+    for (int i = 0; i < kClients; ++i) {
+      // The first answers come after the whole flood: longer than kPatience under a sanitizer.
+      std::optional<codec::Envelope> env;
+      while ((env = clients[i]->recv(30s)) && env->seq != last[i]) {
+      }
+      REQUIRE(env.has_value());
+      proto::StatusReply status;
+      REQUIRE(codec::decode(env->body, &status).ok());
+      if (status.peers == 0) ++dead_at_the_end;
     }
-    REQUIRE(env.has_value());
-    proto::StatusReply status;
-    REQUIRE(codec::decode(env->body, &status).ok());
-    if (status.peers == 0) ++dead_at_the_end;
+    undisturbed = t.broker.excused_stretches() == excused;
+    if (undisturbed)
+      CHECK(dead_at_the_end == kClients);
+    else
+      WARN("the host stalled the tracker during the flood (" << dead_at_the_end << " of " << kClients
+                                                             << " saw the peer dead): running it again");
   }
-  CHECK(dead_at_the_end == kClients);
+  CHECK(undisturbed);
 }
