@@ -40,17 +40,20 @@ void announce_slow_names(Service& storage, int files) {
 
 // A pause of the host (a neighbour test, the VM) of heartbeat / kLongWorkShare
 // is excused as the broker's own work and postpones every expiry: a burst
-// during which one was excused proves nothing about the rule under test. Runs
-// `burst(attempt)` again while that happens, at most kBurstAttempts times; true
-// when the last run excused nothing. `burst` checks what must hold every run.
+// during which one was excused proves nothing about the rule under test. Nor
+// does one that the host slowed past the bound the rule promises (`burst`
+// returns false then). Runs `burst(attempt)` again while either happens, at
+// most kBurstAttempts times; true when the last run was undisturbed. `burst`
+// checks what must hold every run.
 constexpr int kBurstAttempts = 3;
 template <class Burst>
 bool run_undisturbed(const tracker::Broker& broker, Burst burst) {
   for (int attempt = 0; attempt < kBurstAttempts; ++attempt) {
     const std::uint64_t excused = broker.excused_stretches();
-    burst(attempt);
-    if (broker.excused_stretches() == excused) return true;
-    WARN("a stretch of the burst was excused (the host paused the tracker): running it again");
+    const bool in_bounds = burst(attempt);
+    if (in_bounds && broker.excused_stretches() == excused) return true;
+    WARN((in_bounds ? "a stretch of the burst was excused (the host paused the tracker)"
+                    : "the host slowed the burst past the rule's bound") << ": running it again");
   }
   return false;
 }
@@ -194,48 +197,56 @@ TEST_CASE("a heartbeat that waits behind short requests from many clients is not
   // queueing reads the service's heartbeat, sent after them all, about last.
   constexpr auto kHeartbeat = 200ms;
   constexpr auto kWindow = 3 * kHeartbeat;
+  // The rule's bound: heard at h, a service whose messages wait unread is
+  // not dead before h + kWindow * (1 + kMaxUnreadWindows).
+  constexpr auto kSpared = kWindow * (1 + tracker::kMaxUnreadWindows);
   constexpr int kFiles = 1000;
   RunningBroker t(options(kHeartbeat, 3));
-  Service storage(t.ctx, t.endpoint, "peer-1");
+  std::optional<Service> storage(std::in_place, t.ctx, t.endpoint, "peer-1");
   Dealer client(t.ctx, t.endpoint);
-  announce_slow_names(storage, kFiles);
+  announce_slow_names(*storage, kFiles);
   const proto::QueryRequest last{slow_name(kFiles - 1)};
   REQUIRE(eventually([&] { return client.call<proto::LocateReply>(Command::kLocate, last).ok(); },
-                     [&] { storage.heartbeat(); }));
+                     [&] { storage->heartbeat(); }));
 
-  // One SEARCH's cost in this build on this host, the median of 5, sizes the crowd.
-  std::vector<Clock::duration> took;
-  for (int i = 0; i < 5; ++i) {
-    const auto start = Clock::now();
-    REQUIRE(client.call<proto::ListReply>(Command::kSearch, proto::SearchRequest{kSlowGlob}).ok());
-    took.push_back(Clock::now() - start);
-    storage.heartbeat();
-  }
-  std::sort(took.begin(), took.end());
-  REQUIRE(took[2] < kHeartbeat / tracker::kLongWorkShare);  // short work: never excused
-  const auto crowd = static_cast<int>(std::clamp<std::int64_t>(14 * kWindow / took[2] / 10, 8, 2000));
-  std::vector<std::unique_ptr<Dealer>> clients;
-  for (int i = 0; i < crowd; ++i) {
-    clients.push_back(std::make_unique<Dealer>(t.ctx, t.endpoint));
-    REQUIRE(clients.back()->call<proto::StatusReply>(Command::kStatus, proto::Empty{}).ok());  // connected
-    storage.heartbeat();  // connecting them all can take longer than a window
-  }
+  std::vector<std::unique_ptr<Dealer>> clients;  // grows to the largest crowd sized below
 
-  // The service must live through every burst; one must excuse nothing.
-  CHECK(run_undisturbed(t.broker, [&](int) {
+  // The service must live through every burst the host left within the
+  // rule's bound; one must be undisturbed.
+  CHECK(run_undisturbed(t.broker, [&](int attempt) {
+    // One SEARCH's cost in this build on this host now (a neighbour test's load
+    // comes and goes), the median of 5, sizes the crowd.
+    std::vector<Clock::duration> took;
+    for (int i = 0; i < 5; ++i) {
+      const auto start = Clock::now();
+      REQUIRE(client.call<proto::ListReply>(Command::kSearch, proto::SearchRequest{kSlowGlob}).ok());
+      took.push_back(Clock::now() - start);
+      storage->heartbeat();
+    }
+    std::sort(took.begin(), took.end());
+    REQUIRE(took[2] < kHeartbeat / tracker::kLongWorkShare);  // short work: never excused
+    const auto crowd = static_cast<std::size_t>(std::clamp<std::int64_t>(14 * kWindow / took[2] / 10, 8, 2000));
+    while (clients.size() < crowd) {
+      clients.push_back(std::make_unique<Dealer>(t.ctx, t.endpoint));
+      REQUIRE(clients.back()->call<proto::StatusReply>(Command::kStatus, proto::Empty{}).ok());  // connected
+      storage->heartbeat();  // connecting them all can take longer than a window
+    }
+
+    const auto heard = Clock::now();
     // A request on the service's own connection counts as its heartbeat: its
     // answer means the tracker heard the service just before the crowd.
-    REQUIRE(storage.call<proto::StatusReply>(Command::kStatus, proto::Empty{}).ok());
+    REQUIRE(storage->call<proto::StatusReply>(Command::kStatus, proto::Empty{}).ok());
     const auto burst = Clock::now();
     std::vector<std::uint64_t> seqs;
-    for (auto& c : clients) seqs.push_back(c->send(Command::kSearch, proto::SearchRequest{kSlowGlob}));
+    for (std::size_t i = 0; i < crowd; ++i)
+      seqs.push_back(clients[i]->send(Command::kSearch, proto::SearchRequest{kSlowGlob}));
     // The service goes on heartbeating meanwhile, as a peer does: it is never
     // silent, its heartbeats only wait their turn.
-    for (int i = 0; i < crowd; ++i) {
+    for (std::size_t i = 0; i < crowd; ++i) {
       std::optional<codec::Envelope> reply;
       const auto deadline = Clock::now() + 30s;
       while (!reply && Clock::now() < deadline) {
-        storage.heartbeat();
+        storage->heartbeat();
         reply = clients[i]->recv(kHeartbeat / 4);
       }
       REQUIRE(reply.has_value());
@@ -247,7 +258,19 @@ TEST_CASE("a heartbeat that waits behind short requests from many clients is not
 
     auto status = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
     REQUIRE(status.ok());
-    CHECK(status->peers == 1);
+    if (Clock::now() - heard < kSpared) {
+      CHECK(status->peers == 1);
+      return true;
+    }
+    // The host stretched the burst past that bound: the rule lets the service die.
+    // Register it again (a restart) for the next run.
+    if (status->peers == 0) {
+      storage.emplace(t.ctx, t.endpoint, Service::ready_of("peer-1", proto::kServiceStorage, 1000, attempt + 1));
+      REQUIRE(eventually(
+          [&] { return client.call<proto::StatusReply>(Command::kStatus, proto::Empty{})->peers == 1; },
+          [&] { storage->heartbeat(); }));
+    }
+    return false;
   }));
 }
 
@@ -305,6 +328,7 @@ TEST_CASE("a silent service is dead before a flood of requests that never emptie
       REQUIRE(codec::decode(env->body, &status).ok());
       if (status.peers == 0) ++dead_at_the_end;
     }
+    return true;  // a slower host only lengthens the flood: more windows for the silent service to die in
   }));
   CHECK(dead_at_the_end == kClients);
 }
