@@ -90,8 +90,11 @@ TEST_CASE("chunk buffers given back by another thread are taken again without fa
   // A buffer is 256 pages. Fresh memory for every chunk faults them all in
   // (258 a chunk in this shape with glibc's defaults, measured); reused
   // buffers fault only while the pool fills up, before the count starts.
+  // The bound is a quarter of a buffer: TSan's own bookkeeping faults in
+  // 18.1 a chunk in some runs of its build (1 in 5 on 2026-12-05), never a
+  // buffer's worth.
   const double per_chunk = worker_faults_per_chunk(pool, 256, 4);
-  CHECK(per_chunk < 16);
+  CHECK(per_chunk < 256 / 4);
   CHECK(pool.kept() >= 1);
   CHECK(pool.kept() <= 5);
 }
