@@ -273,7 +273,10 @@ TEST_CASE("a heartbeat that waits behind short requests from many clients is not
     if (status->peers == 0) {
       storage.emplace(t.ctx, t.endpoint, Service::ready_of("peer-1", proto::kServiceStorage, 1000, attempt + 1));
       REQUIRE(eventually(
-          [&] { return client.call<proto::StatusReply>(Command::kStatus, proto::Empty{})->peers == 1; },
+          [&] {
+            auto now = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
+            return now.ok() && now->peers == 1;
+          },
           [&] { storage->heartbeat(); }));
     }
     return Proof::kNothing;
