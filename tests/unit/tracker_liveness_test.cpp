@@ -301,7 +301,10 @@ TEST_CASE("a silent service is dead before a flood of requests that never emptie
     Service storage(t.ctx, t.endpoint, "peer-2");  // the names stay indexed after it dies
     announce_slow_names(storage, kNames);
     REQUIRE(eventually(
-        [&] { return storage.call<proto::StatusReply>(Command::kStatus, proto::Empty{})->files == kNames; }));
+        [&] {
+          auto now = storage.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
+          return now.ok() && now->files == kNames;
+        }));
   }
   std::vector<std::unique_ptr<Dealer>> clients;
   for (int i = 0; i < kClients; ++i) {
