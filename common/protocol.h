@@ -196,7 +196,7 @@ struct StatusReply {
   std::uint64_t stored_bytes = 0;  // bytes times live holders
   std::uint64_t capacity = 0;
   std::uint64_t free_bytes = 0;
-  std::uint32_t under_replicated = 0;  // files with fewer live holders than wanted
+  std::uint32_t under_replicated = 0;  // files with fewer safe holders than min(k, live non-draining peers)
   std::uint32_t unavailable = 0;       // files with no live holder
   std::uint32_t copies = 0;            // REPLICATE orders in progress
   std::uint32_t draining = 0;          // peers draining before they leave
