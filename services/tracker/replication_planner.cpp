@@ -73,11 +73,15 @@ std::size_t plan_copies(const FileRecord& file, std::size_t missing, const PeerR
   return eligible.size();
 }
 
-// The trim of one file, if it is due.
+// The trim of one file, if it is due. `released` holds the bytes this plan's
+// earlier trims free on each peer: a peer's reported free space is a heartbeat
+// old, so without it every surplus file of a rejoin would trim the same peer.
 void plan_trim(const FileRecord& file, std::uint32_t k, const PeerRegistry& registry, const CopyTracker& orders,
-               const ReplicationPolicy& policy, Clock::time_point now, ReplicationPlan& plan) {
+               const ReplicationPolicy& policy, Clock::time_point now,
+               std::map<std::string, std::uint64_t>& released, ReplicationPlan& plan) {
   if (orders.delete_pending(file.id)) return;
   const PeerRecord* fullest = nullptr;
+  std::uint64_t fullest_free = 0;
   std::size_t safe = 0;
   for (const std::string& id : file.holders) {
     const PeerRecord* p = registry.peer(id);
@@ -85,11 +89,16 @@ void plan_trim(const FileRecord& file, std::uint32_t k, const PeerRegistry& regi
     if (now - p->live_since < policy.repair_grace) return;  // a holder too new: it may be a rejoin in progress
     if (p->draining) continue;
     ++safe;
-    if (fullest == nullptr || p->free_bytes < fullest->free_bytes ||
-        (p->free_bytes == fullest->free_bytes && p->peer_id < fullest->peer_id))
+    const auto r = released.find(id);
+    const std::uint64_t free = p->free_bytes + (r == released.end() ? 0 : r->second);
+    if (fullest == nullptr || free < fullest_free || (free == fullest_free && p->peer_id < fullest->peer_id)) {
       fullest = p;
+      fullest_free = free;
+    }
   }
-  if (safe > k && fullest != nullptr) plan.deletes.push_back(DeleteOrder{file.id, fullest->peer_id});
+  if (safe <= k || fullest == nullptr) return;
+  released[fullest->peer_id] += file.manifest.size;
+  plan.deletes.push_back(DeleteOrder{file.id, fullest->peer_id});
 }
 
 // One plan. It looks only at the files that can need work: those of
@@ -174,7 +183,7 @@ class Planner {
     }
     if (h.safe > k) {
       waiting_ = true;
-      plan_trim(file, k, registry_, orders_, policy_, now_, plan_);
+      plan_trim(file, k, registry_, orders_, policy_, now_, released_, plan_);
     }
     return std::nullopt;
   }
@@ -192,6 +201,7 @@ class Planner {
   ReplicationPlan& plan_;
   const std::size_t eligible_peers_;
   std::map<std::string, Target> targets_;
+  std::map<std::string, std::uint64_t> released_;  // bytes this plan's trims free, by peer
   std::size_t slots_ = 0;  // copies the targets may still receive
   bool waiting_ = false;   // a file short of holders, or with a surplus
   std::unordered_set<Hash, HashHasher> drained_;

@@ -117,7 +117,8 @@ bool in_repair_grace(const FileRecord& file, const ReplicationPolicy& policy, Cl
 //   failed this file last.
 // - at most one delete per file whose safe holders exceed k, whose every
 //   holder has been live for a grace, and which has no delete pending: to the
-//   safe holder with the least free space.
+//   safe holder with the least free space, counting the bytes this plan's
+//   earlier trims free on it.
 ReplicationPlan plan_replication(const PeerRegistry& registry, const FileIndex& index, const CopyTracker& orders,
                                  const ReplicationPolicy& policy, Clock::time_point now);
 

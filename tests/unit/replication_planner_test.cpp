@@ -311,6 +311,25 @@ TEST_CASE("trim waits for a stable grace, hits the fullest holder, one at a time
   CHECK(w.plan(t0 + kGrace).copies.empty());
 }
 
+TEST_CASE("trims of one plan take the surplus from the fullest holders in turn") {
+  World w;  // free space as the last heartbeats reported it
+  w.join("a", 100000);
+  w.join("b", 150000);
+  w.join("c", 900000);
+  w.join("d", 900000);
+  for (int i = 0; i < 4; ++i) w.hold(manifest_of(p2p::test::numbered("f", i), 3), {"a", "b", "c", "d"});
+
+  // Each file of kSize (100000) has one copy too many. Counting what the
+  // earlier trims free: a (100k), b (150k), a (200k), b (250k); without it,
+  // all four would hit a.
+  const ReplicationPlan plan = w.plan();
+  REQUIRE(plan.deletes.size() == 4);
+  std::vector<std::string> hit;
+  for (const DeleteOrder& d : plan.deletes) hit.push_back(d.holder);
+  CHECK(std::count(hit.begin(), hit.end(), "a") == 2);
+  CHECK(std::count(hit.begin(), hit.end(), "b") == 2);
+}
+
 TEST_CASE("trim ignores draining holders when counting the surplus") {
   World w;
   w.join("a", 100);
