@@ -1,8 +1,5 @@
 #include "client/connection_pool.h"
 
-#include "common/limits.h"
-#include "common/sockets.h"
-
 namespace p2p::client {
 
 ConnectionPool::ConnectionPool(zmq::context_t& ctx, std::size_t max_connections)
@@ -10,18 +7,23 @@ ConnectionPool::ConnectionPool(zmq::context_t& ctx, std::size_t max_connections)
 
 Result<HolderConnection*> ConnectionPool::acquire(const std::string& endpoint) {
   if (auto it = connections_.find(endpoint); it != connections_.end()) {
-    lru_.splice(lru_.begin(), lru_, it->second.lru);
-    return &it->second.conn;
+    if (!it->second.conn.watch.disconnected()) {
+      lru_.splice(lru_.begin(), lru_, it->second.lru);
+      return &it->second.conn;
+    }
+    // It closed or failed while idle: a fresh connection fails fast if the
+    // holder is gone, where this one would queue requests for a reconnect.
+    lru_.erase(it->second.lru);
+    connections_.erase(it);
   }
   try {
-    zmq::socket_t s = make_socket(ctx_, zmq::socket_type::dealer, limits::kMaxDataMessage);
-    s.connect(endpoint);
+    HolderConnection conn = HolderConnection::open(ctx_, endpoint);
     while (connections_.size() >= max_connections_) {
       connections_.erase(lru_.back());
       lru_.pop_back();
     }
     lru_.push_front(endpoint);
-    auto [it, inserted] = connections_.emplace(endpoint, Entry{HolderConnection{std::move(s), 1}, lru_.begin()});
+    auto [it, inserted] = connections_.emplace(endpoint, Entry{std::move(conn), lru_.begin()});
     ++opened_;
     return &it->second.conn;
   } catch (const zmq::error_t& e) {

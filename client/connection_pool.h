@@ -6,6 +6,9 @@
 // Pirate, zguide ch.4 -- a fresh socket never delivers the unanswered
 // request later). Seqs count per connection (HolderConnection::next_seq), so
 // a late reply on a reused connection never matches a current request.
+// A tcp:// connection that closed or failed to reconnect while idle (its
+// DisconnectWatch says so) is replaced at acquire(): the fresh one fails fast
+// if the holder is gone, where the old one would queue requests for ever.
 // At most `max_connections` stay open; opening one more closes the least
 // recently used.
 //

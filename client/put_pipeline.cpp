@@ -26,8 +26,10 @@ Status PutPipeline::connect() {
   }
   try {
     zmq::socket_t s = make_socket(ctx_, zmq::socket_type::dealer, limits::kMaxControlMessage);
+    DisconnectWatch watch;
+    if (peers_.front().endpoint.starts_with("tcp://")) watch = DisconnectWatch(ctx_, s);
     s.connect(peers_.front().endpoint);
-    owned_.emplace(HolderConnection{std::move(s), 1});
+    owned_.emplace(HolderConnection{std::move(s), 1, std::move(watch)});
     conn_ = &*owned_;
     return Status::Ok();
   } catch (const zmq::error_t& e) {
@@ -63,10 +65,28 @@ Status PutPipeline::put(Chunk chunk) {
 Status PutPipeline::drain() { return wait_until(0); }
 
 Status PutPipeline::receive(Clock::time_point deadline, codec::Envelope* env) {
+  if (Status s = wait_for_reply(deadline); !s.ok()) return s;
   Status s = codec::recv_envelope_until(conn_->socket, codec::Layout::kDealer, deadline, env);
   if (s.code() == ErrorCode::kTimeout) return timed_out();
   if (!s.ok()) return peer_error({ErrorCode::kBadRequest, "malformed reply: " + s.message()});
   return Status::Ok();
+}
+
+Status PutPipeline::wait_for_reply(Clock::time_point deadline) {
+  void* const watch = conn_->watch.handle();
+  if (watch == nullptr) return Status::Ok();  // inproc: only the deadline tells
+  try {
+    while (true) {
+      std::vector<zmq::pollitem_t> items{{conn_->socket.handle(), 0, ZMQ_POLLIN, 0}, {watch, 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, until(deadline));
+      if (items[0].revents & ZMQ_POLLIN) return Status::Ok();  // a reply first, even if the connection then closed
+      if ((items[1].revents & ZMQ_POLLIN) && conn_->watch.disconnected())
+        return peer_error({ErrorCode::kUnavailable, "connection closed or refused with requests unanswered"});
+      if (Clock::now() >= deadline) return Status::Ok();  // recv_envelope_until reports the timeout
+    }
+  } catch (const zmq::error_t& e) {
+    return peer_error({ErrorCode::kInternal, std::string("poll: ") + e.what()});
+  }
 }
 
 Clock::time_point PutPipeline::next_deadline() const {

@@ -5,7 +5,9 @@
 // replies are matched by seq. The first ERROR reply fails the stream with
 // that peer's Status (no_space, forward_failed, bad_chunk ...), prefixed by
 // which peer answered; no reply within the timeout is kTimeout naming the
-// peer. Memory: window x chunk size (the in-flight chunks live in ZeroMQ).
+// peer, and a tcp:// connection to it closing or refused while replies are
+// awaited is kUnavailable at once (the peer exited or was killed).
+// Memory: window x chunk size (the in-flight chunks live in ZeroMQ).
 //
 // The DEALER to the first peer comes from a ConnectionSource when one is
 // given (the session's pool: a put of a small file then costs no TCP and
@@ -66,8 +68,12 @@ class PutPipeline {
   Status connect();
   // Receives replies until at most `max_in_flight` requests are outstanding.
   Status wait_until(std::size_t max_in_flight);
-  // The next well-formed reply; kTimeout naming the peer at `deadline`.
+  // The next well-formed reply; kTimeout naming the peer at `deadline`;
+  // kUnavailable as soon as the connection to a tcp:// peer closes or is refused.
   Status receive(Clock::time_point deadline, codec::Envelope* env);
+  // Until a reply waits, the deadline passes (OK either way) or the watch
+  // reports the connection gone (kUnavailable).
+  Status wait_for_reply(Clock::time_point deadline);
   Clock::time_point next_deadline() const;
   Status peer_error(Status s) const;
   Status timed_out() const;

@@ -81,9 +81,7 @@ class Fetcher {
       return false;
     }
     try {
-      zmq::socket_t s = make_socket(ctx_, zmq::socket_type::dealer, limits::kMaxDataMessage);
-      s.connect(h.info.endpoint);
-      h.owned.emplace(HolderConnection{std::move(s), 1});
+      h.owned.emplace(HolderConnection::open(ctx_, h.info.endpoint));
       h.conn = &*h.owned;
       return true;
     } catch (const zmq::error_t& e) {
@@ -168,12 +166,14 @@ class Fetcher {
   }
 
   Status wait_and_receive() {
+    // Per polled holder: its DEALER, then its watch if it has one.
     std::vector<zmq::pollitem_t> items;
     std::vector<Holder*> polled;
     Clock::time_point deadline = Clock::time_point::max();
     for (Holder& h : holders_) {
       if (!h.conn || h.in_flight.empty()) continue;
       items.push_back({h.conn->socket.handle(), 0, ZMQ_POLLIN, 0});
+      if (void* watch = h.conn->watch.handle()) items.push_back({watch, 0, ZMQ_POLLIN, 0});
       polled.push_back(&h);
       deadline = std::min(deadline, h.deadline);
     }
@@ -184,11 +184,17 @@ class Fetcher {
     std::chrono::milliseconds wait = until(deadline);
     if (options_.cancelled) wait = std::min(wait, kCancelCheckInterval);
     zmq::poll(items, wait);
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      Holder& h = *polled[i];
-      if (items[i].revents & ZMQ_POLLIN) {
+    std::size_t item = 0;
+    for (Holder* hp : polled) {
+      Holder& h = *hp;
+      const bool readable = items[item++].revents & ZMQ_POLLIN;
+      const bool watched = h.conn->watch.handle() != nullptr && (items[item++].revents & ZMQ_POLLIN);
+      // Replies that arrived before the connection closed are taken first.
+      if (readable) {
         if (Status s = receive_all(h); !s.ok()) return s;
       }
+      if (watched && h.conn && h.conn->watch.disconnected() && !h.in_flight.empty())
+        drop(h, "connection closed or refused with " + std::to_string(h.in_flight.size()) + " requests unanswered");
       if (h.conn && !h.in_flight.empty() && Clock::now() >= h.deadline)
         drop(h, "no reply within " + std::to_string(options_.chunk_timeout.count()) + " ms");
     }
@@ -256,6 +262,14 @@ class Fetcher {
 };
 
 }  // namespace
+
+HolderConnection HolderConnection::open(zmq::context_t& ctx, const std::string& endpoint) {
+  zmq::socket_t socket = make_socket(ctx, zmq::socket_type::dealer, limits::kMaxDataMessage);
+  DisconnectWatch watch;
+  if (endpoint.starts_with("tcp://")) watch = DisconnectWatch(ctx, socket);
+  socket.connect(endpoint);
+  return HolderConnection{std::move(socket), 1, std::move(watch)};
+}
 
 Status fetch_chunks(zmq::context_t& ctx, const Manifest& manifest, const std::vector<std::uint64_t>& indexes,
                     const std::vector<proto::HolderInfo>& holders, const FetchOptions& options, ChunkSink& sink,

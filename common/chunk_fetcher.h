@@ -5,9 +5,10 @@
 // replies matched by seq (credit-based flow control, zguide ch.7). Every
 // chunk's length and SHA-256 are checked before the sink sees a byte.
 // - not_found from a holder: that holder lacks that chunk; others may have it.
-// - any other error, a bad reply, wrong bytes, or no reply for
-//   `chunk_timeout`: the holder is dropped and its outstanding chunks go
-//   back to the others.
+// - any other error, a bad reply, wrong bytes, no reply for
+//   `chunk_timeout`, or its connection closing or refused with requests in
+//   flight (the holder exited or was killed): the holder is dropped and its
+//   outstanding chunks go back to the others.
 // - a chunk that no live holder can give: kUnavailable naming the first such
 //   chunk, with the last holder failure as the reason.
 // - the sink's error (e.g. a full disk) stops the fetch and is returned as is.
@@ -41,6 +42,7 @@
 
 #include <zmq.hpp>
 
+#include "common/disconnect_watch.h"
 #include "common/manifest.h"
 #include "common/protocol.h"
 #include "common/status.h"
@@ -57,10 +59,16 @@ class ChunkSink {
 };
 
 // One DEALER to a holder's endpoint and the next seq to use on it. Seqs are
-// per connection, never reused while it is open.
+// per connection, never reused while it is open. `watch`, when set, reports
+// the DEALER's connection closing or failing: its requests are then lost.
 struct HolderConnection {
   zmq::socket_t socket;
   std::uint64_t next_seq = 1;
+  DisconnectWatch watch;  // after `socket`: destroyed while it is still open
+
+  // A DEALER connecting to `endpoint`, watched when it is tcp:// (inproc
+  // reports nothing). Throws zmq::error_t.
+  static HolderConnection open(zmq::context_t& ctx, const std::string& endpoint);
 };
 
 // Where a fetch gets its holder connections (client/session.h keeps a pool).

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <map>
+#include <memory>
 #include <thread>
 #include <set>
 
@@ -103,14 +104,12 @@ FetchOptions quick() {
   return o;
 }
 
-// Opens a fresh DEALER for every acquire and records which endpoints were asked for.
+// Opens a fresh (watched, on tcp://) DEALER for every acquire and records which endpoints were asked for.
 struct CountingConnections : ConnectionSource {
   explicit CountingConnections(zmq::context_t& c) : ctx(c) {}
   Result<HolderConnection*> acquire(const std::string& endpoint) override {
     acquired.push_back(endpoint);
-    zmq::socket_t s = make_socket(ctx, zmq::socket_type::dealer, limits::kMaxDataMessage);
-    s.connect(endpoint);
-    open[endpoint] = HolderConnection{std::move(s), 1};
+    open[endpoint] = HolderConnection::open(ctx, endpoint);
     return &open[endpoint];
   }
   void release(const std::string& endpoint, bool) override { open.erase(endpoint); }
@@ -222,6 +221,58 @@ TEST_CASE("a silent holder times out and its chunks move, within its window") {
   // Never more requests in flight than the window, however long it waits.
   CHECK(quiet.requests() >= 1);
   CHECK(quiet.requests() <= static_cast<int>(options.window));
+}
+
+// A silent holder on TCP that goes away (its socket closed, as when its
+// process exits) once it has seen a request; the good one serves everything.
+// The fetch must end long before the chunk timeout it would otherwise wait out.
+void fetch_past_a_vanishing_holder(bool pooled) {
+  zmq::context_t ctx;
+  CountingConnections pool(ctx);
+  TestFile file(10);
+  auto vanishing = std::make_unique<FakePeer>(ctx, "tcp://127.0.0.1:*", silent());
+  const proto::HolderInfo gone{"gone", vanishing->bound()};
+  REQUIRE_FALSE(gone.endpoint.empty());
+  FakePeer good(ctx, holder("good").endpoint, serving(file));
+  std::thread closer([&] {
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    while (vanishing->requests() == 0 && Clock::now() < deadline) std::this_thread::yield();
+    vanishing.reset();
+  });
+  MemorySink sink;
+  FetchOptions options;
+  options.chunk_timeout = std::chrono::milliseconds(30000);
+  if (pooled) options.connections = &pool;
+  const auto start = Clock::now();
+  Status s = fetch_chunks(ctx, file.manifest, file.all(), {gone, holder("good")}, options, sink);
+  closer.join();
+  REQUIRE(s.ok());
+  check_complete(file, sink);
+  CHECK(Clock::now() - start < std::chrono::seconds(10));
+}
+
+TEST_CASE("a holder whose connection closes loses its chunks at once, not at the chunk timeout") {
+  SECTION("fresh connection") { fetch_past_a_vanishing_holder(false); }
+  SECTION("pooled connection") { fetch_past_a_vanishing_holder(true); }
+}
+
+TEST_CASE("a holder that refuses connections loses its chunks at once, not at the chunk timeout") {
+  zmq::context_t ctx;
+  TestFile file(6);
+  std::string dead;
+  {
+    FakePeer gone(ctx, "tcp://127.0.0.1:*", silent());  // a port that was just free, then closed
+    dead = gone.bound();
+  }
+  REQUIRE_FALSE(dead.empty());
+  FakePeer good(ctx, holder("good").endpoint, serving(file));
+  MemorySink sink;
+  FetchOptions options;
+  options.chunk_timeout = std::chrono::milliseconds(30000);
+  const auto start = Clock::now();
+  REQUIRE(fetch_chunks(ctx, file.manifest, file.all(), {{"dead", dead}, holder("good")}, options, sink).ok());
+  check_complete(file, sink);
+  CHECK(Clock::now() - start < std::chrono::seconds(10));
 }
 
 TEST_CASE("not_found from a holder means only that chunk is missing there") {

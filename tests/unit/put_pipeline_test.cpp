@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include <mutex>
+#include <thread>
+#include <memory>
 #include <set>
 
 #include "client/connection_pool.h"
@@ -95,6 +97,27 @@ TEST_CASE("put pipeline keeps at most its window in flight and times out on a si
   CHECK_THAT(s.message(), Catch::Contains("first") && Catch::Contains("inproc://put-first"));
   CHECK(peer.requests() <= static_cast<int>(PutPipeline::kWindow));
   CHECK(sent == PutPipeline::kWindow + 1);  // the next put waited for a free slot
+}
+
+TEST_CASE("put pipeline fails at once when its first peer goes away, not at the timeout") {
+  zmq::context_t ctx;
+  auto peer = std::make_unique<FakePeer>(ctx, "tcp://127.0.0.1:*",
+                                         [](const codec::Envelope&) { return FakeReply::silence(); });
+  const std::string endpoint = peer->bound();
+  REQUIRE_FALSE(endpoint.empty());
+  std::thread closer([&] {  // the peer exits once it has a chunk: its socket closes
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    while (peer->requests() == 0 && Clock::now() < deadline) std::this_thread::yield();
+    peer.reset();
+  });
+  PutPipeline pipeline(ctx, {{"first", endpoint}}, std::chrono::milliseconds(30000));
+  const auto start = Clock::now();
+  Status s = pipeline.put(make_chunk(0));
+  if (s.ok()) s = pipeline.drain();
+  closer.join();
+  CHECK(s.code() == ErrorCode::kUnavailable);
+  CHECK_THAT(s.message(), Catch::Contains("first") && Catch::Contains("closed or refused"));
+  CHECK(Clock::now() - start < std::chrono::seconds(10));
 }
 
 namespace {

@@ -1,0 +1,77 @@
+#include "common/disconnect_watch.h"
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <utility>
+
+namespace p2p {
+
+namespace {
+
+// Monitor endpoints are per context; a process-wide counter keeps them unique.
+std::string next_monitor_endpoint() {
+  static std::atomic<std::uint64_t> counter{0};
+  return "inproc://p2p-disconnect-watch-" + std::to_string(counter.fetch_add(1));
+}
+
+}  // namespace
+
+DisconnectWatch::DisconnectWatch(zmq::context_t& ctx, zmq::socket_t& socket) {
+  socket.set(zmq::sockopt::reconnect_ivl_max, static_cast<int>(kWatchedReconnectMax.count()));
+  const std::string endpoint = next_monitor_endpoint();
+  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED) != 0)
+    throw zmq::error_t();
+  watched_ = socket.handle();
+  try {
+    zmq::socket_t events(ctx, zmq::socket_type::pair);
+    events.set(zmq::sockopt::linger, 0);
+    events.connect(endpoint);
+    events_ = std::move(events);
+  } catch (...) {
+    stop();
+    throw;
+  }
+}
+
+DisconnectWatch::~DisconnectWatch() { stop(); }
+
+DisconnectWatch::DisconnectWatch(DisconnectWatch&& other) noexcept
+    : watched_(std::exchange(other.watched_, nullptr)), events_(std::move(other.events_)) {}
+
+DisconnectWatch& DisconnectWatch::operator=(DisconnectWatch&& other) noexcept {
+  if (this != &other) {
+    stop();
+    watched_ = std::exchange(other.watched_, nullptr);
+    events_ = std::move(other.events_);
+  }
+  return *this;
+}
+
+// The monitor first: once zmq_socket_monitor(NULL) returns, libzmq sends no
+// more events, so closing the reader cannot leave its I/O thread blocked.
+void DisconnectWatch::stop() {
+  if (watched_ != nullptr) (void)zmq_socket_monitor(watched_, nullptr, 0);
+  watched_ = nullptr;
+  events_.close();
+}
+
+bool DisconnectWatch::disconnected() {
+  if (!events_) return false;
+  bool closed = false;
+  while (true) {
+    // An event is two frames: [u16 event, u32 value] and the endpoint.
+    zmq::message_t head;
+    try {
+      if (!events_.recv(head, zmq::recv_flags::dontwait)) return closed;
+      zmq::message_t address;  // a multipart message arrives whole: its second frame is there
+      if (head.more()) (void)events_.recv(address, zmq::recv_flags::dontwait);
+    } catch (const zmq::error_t&) {
+      return closed;
+    }
+    closed = true;  // only DISCONNECTED and CONNECT_RETRIED are asked for
+  }
+}
+
+}  // namespace p2p

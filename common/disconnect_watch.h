@@ -1,0 +1,60 @@
+// DisconnectWatch: tells the thread that owns a connecting socket that its
+// TCP connection closed or could not be made (zmq_socket_monitor with
+// ZMQ_EVENT_DISCONNECTED and ZMQ_EVENT_CONNECT_RETRIED).
+//
+// A DEALER hides a closed connection and reconnects in the background, but
+// the requests it had sent on that connection are gone with it, and those
+// queued for a holder that no longer listens wait for ever: no reply can
+// come. A fetch waiting on a holder that exited or was killed (the kernel
+// closes its sockets at once) would otherwise learn it only at its chunk
+// timeout. inproc connections report nothing, so only tcp:// holders benefit.
+//
+// libzmq sends monitor events from its I/O thread with blocking sends, which
+// stall every socket of the context if the events are not read: so the watch
+// stops the monitor before it closes its reader, and a watched socket must
+// reconnect with a backoff (kWatchedReconnectMax) so that an idle connection
+// to a dead holder queues a few events an hour, not ten a second.
+//
+// Ownership: owns one PAIR socket, connected to the monitor endpoint libzmq
+// binds for the watched socket. Declare it after the watched socket, so that
+// it is destroyed (and the monitor stopped) while the socket is still open.
+// Thread affinity: the thread that owns the watched socket. Movable, not copyable.
+#pragma once
+
+#include <chrono>
+
+#include <zmq.hpp>
+
+namespace p2p {
+
+// The longest wait between reconnects of a watched socket: each failed try is
+// one event, and unread events must stay far below libzmq's HWM of 1000.
+inline constexpr std::chrono::milliseconds kWatchedReconnectMax{10000};
+
+class DisconnectWatch {
+ public:
+  DisconnectWatch() = default;  // watches nothing; handle() is null
+  // Starts watching `socket` and sets its reconnect backoff; call before it
+  // connects. `socket` must outlive the watch. Throws zmq::error_t.
+  DisconnectWatch(zmq::context_t& ctx, zmq::socket_t& socket);
+  ~DisconnectWatch();
+  DisconnectWatch(DisconnectWatch&& other) noexcept;
+  DisconnectWatch& operator=(DisconnectWatch&& other) noexcept;
+  DisconnectWatch(const DisconnectWatch&) = delete;
+  DisconnectWatch& operator=(const DisconnectWatch&) = delete;
+
+  // For zmq::poll (ZMQ_POLLIN); null when watching nothing.
+  void* handle() { return events_.handle(); }
+
+  // Reads every event waiting, without blocking; true if the connection
+  // closed or a connect failed since the last call.
+  bool disconnected();
+
+ private:
+  void stop();
+
+  void* watched_ = nullptr;  // the watched socket's handle, not owned
+  zmq::socket_t events_;
+};
+
+}  // namespace p2p
