@@ -24,7 +24,7 @@ bool NextPeers::has_waiting(const std::string& endpoint) const {
 }
 
 Result<zmq::socket_t*> NextPeers::link_to(const std::string& endpoint) {
-  if (auto it = links_.find(endpoint); it != links_.end()) return &it->second;
+  if (auto it = links_.find(endpoint); it != links_.end()) return &it->second.socket;
   if (links_.size() >= kMaxLinks) {
     auto idle = links_.begin();
     while (idle != links_.end() && has_waiting(idle->first)) ++idle;
@@ -35,8 +35,10 @@ Result<zmq::socket_t*> NextPeers::link_to(const std::string& endpoint) {
   }
   try {
     zmq::socket_t s = make_socket(ctx_, zmq::socket_type::dealer, limits::kMaxDataPlaneMessage);
+    DisconnectWatch watch;
+    if (endpoint.starts_with("tcp://")) watch = DisconnectWatch(ctx_, s);
     s.connect(endpoint);
-    return &links_.emplace(endpoint, std::move(s)).first->second;
+    return &links_.emplace(endpoint, Link{std::move(s), std::move(watch)}).first->second.socket;
   } catch (const zmq::error_t& e) {
     return Status{ErrorCode::kForwardFailed, endpoint + ": " + e.what()};
   }
@@ -63,9 +65,11 @@ Result<std::uint64_t> NextPeers::send(const std::string& endpoint, proto::Comman
 
 void NextPeers::add_poll_items(std::vector<zmq::pollitem_t>& items) {
   polled_.clear();
-  for (auto& [endpoint, socket] : links_) {
-    items.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
-    polled_.push_back(endpoint);
+  for (auto& [endpoint, link] : links_) {
+    items.push_back({link.socket.handle(), 0, ZMQ_POLLIN, 0});
+    void* const watch = link.watch.handle();
+    if (watch != nullptr) items.push_back({watch, 0, ZMQ_POLLIN, 0});
+    polled_.push_back({endpoint, watch != nullptr});
   }
 }
 
@@ -93,33 +97,46 @@ void NextPeers::collect(const std::vector<zmq::pollitem_t>& items, std::size_t f
                         std::vector<Answer>& out) {
   for (Answer& a : dropped_) out.push_back(std::move(a));
   dropped_.clear();
-  for (std::size_t i = 0; i < polled_.size() && first + i < items.size(); ++i) {
-    if (!(items[first + i].revents & ZMQ_POLLIN)) continue;
-    const std::string& endpoint = polled_[i];
-    for (int n = 0; n < kReadBatch; ++n) {
-      auto link = links_.find(endpoint);
-      if (link == links_.end()) break;
-      codec::Envelope reply;
-      Status s = codec::recv_envelope(link->second, codec::Layout::kDealer, &reply);
-      if (s.code() == ErrorCode::kTimeout) break;
-      if (!s.ok()) {
-        drop(endpoint, "bad reply: " + s.to_string(), out);
-        break;
-      }
-      auto it = waiting_.find(reply.seq);
-      if (it == waiting_.end() || it->second.endpoint != endpoint) continue;  // answered already, by its timeout
-      if (reply.cmd() == proto::Command::kError)
-        answer(it, Status{ErrorCode::kForwardFailed, endpoint + ": " + codec::error_from(reply).to_string()}, out);
-      else if (reply.cmd() != proto::Command::kOk)
-        answer(it, Status{ErrorCode::kForwardFailed, endpoint + ": unexpected reply command"}, out);
-      else
-        answer(it, std::move(reply), out);
-    }
+  std::size_t item = first;
+  for (const Polled& polled : polled_) {
+    if (item >= items.size()) break;
+    const bool readable = items[item++].revents & ZMQ_POLLIN;
+    const bool watched = polled.watched && item < items.size() && (items[item++].revents & ZMQ_POLLIN);
+    const std::string& endpoint = polled.endpoint;
+    // Replies that arrived before the connection closed are taken first.
+    if (readable) read_replies(endpoint, out);
+    if (!watched) continue;
+    auto link = links_.find(endpoint);
+    // Closed or refused: what waits on it can get no reply, and a fresh
+    // link fails fast where this one would queue for a reconnect.
+    if (link != links_.end() && link->second.watch.disconnected()) drop(endpoint, "connection closed or refused", out);
   }
   while (!waiting_.empty() && waiting_.begin()->second.deadline <= now) {
     auto it = waiting_.begin();
     const std::string why = it->second.endpoint + ": no reply within " + std::to_string(timeout_.count()) + " ms";
     answer(it, Status{ErrorCode::kForwardFailed, why}, out);
+  }
+}
+
+void NextPeers::read_replies(const std::string& endpoint, std::vector<Answer>& out) {
+  for (int n = 0; n < kReadBatch; ++n) {
+    auto link = links_.find(endpoint);
+    if (link == links_.end()) break;
+    codec::Envelope reply;
+    Status s = codec::recv_envelope(link->second.socket, codec::Layout::kDealer, &reply);
+    if (s.code() == ErrorCode::kTimeout) break;
+    if (!s.ok()) {
+      drop(endpoint, "bad reply: " + s.to_string(), out);
+      break;
+    }
+    auto it = waiting_.find(reply.seq);
+    if (it == waiting_.end() || it->second.endpoint != endpoint) continue;  // answered already, by its timeout
+    if (reply.cmd() == proto::Command::kError)
+      answer(it, Status{ErrorCode::kForwardFailed, endpoint + ": " + codec::error_from(reply).to_string()}, out);
+    else if (reply.cmd() != proto::Command::kOk)
+      answer(it, Status{ErrorCode::kForwardFailed, endpoint + ": unexpected reply command"}, out);
+    else
+      answer(it, std::move(reply), out);
   }
 }
 

@@ -10,8 +10,9 @@
 // peers of 4 workers made 1.4 puts/s, each stalled 10 s).
 //
 // Every request sent gets exactly one Answer: the next peer's OK reply, or
-// kForwardFailed ("<endpoint>: why") for an ERROR reply, a malformed reply or
-// no reply within the timeout. A late reply to a request already answered by
+// kForwardFailed ("<endpoint>: why") for an ERROR reply, a malformed reply,
+// no reply within the timeout, or the tcp:// connection closing or refused
+// while it waits (the next peer exited or was killed: common/disconnect_watch). A late reply to a request already answered by
 // its timeout is dropped (seqs are never reused).
 //
 // Thread affinity: created, used and destroyed by one worker thread (it owns
@@ -27,6 +28,7 @@
 #include <zmq.hpp>
 
 #include "common/codec.h"
+#include "common/disconnect_watch.h"
 #include "common/sockets.h"
 
 namespace p2p::peer {
@@ -75,15 +77,26 @@ class NextPeers {
   Result<zmq::socket_t*> link_to(const std::string& endpoint);
   bool has_waiting(const std::string& endpoint) const;
   void answer(std::map<std::uint64_t, Waiting>::iterator it, Result<codec::Envelope> reply, std::vector<Answer>& out);
+  // Reads up to kReadBatch replies waiting on `endpoint`'s link.
+  void read_replies(const std::string& endpoint, std::vector<Answer>& out);
   // Closes a link that sent garbage; every request waiting on it fails.
   void drop(const std::string& endpoint, const std::string& why, std::vector<Answer>& out);
 
   zmq::context_t& ctx_;
   const std::chrono::milliseconds timeout_;
-  std::map<std::string, zmq::socket_t> links_;  // DEALER per next peer
+  struct Link {
+    zmq::socket_t socket;   // DEALER to the next peer
+    DisconnectWatch watch;  // tcp:// only; after `socket`: destroyed first
+  };
+  struct Polled {
+    std::string endpoint;
+    bool watched = false;  // its watch's item follows its socket's
+  };
+
+  std::map<std::string, Link> links_;  // one per next peer
   // By seq, which is also deadline order (one timeout for all).
   std::map<std::uint64_t, Waiting> waiting_;
-  std::vector<std::string> polled_;  // the endpoints of add_poll_items' items, in order
+  std::vector<Polled> polled_;       // the links of add_poll_items' items, in order
   std::vector<Answer> dropped_;      // failed by send(), handed out by the next collect()
   std::uint64_t seq_ = 0;
 };

@@ -1,7 +1,9 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/codec.h"
@@ -115,4 +117,27 @@ TEST_CASE("a malformed reply fails every request waiting on that next peer") {
     CHECK(a.reply.status().message().find("bad reply") != std::string::npos);
   }
   CHECK(next.waiting() == 0);
+}
+
+TEST_CASE("a next peer whose connection closes fails its waiting requests at once, not at the timeout") {
+  zmq::context_t ctx;
+  auto gone = std::make_unique<test::FakePeer>(ctx, "tcp://127.0.0.1:*",
+                                               [](const codec::Envelope&) { return test::FakeReply::silence(); });
+  const std::string endpoint = gone->bound();
+  REQUIRE_FALSE(endpoint.empty());
+  peer::NextPeers next(ctx, 30000ms);
+  Result<std::uint64_t> sent = next.send(endpoint, proto::Command::kPing, ping(), nullptr);
+  REQUIRE(sent.ok());
+  const auto deadline = Clock::now() + 5000ms;
+  while (gone->requests() == 0 && Clock::now() < deadline) std::this_thread::yield();
+  REQUIRE(gone->requests() == 1);
+  gone.reset();  // the next peer exits: its socket closes
+
+  const auto start = Clock::now();
+  std::vector<peer::NextPeers::Answer> got = answers_of(next);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].seq == sent.value());
+  CHECK(got[0].reply.status().code() == ErrorCode::kForwardFailed);
+  CHECK(got[0].reply.status().message() == endpoint + ": connection closed or refused");
+  CHECK(Clock::now() - start < 5000ms);
 }
