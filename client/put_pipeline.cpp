@@ -26,9 +26,7 @@ Status PutPipeline::connect() {
   }
   try {
     zmq::socket_t s = make_socket(ctx_, zmq::socket_type::dealer, limits::kMaxControlMessage);
-    DisconnectWatch watch;
-    if (peers_.front().endpoint.starts_with("tcp://")) watch = DisconnectWatch(ctx_, s);
-    s.connect(peers_.front().endpoint);
+    DisconnectWatch watch = connect_watched(ctx_, s, peers_.front().endpoint);
     owned_.emplace(HolderConnection{std::move(s), 1, std::move(watch)});
     conn_ = &*owned_;
     return Status::Ok();
@@ -82,7 +80,7 @@ Status PutPipeline::wait_for_reply(Clock::time_point deadline) {
       if (items[0].revents & ZMQ_POLLIN) return Status::Ok();  // a reply first, even if the connection then closed
       if ((items[1].revents & ZMQ_POLLIN) && conn_->watch.disconnected())
         return peer_error({ErrorCode::kUnavailable, "connection closed or refused with requests unanswered"});
-      if (Clock::now() >= deadline) return Status::Ok();  // recv_envelope_until reports the timeout
+      if (Clock::now() >= deadline) return timed_out();
     }
   } catch (const zmq::error_t& e) {
     return peer_error({ErrorCode::kInternal, std::string("poll: ") + e.what()});

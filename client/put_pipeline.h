@@ -71,8 +71,8 @@ class PutPipeline {
   // The next well-formed reply; kTimeout naming the peer at `deadline`;
   // kUnavailable as soon as the connection to a tcp:// peer closes or is refused.
   Status receive(Clock::time_point deadline, codec::Envelope* env);
-  // Until a reply waits, the deadline passes (OK either way) or the watch
-  // reports the connection gone (kUnavailable).
+  // OK once a reply waits; kTimeout at `deadline`; kUnavailable when the
+  // watch reports the connection gone.
   Status wait_for_reply(Clock::time_point deadline);
   Clock::time_point next_deadline() const;
   Status peer_error(Status s) const;

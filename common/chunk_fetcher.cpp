@@ -193,8 +193,8 @@ class Fetcher {
       if (readable) {
         if (Status s = receive_all(h); !s.ok()) return s;
       }
-      if (watched && h.conn && h.conn->watch.disconnected() && !h.in_flight.empty())
-        drop(h, "connection closed or refused with " + std::to_string(h.in_flight.size()) + " requests unanswered");
+      // Also with nothing in flight: later requests would only queue for a reconnect.
+      if (watched && h.conn && h.conn->watch.disconnected()) drop(h, "connection closed or refused");
       if (h.conn && !h.in_flight.empty() && Clock::now() >= h.deadline)
         drop(h, "no reply within " + std::to_string(options_.chunk_timeout.count()) + " ms");
     }
@@ -265,9 +265,7 @@ class Fetcher {
 
 HolderConnection HolderConnection::open(zmq::context_t& ctx, const std::string& endpoint) {
   zmq::socket_t socket = make_socket(ctx, zmq::socket_type::dealer, limits::kMaxDataMessage);
-  DisconnectWatch watch;
-  if (endpoint.starts_with("tcp://")) watch = DisconnectWatch(ctx, socket);
-  socket.connect(endpoint);
+  DisconnectWatch watch = connect_watched(ctx, socket, endpoint);
   return HolderConnection{std::move(socket), 1, std::move(watch)};
 }
 

@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <utility>
 
@@ -55,6 +54,13 @@ void DisconnectWatch::stop() {
   if (watched_ != nullptr) (void)zmq_socket_monitor(watched_, nullptr, 0);
   watched_ = nullptr;
   events_.close();
+}
+
+DisconnectWatch connect_watched(zmq::context_t& ctx, zmq::socket_t& socket, const std::string& endpoint) {
+  DisconnectWatch watch;
+  if (endpoint.starts_with("tcp://")) watch = DisconnectWatch(ctx, socket);
+  socket.connect(endpoint);
+  return watch;
 }
 
 bool DisconnectWatch::disconnected() {

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <chrono>
+#include <string>
 
 #include <zmq.hpp>
 
@@ -56,5 +57,10 @@ class DisconnectWatch {
   void* watched_ = nullptr;  // the watched socket's handle, not owned
   zmq::socket_t events_;
 };
+
+// Watches `socket` when `endpoint` is tcp:// (inproc reports nothing), then
+// connects it there: how a socket that waits for another peer's replies is
+// connected. Throws zmq::error_t.
+DisconnectWatch connect_watched(zmq::context_t& ctx, zmq::socket_t& socket, const std::string& endpoint);
 
 }  // namespace p2p

@@ -35,9 +35,7 @@ Result<zmq::socket_t*> NextPeers::link_to(const std::string& endpoint) {
   }
   try {
     zmq::socket_t s = make_socket(ctx_, zmq::socket_type::dealer, limits::kMaxDataPlaneMessage);
-    DisconnectWatch watch;
-    if (endpoint.starts_with("tcp://")) watch = DisconnectWatch(ctx_, s);
-    s.connect(endpoint);
+    DisconnectWatch watch = connect_watched(ctx_, s, endpoint);
     return &links_.emplace(endpoint, Link{std::move(s), std::move(watch)}).first->second.socket;
   } catch (const zmq::error_t& e) {
     return Status{ErrorCode::kForwardFailed, endpoint + ": " + e.what()};

@@ -12,8 +12,9 @@
 // Every request sent gets exactly one Answer: the next peer's OK reply, or
 // kForwardFailed ("<endpoint>: why") for an ERROR reply, a malformed reply,
 // no reply within the timeout, or the tcp:// connection closing or refused
-// while it waits (the next peer exited or was killed: common/disconnect_watch). A late reply to a request already answered by
-// its timeout is dropped (seqs are never reused).
+// while it waits (the next peer exited or was killed: common/disconnect_watch).
+// A late reply to a request already answered by its timeout is dropped (seqs
+// are never reused).
 //
 // Thread affinity: created, used and destroyed by one worker thread (it owns
 // the sockets). Lifetime: `ctx` outlives it.
