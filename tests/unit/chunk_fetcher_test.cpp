@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <map>
-#include <memory>
 #include <thread>
 #include <set>
 
@@ -16,6 +15,7 @@
 using namespace p2p;
 using test::FakePeer;
 using test::FakeReply;
+using test::VanishingPeer;
 
 namespace {
 
@@ -230,22 +230,17 @@ void fetch_past_a_vanishing_holder(bool pooled) {
   zmq::context_t ctx;
   CountingConnections pool(ctx);
   TestFile file(10);
-  auto vanishing = std::make_unique<FakePeer>(ctx, "tcp://127.0.0.1:*", silent());
-  const proto::HolderInfo gone{"gone", vanishing->bound()};
+  VanishingPeer vanishing(ctx);
+  const proto::HolderInfo gone{"gone", vanishing.endpoint()};
   REQUIRE_FALSE(gone.endpoint.empty());
   FakePeer good(ctx, holder("good").endpoint, serving(file));
-  std::thread closer([&] {
-    const auto deadline = Clock::now() + std::chrono::seconds(5);
-    while (vanishing->requests() == 0 && Clock::now() < deadline) std::this_thread::yield();
-    vanishing.reset();
-  });
   MemorySink sink;
   FetchOptions options;
   options.chunk_timeout = std::chrono::milliseconds(30000);
   if (pooled) options.connections = &pool;
   const auto start = Clock::now();
   Status s = fetch_chunks(ctx, file.manifest, file.all(), {gone, holder("good")}, options, sink);
-  closer.join();
+  CHECK(vanishing.wait_gone() >= 1);
   REQUIRE(s.ok());
   check_complete(file, sink);
   CHECK(Clock::now() - start < std::chrono::seconds(10));

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <functional>
 #include <future>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -96,6 +97,45 @@ class FakePeer {
   std::promise<std::string> bound_promise_;
   std::shared_future<std::string> bound_future_ = bound_promise_.get_future().share();
   std::thread thread_;  // last: starts after every other member is ready
+};
+
+// VanishingPeer: a silent FakePeer on a free tcp port that goes away (its
+// socket closes, as when its process exits or is killed) once it has seen its
+// first request, or after 5 s without one. For tests of what notices a holder
+// or next peer vanishing. A helper thread closes it; the destructor joins.
+class VanishingPeer {
+ public:
+  explicit VanishingPeer(zmq::context_t& ctx)
+      : peer_(std::make_unique<FakePeer>(ctx, "tcp://127.0.0.1:*",
+                                         [](const codec::Envelope&) { return FakeReply::silence(); })),
+        endpoint_(peer_->bound()),
+        closer_([this] {
+          const auto deadline = Clock::now() + std::chrono::seconds(5);
+          while (peer_->requests() == 0 && Clock::now() < deadline) std::this_thread::yield();
+          seen_ = peer_->requests();
+          peer_.reset();
+          gone_.set_value();
+        }) {}
+  ~VanishingPeer() { closer_.join(); }
+  VanishingPeer(const VanishingPeer&) = delete;
+  VanishingPeer& operator=(const VanishingPeer&) = delete;
+
+  // Empty if the bind failed.
+  const std::string& endpoint() const { return endpoint_; }
+
+  // Waits (at most 6 s) until it has closed; the requests it saw by then.
+  int wait_gone() {
+    if (gone_future_.wait_for(std::chrono::seconds(6)) != std::future_status::ready) return 0;
+    return seen_;
+  }
+
+ private:
+  std::unique_ptr<FakePeer> peer_;
+  std::string endpoint_;
+  std::atomic<int> seen_{0};
+  std::promise<void> gone_;
+  std::future<void> gone_future_ = gone_.get_future();
+  std::thread closer_;  // last: starts after every other member is ready
 };
 
 // HeldPeer: a ROUTER on a free tcp port that the test's own thread drives:

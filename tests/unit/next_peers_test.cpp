@@ -1,9 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
-#include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/codec.h"
@@ -121,17 +119,13 @@ TEST_CASE("a malformed reply fails every request waiting on that next peer") {
 
 TEST_CASE("a next peer whose connection closes fails its waiting requests at once, not at the timeout") {
   zmq::context_t ctx;
-  auto gone = std::make_unique<test::FakePeer>(ctx, "tcp://127.0.0.1:*",
-                                               [](const codec::Envelope&) { return test::FakeReply::silence(); });
-  const std::string endpoint = gone->bound();
+  test::VanishingPeer gone(ctx);  // the next peer exits once it has the request: its socket closes
+  const std::string endpoint = gone.endpoint();
   REQUIRE_FALSE(endpoint.empty());
   peer::NextPeers next(ctx, 30000ms);
   Result<std::uint64_t> sent = next.send(endpoint, proto::Command::kPing, ping(), nullptr);
   REQUIRE(sent.ok());
-  const auto deadline = Clock::now() + 5000ms;
-  while (gone->requests() == 0 && Clock::now() < deadline) std::this_thread::yield();
-  REQUIRE(gone->requests() == 1);
-  gone.reset();  // the next peer exits: its socket closes
+  REQUIRE(gone.wait_gone() == 1);
 
   const auto start = Clock::now();
   std::vector<peer::NextPeers::Answer> got = answers_of(next);

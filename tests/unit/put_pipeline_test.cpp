@@ -1,8 +1,6 @@
 #include <catch2/catch.hpp>
 
 #include <mutex>
-#include <thread>
-#include <memory>
 #include <set>
 
 #include "client/connection_pool.h"
@@ -14,6 +12,7 @@ using namespace p2p;
 using p2p::client::PutPipeline;
 using test::FakePeer;
 using test::FakeReply;
+using test::VanishingPeer;
 
 namespace {
 
@@ -101,20 +100,14 @@ TEST_CASE("put pipeline keeps at most its window in flight and times out on a si
 
 TEST_CASE("put pipeline fails at once when its first peer goes away, not at the timeout") {
   zmq::context_t ctx;
-  auto peer = std::make_unique<FakePeer>(ctx, "tcp://127.0.0.1:*",
-                                         [](const codec::Envelope&) { return FakeReply::silence(); });
-  const std::string endpoint = peer->bound();
+  VanishingPeer peer(ctx);  // exits once it has a chunk: its socket closes
+  const std::string endpoint = peer.endpoint();
   REQUIRE_FALSE(endpoint.empty());
-  std::thread closer([&] {  // the peer exits once it has a chunk: its socket closes
-    const auto deadline = Clock::now() + std::chrono::seconds(5);
-    while (peer->requests() == 0 && Clock::now() < deadline) std::this_thread::yield();
-    peer.reset();
-  });
   PutPipeline pipeline(ctx, {{"first", endpoint}}, std::chrono::milliseconds(30000));
   const auto start = Clock::now();
   Status s = pipeline.put(make_chunk(0));
   if (s.ok()) s = pipeline.drain();
-  closer.join();
+  CHECK(peer.wait_gone() >= 1);
   CHECK(s.code() == ErrorCode::kUnavailable);
   CHECK_THAT(s.message(), Catch::Contains("first") && Catch::Contains("closed or refused"));
   CHECK(Clock::now() - start < std::chrono::seconds(10));
