@@ -34,16 +34,15 @@ Status pwrite_all(int fd, const char* p, std::size_t size, std::uint64_t offset,
 
 int open_maybe_direct(const std::string& path, int flags, unsigned mode, bool want_direct, bool* direct) {
   *direct = false;
-  if (want_direct) {
-    int fd = ::open(path.c_str(), flags | O_DIRECT, static_cast<mode_t>(mode));
-    if (fd >= 0) {
-      *direct = true;
-      return fd;
-    }
-    if (errno != EINVAL) return -1;
-    // EINVAL: this file system has no O_DIRECT (tmpfs); O_EXCL never created the file.
-  }
-  return ::open(path.c_str(), flags, static_cast<mode_t>(mode));
+  // Opened first, O_DIRECT turned on after: a file system without O_DIRECT
+  // (ramfs; tmpfs before Linux 6.6) makes open(O_CREAT | O_DIRECT) create the
+  // file and then fail with EINVAL, so a second, buffered open(O_EXCL) would
+  // find it there.
+  int fd = ::open(path.c_str(), flags, static_cast<mode_t>(mode));
+  if (fd < 0 || !want_direct) return fd;
+  const int status = ::fcntl(fd, F_GETFL);
+  *direct = status != -1 && ::fcntl(fd, F_SETFL, status | O_DIRECT) == 0;
+  return fd;  // not direct: ordinary writes, as the caller asked to allow
 }
 
 namespace {

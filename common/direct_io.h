@@ -47,9 +47,9 @@ inline constexpr std::size_t kDirectMinBytes = 64 * 1024;
 // covers every logical block size up to 4 KiB (this machine's disk: 512 B).
 inline constexpr std::size_t kDirectAlignment = 4096;
 
-// Opens `path` with `flags | O_DIRECT`, or with `flags` alone when `want_direct`
-// is false or the file system refuses O_DIRECT (EINVAL). Returns the fd (or -1
-// with errno set, as open(2)) and sets *direct to whether O_DIRECT is on.
+// Opens `path` with `flags`, then turns O_DIRECT on when `want_direct` and the
+// file system has it. Returns the fd (or -1 with errno set, as open(2)) and
+// sets *direct to whether O_DIRECT is on.
 int open_maybe_direct(const std::string& path, int flags, unsigned mode, bool want_direct, bool* direct);
 
 // `size` rounded up to whole O_DIRECT blocks (at least one).

@@ -7,7 +7,9 @@
 namespace p2p {
 
 std::uint64_t chunk_count_for(std::uint64_t size, std::uint32_t chunk_size) {
-  return chunk_size == 0 ? 0 : (size + chunk_size - 1) / chunk_size;
+  // Not (size + chunk_size - 1) / chunk_size: a size from the network near
+  // 2^64 would wrap to zero chunks and pass validate().
+  return chunk_size == 0 ? 0 : size / chunk_size + (size % chunk_size != 0 ? 1 : 0);
 }
 
 Hash Manifest::file_id() const {

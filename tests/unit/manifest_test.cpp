@@ -30,6 +30,16 @@ TEST_CASE("chunk count covers every byte at the chunk boundaries") {
   CHECK(chunk_count_for(1000ull * c, c) == 1000);
 }
 
+TEST_CASE("a size near 2^64 does not wrap the chunk count") {
+  const std::uint32_t c = limits::kMinChunkSize;
+  CHECK(chunk_count_for(UINT64_MAX, c) == UINT64_MAX / c + 1);
+  Manifest huge;  // as a peer might send it: no chunks for 2^64 - 1 bytes
+  huge.name = "file.bin";
+  huge.size = UINT64_MAX;
+  huge.chunk_size = c;
+  CHECK(huge.validate().code() == ErrorCode::kBadRequest);
+}
+
 TEST_CASE("last chunk is short and offsets are contiguous") {
   Manifest m = manifest_of(limits::kMinChunkSize * 2 + 5);
   REQUIRE(m.chunk_count() == 3);
