@@ -2,6 +2,8 @@
 // local-file errors and resuming an interrupted get.
 #include <catch2/catch.hpp>
 
+#include <sys/xattr.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -169,13 +171,17 @@ TEST_CASE("an interrupted get resumes from OUT.part and reuses its good chunks",
   fs::path src = c.path("src"), out = c.path("out");
   const std::uint64_t size = 8 * kMiB + 3;  // default 1 MiB chunks
   write_random_file(src, size, 12);
-  REQUIRE(c.p2p({"put", src.string(), "--name", "resume.bin"}).exit_code == 0);
+  RunResult put = c.p2p({"put", src.string(), "--name", "resume.bin", "--json"});
+  REQUIRE(put.exit_code == 0);
+  const std::string file_id = parse_json(put)["file_id"].get<std::string>();
 
-  // OUT.part as a killed get could leave it: 3 good chunks, then 1 MiB of garbage.
+  // OUT.part as a killed get could leave it: 3 good chunks, then 1 MiB of
+  // garbage, marked as the client marks the .part of a get of this file.
   fs::path part = out.string() + ".part";
   fs::copy_file(src, part);
   fs::resize_file(part, 4 * kMiB);
   overwrite_random(part, 3 * kMiB, kMiB, 13);
+  REQUIRE(::setxattr(part.c_str(), "user.p2p.file_id", file_id.data(), file_id.size(), 0) == 0);
 
   RunResult get = c.p2p({"get", "resume.bin", "-o", out.string(), "--json"});
   INFO(describe(get));

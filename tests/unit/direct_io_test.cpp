@@ -1,15 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
-#include <sched.h>
-#include <signal.h>
-#include <sys/mount.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <functional>
-#include <thread>
 
 #include <filesystem>
 #include <fstream>
@@ -20,6 +13,7 @@
 #include "tests/support/temp_dir.h"
 #include "tests/support/file_bytes.h"
 #include "tests/support/page_cache.h"
+#include "tests/support/ramfs.h"
 
 using namespace p2p;
 namespace fs = std::filesystem;
@@ -52,52 +46,20 @@ TEST_CASE("direct writes of any size read back exactly once the file is truncate
   }
 }
 
-namespace {
-
-constexpr int kNoRamfs = 77;  // the child could not mount a ramfs (not root)
-
-// Runs `body` in a child process that mounts a ramfs (a file system without
-// O_DIRECT) at `dir` in a mount namespace of its own, so the mount goes away
-// with it; the child's exit code (0 when `body` returned true), or -1 if it
-// ran past 20 s and was killed.
-int in_ramfs(const fs::path& dir, const std::function<bool()>& body) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-        ::mount("p2p-test", dir.c_str(), "ramfs", 0, nullptr) != 0)
-      ::_exit(kNoRamfs);
-    ::_exit(body() ? 0 : 1);
-  }
-  REQUIRE(pid > 0);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  int status = 0;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling the child's exit
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-}  // namespace
-
 TEST_CASE("a file system without O_DIRECT gets ordinary writes, not a failed create") {
   p2p::test::TempDir dir("p2p-direct-io");
-  const int code = in_ramfs(dir.path(), [&] {
+  const int code = test::in_ramfs(dir.path(), [&] {
     const std::string path = (dir.path() / "chunk").string();
     const std::string bytes = test::patterned_bytes(kDirectMinBytes + 3, 7);
     bool direct = true;
     int fd = open_maybe_direct(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644, true, &direct);
-    if (fd < 0 || direct) return false;
+    if (fd < 0 || direct) return 1;
     DirectWriter writer;
     const bool written = writer.pwrite(fd, direct, bytes.data(), bytes.size(), 0, path).ok();
     ::close(fd);
-    return written && read_bytes(path) == bytes;
+    return written && read_bytes(path) == bytes ? 0 : 2;
   });
-  if (code == kNoRamfs) {
+  if (code == test::kNoRamfs) {
     WARN("not checked: mounting a ramfs needs root");
     SUCCEED();
     return;

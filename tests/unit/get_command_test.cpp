@@ -9,6 +9,7 @@
 
 #include "client/exit_codes.h"
 #include "client/get_command.h"
+#include "client/output_file.h"
 #include "common/sha256.h"
 #include "fake_peer.h"
 #include "tests/support/file_bytes.h"
@@ -148,7 +149,7 @@ struct GetNetwork {
                 s.refuse) {}
 
   // run_get's exit code for `doc.bin` with a retry budget of `retry`.
-  int get(std::chrono::milliseconds retry) {
+  int get(std::chrono::milliseconds retry, bool force = false) {
     client::GlobalOptions global;
     global.tracker = "inproc://get-" + tag + "-tracker";
     global.quiet = true;
@@ -156,6 +157,7 @@ struct GetNetwork {
     options.query = "doc.bin";
     options.output = (dir / "out.bin").string();
     options.retry = retry;
+    options.force = force;
     return client::run_get(ctx, global, options);
   }
   std::filesystem::path out() const { return dir / "out.bin"; }
@@ -229,4 +231,21 @@ TEST_CASE("a get whose holders keep failing stops asking once its retry budget i
   CHECK(net.get(300ms) == static_cast<int>(client::Exit::kUnavailable));
   CHECK(net.tracker.asked().size() >= 2);  // first pause 50 ms, budget 300 ms
   CHECK(net.good.served() == 0);
+}
+
+TEST_CASE("a get to an output another get is writing fails at once as an unwritable output and leaves it alone") {
+  GetNetwork net("locked", {.stale = 0});  // the good holder from the first answer
+  auto other = client::OutputFile::open(net.out().string(), net.manifest, false);
+  REQUIRE(other.ok());
+  // --force does not take over a .part that a running get holds either.
+  for (bool force : {false, true}) CHECK(net.get(10s, force) == static_cast<int>(client::Exit::kOutputUnwritable));
+  CHECK(net.tracker.asked().size() == 2);  // once each, not asked again: that would not help
+  CHECK(net.good.served() == 0);
+  CHECK_FALSE(std::filesystem::exists(net.out()));
+  for (std::uint64_t i = 0; i < kChunks; ++i) {
+    const std::string chunk = net.bytes.substr(i * kChunk, kChunk);
+    REQUIRE(other.value()->write(i, chunk.data(), chunk.size()).ok());
+  }
+  REQUIRE(other.value()->finish().ok());
+  CHECK(test::read_bytes(net.out()) == net.bytes);
 }
