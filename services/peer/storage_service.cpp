@@ -15,8 +15,12 @@ constexpr std::int64_t kMaxEventMessage = 64;
 }  // namespace
 
 StorageService::StorageService(zmq::context_t& ctx, ChunkStore& store, ServiceLinkOptions link,
-                               std::string committed_endpoint)
-    : ctx_(ctx), store_(store), link_options_(std::move(link)), committed_endpoint_(std::move(committed_endpoint)) {
+                               std::string committed_endpoint, std::size_t max_pending_removals)
+    : ctx_(ctx),
+      store_(store),
+      link_options_(std::move(link)),
+      committed_endpoint_(std::move(committed_endpoint)),
+      control_(max_pending_removals) {
   link_options_.ready.service = proto::kServiceStorage;
   link_options_.ready.capacity = store_.capacity();
   link_options_.free_bytes = [this] { return store_.free_bytes(); };
@@ -39,27 +43,24 @@ void StorageService::run() {
     pull.bind(committed_endpoint_);
     ServiceLink link(ctx_, link_options_);
     while (!stop_) {
-      // POLLOUT only while announcements wait for room in the link's queue.
-      const bool announcing = link.joined() && !announcements_.empty();
-      const short link_events = announcing ? ZMQ_POLLIN | ZMQ_POLLOUT : ZMQ_POLLIN;
+      // POLLOUT only while something waits for room in the link's queue.
+      const bool waiting =
+          link.joined() && (!announcements_.empty() || control_.ready(/*drain_allowed=*/announcements_.empty()));
+      const short link_events = waiting ? ZMQ_POLLIN | ZMQ_POLLOUT : ZMQ_POLLIN;
       std::vector<zmq::pollitem_t> items{{link.socket().handle(), 0, link_events, 0},
                                          {pull.handle(), 0, ZMQ_POLLIN, 0}};
       zmq::poll(items, std::min(until(link.next_deadline()), kStopCheckInterval));
       LinkEvents events = link.process(items[0].revents & ZMQ_POLLIN);
       if (events.rejoined) {
-        announce_all(link);
-        // A restarted tracker knows nothing of the drain: tell it again, after
-        // the announcements so it knows what must be moved.
-        drain_owed_ = draining_;
+        announce_all();
+        // A restarted tracker knows nothing of the drain: tell it again. DRAIN
+        // waits for the announcements, so the tracker knows what must be moved.
+        if (draining_) control_.owe_drain();
       }
       for (const auto& cmd : events.commands) on_command(link, cmd);
       if (drain_requested_ && !draining_) start_drain(link, "stop signal");
       if (items[1].revents & ZMQ_POLLIN) drain_committed(pull);
-      send_announcements(link);
-      if (drain_owed_ && announcements_.empty()) {
-        send_drain(link);
-        drain_owed_ = false;
-      }
+      send_queued(link);
     }
     link.leave();
   } catch (const std::exception& e) {
@@ -70,7 +71,7 @@ void StorageService::run() {
 void StorageService::on_command(ServiceLink& link, const codec::Envelope& cmd) {
   switch (cmd.cmd()) {
     case proto::Command::kDelete:
-      remove(link, cmd);
+      remove(cmd);
       return;
     case proto::Command::kDrain:
       if (draining_)
@@ -97,27 +98,28 @@ void StorageService::on_command(ServiceLink& link, const codec::Envelope& cmd) {
 void StorageService::start_drain(ServiceLink& link, const char* why) {
   draining_ = true;
   P2P_INFO("storage: draining (%s): serving until the tracker releases this peer", why);
-  // Before the tracker has answered, DRAIN goes out with the (re)join instead:
-  // a message queued on a socket that is then replaced would be lost.
-  if (link.joined())
-    send_drain(link);
-  else
-    P2P_INFO("storage: tracker not reachable yet; DRAIN is sent once it answers");
+  // Sent once the link is joined and has room and every queued announcement
+  // is out (send_control). Before the tracker has answered, it goes out after
+  // the (re)join's announcement: a message queued on a socket that is then
+  // replaced would be lost.
+  control_.owe_drain();
+  if (!link.joined()) P2P_INFO("storage: tracker not reachable yet; DRAIN is sent once it answers");
 }
 
-void StorageService::send_drain(ServiceLink& link) {
-  if (Status s = link.send(proto::Command::kDrain, codec::encode(proto::Empty{})); !s.ok()) {
-    P2P_WARN("storage: DRAIN not sent: %s; it is sent again on the next join", s.to_string().c_str());
-    return;
-  }
-  P2P_INFO("storage: sent DRAIN to the tracker; waiting for RELEASE");
-}
-
-void StorageService::remove(ServiceLink& link, const codec::Envelope& cmd) {
+void StorageService::remove(const codec::Envelope& cmd) {
   proto::FileRef ref;
   if (Status s = codec::decode(cmd.body, &ref); !s.ok()) {
     P2P_WARN("storage: unreadable DELETE: %s", s.to_string().c_str());
     return;  // without a file id there is nothing to answer
+  }
+  if (!control_.has_room()) {
+    // A REMOVED that could not be queued would be lost, and the tracker would
+    // count a replica that is gone. Kept instead: the tracker's delete times
+    // out and it stops counting this holder (the safe direction); the next
+    // announcement tells it the file is still here.
+    P2P_WARN("storage: DELETE of %s not carried out: %zu REMOVED answers already wait for room on the link",
+             ref.file_id.hex().c_str(), control_.removals());
+    return;
   }
   Result<ChunkStore::RemoveReport> removed = store_.remove_file(ref.file_id);
   if (removed.ok()) {
@@ -131,19 +133,39 @@ void StorageService::remove(ServiceLink& link, const codec::Envelope& cmd) {
     P2P_WARN("storage: DELETE of %s failed: %s", ref.file_id.hex().c_str(), removed.status().to_string().c_str());
     return;
   }
-  proto::FileList list;
-  list.file_ids.push_back(ref.file_id);
-  if (Status s = link.send(proto::Command::kRemoved, codec::encode(list)); !s.ok())
-    P2P_WARN("storage: REMOVED of %s not sent: %s", ref.file_id.hex().c_str(), s.to_string().c_str());
+  control_.add_removed(ref.file_id);  // sent by send_queued, ahead of announcements
 }
 
-void StorageService::announce_all(ServiceLink& link) {
+void StorageService::announce_all() {
   // Every manifest is queued; a batch takes only the files held in full
   // (AnnounceQueue::next), so completeness is checked once, when it is sent.
   announcements_.restart(store_.file_ids());
   P2P_INFO("storage: joined tracker; announcing the files held in full among %zu manifests",
            announcements_.queued());
+}
+
+void StorageService::send_queued(ServiceLink& link) {
+  // Not before the tracker answered this connection's READY (see
+  // send_announcements); what is owed then waits for the join.
+  if (!link.joined()) return;
+  if (!send_control(link)) return;  // the queue is full: again when it has room (POLLOUT)
   send_announcements(link);
+  // The last announcement just went: a DRAIN owed may go now.
+  if (announcements_.empty() && control_.drain_owed()) send_control(link);
+}
+
+bool StorageService::send_control(ServiceLink& link) {
+  const ControlQueue::Sent sent = control_.send(
+      [&](proto::Command command, zmq::message_t body) { return link.send(command, std::move(body)); },
+      /*drain_allowed=*/announcements_.empty());
+  if (sent.removed_ids != 0)
+    P2P_DEBUG("storage: sent REMOVED of %zu files in %zu messages", sent.removed_ids, sent.removed_messages);
+  if (sent.dropped_ids != 0)  // not a full queue: the link is unusable, and the tracker's delete timeout covers it
+    P2P_WARN("storage: REMOVED of %zu files not sent: %s", sent.dropped_ids, sent.error.to_string().c_str());
+  if (sent.drain) P2P_INFO("storage: sent DRAIN to the tracker; waiting for RELEASE");
+  if (sent.drain_dropped)
+    P2P_WARN("storage: DRAIN not sent: %s; it is sent again on the next join", sent.error.to_string().c_str());
+  return !sent.full;
 }
 
 void StorageService::send_announcements(ServiceLink& link) {

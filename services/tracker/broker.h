@@ -143,7 +143,8 @@ class Broker {
   void drop_unconfirmed(const std::string& peer_id);
 
   // Replication, once per heartbeat tick and once after copies are done (as soon
-  // as the planning share allows): expire orders, plan, send, release.
+  // as the planning share allows): expire orders (a delete that expired
+  // drops its holder from the index), plan, send, release.
   // The plan is skipped while the last one was settled and nothing it reads
   // has changed since (PlanInputs).
   void replicate(TimePoint now);

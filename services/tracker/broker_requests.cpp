@@ -47,6 +47,12 @@ Result<proto::PublishReply> Broker::publish(const proto::PublishRequest& req, Ti
   std::vector<std::string> live;
   for (const std::string& peer : req.holders)
     if (registry_.is_live(peer) && std::find(live.begin(), live.end(), peer) == live.end()) live.push_back(peer);
+  // Indexed with no holder, the file (and its name) would stay for good:
+  // named files are never dropped, so any client could grow the index
+  // without bound. (A put whose holders all died since COMMIT fails.)
+  if (live.empty())
+    return Status{ErrorCode::kUnavailable, "none of the " + std::to_string(req.holders.size()) +
+                                               " listed holders of '" + req.manifest.name + "' is a live peer"};
   Result<Hash> id = index_.publish(req.manifest, live, req.force);
   if (!id.ok()) return id.status();
   P2P_INFO("publish name=%s file=%s size=%llu holders=%zu (of %zu listed)%s", req.manifest.name.c_str(),

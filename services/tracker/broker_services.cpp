@@ -151,9 +151,17 @@ void Broker::replicate(TimePoint now) {
   for (const CopyInFlight& c : expired.copies)
     P2P_INFO("copy failed file=%s peer=%s: no REPLICATED within %lld ms; planned again", c.file_id.hex().c_str(),
              c.target.c_str(), static_cast<long long>(options_.copy_timeout.count()));
-  for (const DeleteInFlight& d : expired.deletes)
-    P2P_INFO("trim unconfirmed file=%s peer=%s: no REMOVED within %lld ms", d.file_id.hex().c_str(),
-             d.holder.c_str(), static_cast<long long>(options_.copy_timeout.count()));
+  for (const DeleteInFlight& d : expired.deletes) {
+    // The peer may have deleted its copy and its REMOVED be lost: still
+    // counting it would let a later trim take another replica, or a release
+    // rely on it. So the holder goes (no loss: the file is repaired at once if
+    // short); if the peer still has the file, its next announcement adds it back.
+    const bool dropped = index_.remove_holding(d.file_id, d.holder);
+    const FileRecord* f = index_.find(d.file_id);
+    P2P_INFO("trim unconfirmed file=%s peer=%s: no REMOVED within %lld ms; %s holders=%zu", d.file_id.hex().c_str(),
+             d.holder.c_str(), static_cast<long long>(options_.copy_timeout.count()),
+             dropped ? "no longer counted as a holder" : "was not a holder any more", f == nullptr ? 0 : f->holders.size());
+  }
   if (in_safe_mode(policy_, now)) return;
   if (!safe_mode_over_) {
     safe_mode_over_ = true;
@@ -211,7 +219,7 @@ void Broker::send_delete(const DeleteOrder& order, TimePoint now) {
 
 void Broker::release_drained(TimePoint now) {
   for (const PeerRecord* p : registry_.live_peers()) {
-    if (!p->draining || !releasable(p->peer_id, registry_, index_, policy_, now)) continue;
+    if (!p->draining || !releasable(p->peer_id, registry_, index_, orders_, policy_, now)) continue;
     // Sent every tick while the peer stays: a RELEASE is tiny, and a lost
     // one would otherwise leave the peer waiting for ever.
     Status sent = send_to_service(p->peer_id, proto::kServiceStorage, Command::kRelease,

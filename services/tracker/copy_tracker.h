@@ -6,7 +6,8 @@
 //   planner orders the copy again on a later tick.
 // - deletes: DELETE sent to a holder, REMOVED not back yet. At most one per
 //   file (the planner's rule); same deadline, so a lost REMOVED cannot block
-//   trimming a file for ever.
+//   trimming a file for ever. The broker drops the holder of an expired
+//   delete from the index: it may have deleted its copy.
 // - failures: a copy that failed or timed out on a target makes the planner
 //   prefer other targets for that file for kFailedTargetMemory.
 //
@@ -76,6 +77,7 @@ class CopyTracker {
   // REMOVED arrived. False when no such delete was pending.
   bool finish_delete(const Hash& file_id, const std::string& holder);
   bool delete_pending(const Hash& file_id) const;
+  const std::vector<DeleteInFlight>& all_deletes() const { return deletes_; }
 
   // The peer died or restarted: its copies and deletes will not be answered.
   // Returns how many orders were dropped.

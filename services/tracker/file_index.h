@@ -84,6 +84,9 @@ class FileIndex {
   // PUBLISH: binds manifest.name to the manifest's file id, stores the
   // manifest (its replicas replace the old value) and adds `holders`.
   // kNameExists when the name is bound to another file id and !force.
+  // The broker passes at least one live holder (it answers a PUBLISH with
+  // none `unavailable`): a named file is never dropped, so one published
+  // without a holder would stay for good.
   Result<Hash> publish(const Manifest& manifest, const std::vector<std::string>& holders, bool force);
 
   // The peer holds nothing any more (died, left, restarted) as of `now`:

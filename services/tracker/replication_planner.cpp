@@ -248,10 +248,15 @@ ReplicationPlan plan_replication(const PeerRegistry& registry, const FileIndex& 
 }
 
 bool releasable(const std::string& peer_id, const PeerRegistry& registry, const FileIndex& index,
-                const ReplicationPolicy& policy, Clock::time_point now) {
+                const CopyTracker& orders, const ReplicationPolicy& policy, Clock::time_point now) {
   const PeerRecord* peer = registry.peer(peer_id);
   if (peer == nullptr || !peer->live() || !peer->draining) return false;
   if (in_safe_mode(policy, now)) return false;
+  for (const DeleteInFlight& d : orders.all_deletes()) {
+    if (d.holder == peer_id) continue;  // its own copy going changes nothing for the others
+    const FileRecord* file = index.find(d.file_id);
+    if (file != nullptr && file->holders.contains(peer_id)) return false;
+  }
   // The peer is draining, so it is neither among the safe holders nor among
   // the live non-draining peers: "without it" is the plain health.
   const std::size_t others = registry.live_non_draining();

@@ -124,9 +124,12 @@ ReplicationPlan plan_replication(const PeerRegistry& registry, const FileIndex& 
 
 // A draining peer may go: every file it holds has, without it, at least
 // min(k, other live non-draining peers) safe holders. False for a peer that
-// is not live and draining, and during safe mode (the index may still miss
-// holders that have not re-announced).
+// is not live and draining, during safe mode (the index may still miss
+// holders that have not re-announced), and while a file it holds has a
+// DELETE in flight to another holder: that holder is still counted, but its
+// copy may be gone already (k=1, F on A and B, B trimmed: releasing A then
+// would lose F). Costs the deletes in flight plus the peer's files.
 bool releasable(const std::string& peer_id, const PeerRegistry& registry, const FileIndex& index,
-                const ReplicationPolicy& policy, Clock::time_point now);
+                const CopyTracker& orders, const ReplicationPolicy& policy, Clock::time_point now);
 
 }  // namespace p2p::tracker

@@ -48,6 +48,9 @@ struct World {
     if (replication)
       REQUIRE(registry.ready("r-" + id, {id, proto::kServiceReplication, "tcp://" + id, 0, 0}, since).ok());
   }
+  void join_each(std::initializer_list<const char*> ids, std::uint64_t free_bytes) {
+    for (const char* id : ids) join(id, free_bytes);
+  }
   // The peer's storage goes at `when`: its holdings are lost.
   void kill(const std::string& id, TimePoint when) {
     REQUIRE(registry.remove("s-" + id).has_value());
@@ -59,7 +62,7 @@ struct World {
   }
   ReplicationPlan plan(TimePoint now = t0) const { return plan_replication(registry, index, orders, policy, now); }
   bool can_release(const std::string& id, TimePoint now = t0) const {
-    return releasable(id, registry, index, policy, now);
+    return releasable(id, registry, index, orders, policy, now);
   }
 };
 
@@ -263,6 +266,26 @@ TEST_CASE("draining peer with the only copy waits while another peer can take it
   REQUIRE(w.registry.set_draining("a"));
   CHECK(w.plan().copies.empty());
   CHECK_FALSE(w.can_release("a"));
+}
+
+TEST_CASE("draining peer is not releasable while another holder of its file is being trimmed") {
+  World w;
+  w.join_each({"a", "b", "c"}, 1'000'000);
+  const Hash id = w.hold(manifest_of("f", 1), {"a", "b"});
+  const Hash other = w.hold(manifest_of("g", 1), {"b", "c"});
+  w.orders.start_delete(id, "b", t0);  // b may have deleted f already
+  REQUIRE(w.registry.set_draining("a"));
+  CHECK_FALSE(w.can_release("a"));
+  REQUIRE(w.orders.finish_delete(id, "b"));
+  REQUIRE(w.index.remove_holding(id, "b"));
+  CHECK_FALSE(w.can_release("a"));  // now a holds the only copy
+  w.index.add_holding(w.index.find(id)->manifest, "c");
+  CHECK(w.can_release("a"));
+
+  // A trim of the draining peer's own copy, or of a file it does not hold, does not hold it back.
+  w.orders.start_delete(id, "a", t0);
+  w.orders.start_delete(other, "b", t0);
+  CHECK(w.can_release("a"));
 }
 
 TEST_CASE("last peer is releasable at once") {

@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <random>
 #include <set>
@@ -405,4 +407,137 @@ TEST_CASE("a drain asked before the tracker answers sends DRAIN once it does") {
   CHECK_FALSE(has_drain(tracker, 200ms));
   tracker.send(*ready, proto::Command::kHeartbeat, codec::encode(proto::HeartbeatBody{}));
   CHECK(has_drain(tracker));
+}
+
+namespace {
+
+// A storage service whose link to a tracker that reads nothing yet is full:
+// `files` one-chunk files make an announcement of more batches than the
+// link's queue holds (1 + the router's 1 on inproc), so the last batch waits.
+struct FullLink {
+  static constexpr std::size_t kFiles = 2 * limits::kMaxAnnounceBatch + 10;  // 3 batches
+  TempStore temp;
+  std::vector<Manifest> files;
+  zmq::context_t ctx;
+  Tracker tracker;
+  std::optional<peer::StorageService> storage;
+  std::optional<codec::Envelope> ready;
+
+  FullLink(const std::string& name, std::size_t max_pending_removals = peer::kMaxPendingRemovals)
+      : tracker(ctx, "inproc://storage-test-" + name, 1) {
+    for (std::size_t i = 0; i < kFiles; ++i) files.push_back(temp.add_file(std::to_string(i) + ".txt"));
+    ServiceLinkOptions link = link_to(tracker.endpoint);
+    link.send_queue = 1;
+    storage.emplace(ctx, temp.store, link, "inproc://storage-test-" + name + "-committed", max_pending_removals);
+    storage->start();
+    ready = tracker.next();
+    REQUIRE(ready);
+    REQUIRE(ready->cmd() == proto::Command::kReady);
+  }
+  ~FullLink() { storage.reset(); }
+
+  void send(proto::Command command, zmq::message_t body) {
+    REQUIRE(codec::send_envelope(tracker.router, codec::Layout::kRouter, &ready->routing, command, 0, std::move(body))
+                .ok());
+  }
+  // Polls against a deadline.
+  static bool eventually(const std::function<bool()>& condition) {
+    const auto deadline = Clock::now() + 5s;
+    while (!condition() && Clock::now() < deadline) std::this_thread::yield();
+    return condition();
+  }
+  // Everything the tracker then reads, up to and including the first of
+  // `last` sent after the complete announcement (or nothing more for 1 s).
+  std::vector<codec::Envelope> read_all(proto::Command last) {
+    std::vector<codec::Envelope> out;
+    bool complete = false;
+    const auto deadline = Clock::now() + 5s;
+    while (Clock::now() < deadline) {
+      std::vector<zmq::pollitem_t> items{{tracker.router.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, complete ? 1000ms : until(deadline));
+      codec::Envelope env;
+      if (!codec::recv_envelope(tracker.router, codec::Layout::kRouter, &env).ok()) {
+        if (complete) break;  // a quiet second after the announcement: nothing more comes
+        continue;
+      }
+      if (env.cmd() == proto::Command::kHeartbeat) continue;
+      if (env.cmd() == proto::Command::kAnnounce && marked_complete(env)) complete = true;
+      const bool done = complete && env.cmd() == last;
+      out.push_back(std::move(env));
+      if (done) break;
+    }
+    return out;
+  }
+};
+
+// Where in `messages` the first `command` is whose files include `id`; -1 if none.
+int position_of(const std::vector<codec::Envelope>& messages, proto::Command command, const Manifest& file) {
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    if (messages[i].cmd() != command) continue;
+    if (command == proto::Command::kRemoved) {
+      for (const Hash& id : removed_ids(messages[i]))
+        if (id == file.file_id()) return static_cast<int>(i);
+    } else if (command == proto::Command::kAnnounce) {
+      for (const std::string& name : announced_names(messages[i]))
+        if (name == file.name) return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+int position_of(const std::vector<codec::Envelope>& messages, proto::Command command) {
+  for (std::size_t i = 0; i < messages.size(); ++i)
+    if (messages[i].cmd() == command) return static_cast<int>(i);
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("REMOVED and DRAIN owed while the announcement fills the link reach the tracker, REMOVED ahead") {
+  FullLink full("full-link");
+  const Manifest& deleted = full.files.back();
+  // The tracker answers (the service joins and fills its link with the
+  // announcement), then orders a delete; it reads nothing yet.
+  full.send(proto::Command::kHeartbeat, codec::encode(proto::HeartbeatBody{}));
+  full.send(proto::Command::kDelete, codec::encode(proto::FileRef{deleted.file_id()}));
+  REQUIRE(FullLink::eventually([&] { return !full.temp.store.manifest(deleted.file_id()).ok(); }));
+  // A stop signal while the link is still full.
+  full.storage->drain();
+  REQUIRE(FullLink::eventually([&] { return full.storage->draining(); }));
+
+  const std::vector<codec::Envelope> read = full.read_all(proto::Command::kDrain);
+  const int removed = position_of(read, proto::Command::kRemoved, deleted);
+  const int drain = position_of(read, proto::Command::kDrain);
+  const int complete = static_cast<int>(std::find_if(read.begin(), read.end(), [](const codec::Envelope& e) {
+                                          return e.cmd() == proto::Command::kAnnounce && marked_complete(e);
+                                        }) - read.begin());
+  REQUIRE(complete < static_cast<int>(read.size()));
+  CHECK(removed >= 0);          // not lost to the full link
+  CHECK(removed < complete);    // ahead of the batch still queued
+  CHECK(position_of(read, proto::Command::kAnnounce, deleted) < removed);  // if announced, before it went
+  CHECK(drain > complete);      // not lost, and only once the tracker has heard of every file
+  std::set<std::string> announced{deleted.name};
+  for (const codec::Envelope& e : read)
+    if (e.cmd() == proto::Command::kAnnounce)
+      for (const std::string& name : announced_names(e)) announced.insert(name);
+  CHECK(announced.size() == FullLink::kFiles);
+}
+
+TEST_CASE("a DELETE that arrives while the REMOVED queue is full is not carried out") {
+  FullLink full("full-removals", 1);
+  const Manifest& first = full.files.back();
+  const Manifest& second = full.files[full.files.size() - 2];
+  full.send(proto::Command::kHeartbeat, codec::encode(proto::HeartbeatBody{}));
+  full.send(proto::Command::kDelete, codec::encode(proto::FileRef{first.file_id()}));
+  full.send(proto::Command::kDelete, codec::encode(proto::FileRef{second.file_id()}));
+  // Commands are handled in order: once the drain has started, both DELETEs were.
+  full.send(proto::Command::kDrain, codec::encode(proto::Empty{}));
+  REQUIRE(FullLink::eventually([&] { return full.storage->draining(); }));
+  CHECK_FALSE(full.temp.store.manifest(first.file_id()).ok());
+  CHECK(full.temp.store.complete(second));  // kept: its REMOVED could not have been queued
+
+  const std::vector<codec::Envelope> read = full.read_all(proto::Command::kDrain);
+  CHECK(position_of(read, proto::Command::kRemoved, first) >= 0);
+  CHECK(position_of(read, proto::Command::kRemoved, second) < 0);
+  CHECK(position_of(read, proto::Command::kDrain) >= 0);
 }

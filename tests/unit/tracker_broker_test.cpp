@@ -131,16 +131,17 @@ TEST_CASE("publish under a name holding other content needs force") {
 
 TEST_CASE("publish keeps only live holders and checks the manifest") {
   RunningBroker t(options());
+  Service storage(t.ctx, t.endpoint, "peer-1");
   Dealer client(t.ctx, t.endpoint);
-  auto lonely = client.call<proto::PublishReply>(Command::kPublish,
-                                                 proto::PublishRequest{manifest_of("lonely", 10), {"ghost"}, false});
-  REQUIRE(lonely.ok());
-  CHECK(code_of(client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"lonely"})) ==
-        ErrorCode::kUnavailable);
-  auto stat = client.call<proto::StatReply>(Command::kStat, proto::QueryRequest{"lonely"});
+  REQUIRE(eventually([&] { return live_peers(client) == 1; }));
+  auto mixed = client.call<proto::PublishReply>(
+      Command::kPublish, proto::PublishRequest{manifest_of("mixed", 10), {"ghost", "peer-1"}, false});
+  REQUIRE(mixed.ok());
+  auto stat = client.call<proto::StatReply>(Command::kStat, proto::QueryRequest{"mixed"});
   REQUIRE(stat.ok());
-  CHECK(stat->file.holders == 0);
-  CHECK(stat->holders.empty());
+  CHECK(stat->file.holders == 1);
+  REQUIRE(stat->holders.size() == 1);
+  CHECK(stat->holders[0].peer_id == "peer-1");
 
   Manifest broken = manifest_of("broken", 100000);
   broken.chunks.pop_back();
@@ -151,11 +152,44 @@ TEST_CASE("publish keeps only live holders and checks the manifest") {
         ErrorCode::kBadName);
 }
 
-TEST_CASE("search finds substrings and globs, sorted by name") {
+TEST_CASE("publish with no live holder is refused unavailable and indexes nothing") {
   RunningBroker t(options());
   Dealer client(t.ctx, t.endpoint);
+  CHECK(code_of(client.call<proto::PublishReply>(
+            Command::kPublish, proto::PublishRequest{manifest_of("lonely", 10), {"ghost"}, false})) ==
+        ErrorCode::kUnavailable);
+  CHECK(code_of(client.call<proto::PublishReply>(Command::kPublish,
+                                                 proto::PublishRequest{manifest_of("nobody", 10), {}, false})) ==
+        ErrorCode::kUnavailable);
+  // Not even a dead peer's: a peer that left is no holder.
+  {
+    Service gone(t.ctx, t.endpoint, "peer-1");
+    REQUIRE(eventually([&] { return live_peers(client) == 1; }));
+    gone.send(Command::kDisconnect, proto::Empty{});
+    REQUIRE(eventually([&] { return live_peers(client) == 0; }));
+  }
+  CHECK(code_of(client.call<proto::PublishReply>(
+            Command::kPublish, proto::PublishRequest{manifest_of("late", 10), {"peer-1"}, true})) ==
+        ErrorCode::kUnavailable);
+
+  for (const char* name : {"lonely", "nobody", "late"})
+    CHECK(code_of(client.call<proto::StatReply>(Command::kStat, proto::QueryRequest{name})) == ErrorCode::kNotFound);
+  auto list = client.call<proto::ListReply>(Command::kList, proto::Empty{});
+  REQUIRE(list.ok());
+  CHECK(list->files.empty());
+  auto status = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
+  REQUIRE(status.ok());
+  CHECK(status->files == 0);
+}
+
+TEST_CASE("search finds substrings and globs, sorted by name") {
+  RunningBroker t(options());
+  Service storage(t.ctx, t.endpoint, "peer-1");
+  Dealer client(t.ctx, t.endpoint);
+  REQUIRE(eventually([&] { return live_peers(client) == 1; }));
   for (const char* name : {"report-2.txt", "Annual REPORT.pdf", "notes.txt", "photo.jpg"})
-    REQUIRE(client.call<proto::PublishReply>(Command::kPublish, proto::PublishRequest{manifest_of(name, 10), {}, false})
+    REQUIRE(client.call<proto::PublishReply>(Command::kPublish,
+                                             proto::PublishRequest{manifest_of(name, 10), {"peer-1"}, false})
                 .ok());
   auto names = [&](const std::string& pattern) {
     auto reply = client.call<proto::ListReply>(Command::kSearch, proto::SearchRequest{pattern});
@@ -174,7 +208,7 @@ TEST_CASE("search finds substrings and globs, sorted by name") {
   REQUIRE(list.ok());
   REQUIRE(list->files.size() == 4);
   CHECK(list->files[0].name == "Annual REPORT.pdf");
-  CHECK(list->files[0].holders == 0);
+  CHECK(list->files[0].holders == 1);
 }
 
 TEST_CASE("worker command from an unknown connection gets disconnect") {

@@ -251,6 +251,59 @@ TEST_CASE("surplus holder gets one DELETE after the grace, the fullest first", "
   CHECK_FALSE(c.storage.recv_command(Command::kDelete, 0ms).has_value());
 }
 
+TEST_CASE("a DELETE with no REMOVED before the timeout drops that holder, and its next announcement adds it back",
+          "[timing]") {
+  tracker::TrackerOptions o = replication_options(3);
+  o.copy_timeout = 400ms;  // for deletes too
+  RunningBroker t(o);
+  FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
+  FakePeer b(t.ctx, t.endpoint, "peer-2", 1000);  // the fullest: trimmed
+  FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
+  Dealer client(t.ctx, t.endpoint);
+  Manifest m = manifest_of("doc", 1000);
+  m.replicas = 2;
+  for (FakePeer* p : {&a, &b, &c}) p->storage.announce({m});
+
+  // peer-2 deletes but its REMOVED never comes (lost on its link).
+  REQUIRE(b.storage.recv_command(Command::kDelete).has_value());
+  const auto sent = Clock::now();
+  REQUIRE(eventually([&] { return holder_ids(client, "doc") == std::vector<std::string>{"peer-1", "peer-3"}; }));
+  CHECK(Clock::now() - sent >= 300ms);  // not before the timeout (less the wait for the DELETE)
+  // At k: nothing more is trimmed from the two that really hold it.
+  CHECK_FALSE(a.storage.recv_command(Command::kDelete, kQuiet).has_value());
+  CHECK_FALSE(c.storage.recv_command(Command::kDelete, 0ms).has_value());
+
+  // Had peer-2 kept the file, its announcement says so: a holder again,
+  // and a surplus to trim again.
+  b.storage.announce({m});
+  REQUIRE(eventually(
+      [&] { return holder_ids(client, "doc") == std::vector<std::string>{"peer-1", "peer-2", "peer-3"}; }));
+  auto again = b.storage.recv_command(Command::kDelete);
+  REQUIRE(again.has_value());
+  CHECK(body_of<proto::FileRef>(*again).file_id == m.file_id());
+}
+
+TEST_CASE("a DELETE answered in time is not dropped again at the timeout", "[timing]") {
+  tracker::TrackerOptions o = replication_options(3);
+  o.copy_timeout = 400ms;
+  RunningBroker t(o);
+  FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
+  FakePeer b(t.ctx, t.endpoint, "peer-2", 1000);
+  Dealer client(t.ctx, t.endpoint);
+  Manifest m = manifest_of("doc", 1000);
+  m.replicas = 1;
+  for (FakePeer* p : {&a, &b}) p->storage.announce({m});
+  REQUIRE(b.storage.recv_command(Command::kDelete).has_value());
+  b.storage.send(Command::kRemoved, proto::FileList{{m.file_id()}});
+  REQUIRE(eventually([&] { return holder_ids(client, "doc") == std::vector<std::string>{"peer-1"}; }));
+  // Past the timeout the only holder is still listed.
+  const auto deadline = Clock::now() + 2 * o.copy_timeout;
+  while (Clock::now() < deadline) {
+    REQUIRE(holder_ids(client, "doc") == std::vector<std::string>{"peer-1"});
+    CHECK_FALSE(a.storage.recv_command(Command::kDelete, 20ms).has_value());
+  }
+}
+
 TEST_CASE("a settled tracker does not plan again until something it plans from changes", "[timing]") {
   RunningBroker t(replication_options(2));
   FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
