@@ -61,8 +61,9 @@ int run(int argc, char** argv) {
   put_cmd->add_option("--name", put.name, "name in the network (default: the file name)");
   put_cmd->add_option("--replicas", put.replicas, "copies wanted (default: the tracker's)");
   put_cmd->add_flag("--force", put.force, "replace a different file of the same name");
-  put_cmd->add_option("--chunk-size", put.chunk_size, "chunk size in bytes (K/M suffixes allowed)")
+  put_cmd->add_option("--chunk-size", put.chunk_size, "chunk size in bytes (K/M suffixes allowed; default raised for files over 480 GiB)")
       ->transform(CLI::AsSizeValue(false))
+      ->each([&put](const std::string&) { put.chunk_size_given = true; })
       ->capture_default_str();
   put_cmd->add_flag("--json", put.json, "print JSON");
   add_retry_option(put_cmd, put.retry, "start a put failed by a busy or dead peer again");

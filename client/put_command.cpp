@@ -50,6 +50,18 @@ bool worth_retrying(const Status& status, Origin origin) {
   }
 }
 
+Result<std::uint32_t> chunk_size_for(std::uint64_t size, std::uint32_t requested, bool given) {
+  std::uint32_t chunk_size = requested;
+  while (!given && chunk_count_for(size, chunk_size) > limits::kMaxChunksPerFile && chunk_size < limits::kMaxChunkSize)
+    chunk_size *= 2;
+  if (chunk_count_for(size, chunk_size) <= limits::kMaxChunksPerFile) return chunk_size;
+  const std::uint64_t largest = limits::kMaxChunksPerFile * chunk_size;
+  return Status{ErrorCode::kBadRequest, human_bytes(size) + " is more than " +
+                                            std::to_string(limits::kMaxChunksPerFile) + " chunks of " +
+                                            human_bytes(chunk_size) + " (at most " + human_bytes(largest) + ")" +
+                                            (given && chunk_size < limits::kMaxChunkSize ? ": use a larger --chunk-size" : "")};
+}
+
 int run_put(zmq::context_t& ctx, const GlobalOptions& global, const PutOptions& options) {
   const std::string name =
       options.name ? *options.name : std::filesystem::path(options.path).filename().string();
@@ -62,6 +74,13 @@ int run_put(zmq::context_t& ctx, const GlobalOptions& global, const PutOptions& 
 
   Result<ChunkReader> opened = ChunkReader::open(options.path, static_cast<std::uint32_t>(options.chunk_size));
   if (!opened.ok()) return fail(opened.status(), Origin::kInput);
+  const Result<std::uint32_t> chunk_size =
+      chunk_size_for(opened->size(), opened->chunk_size(), options.chunk_size_given);
+  if (!chunk_size.ok()) return fail(Exit::kUsage, chunk_size.status().message());
+  if (chunk_size.value() != opened->chunk_size()) {
+    opened = ChunkReader::open(options.path, chunk_size.value());
+    if (!opened.ok()) return fail(opened.status(), Origin::kInput);
+  }
   ChunkReader& reader = opened.value();
 
   Session session(ctx, session_options(global));

@@ -22,12 +22,21 @@ struct PutOptions {
   std::uint32_t replicas = 0;   // 0: the tracker's default
   bool force = false;           // replace a different file of the same name
   std::uint64_t chunk_size = limits::kDefaultChunkSize;
+  // false: chunk_size is the default, which a file of more than
+  // limits::kMaxChunksPerFile chunks raises (chunk_size_for).
+  bool chunk_size_given = false;
   bool json = false;
   // --retry-ms: how long after a first failure a put a retry can mend (a busy
   // or dead peer, worth_retrying) is started again from PLACE; 0: never.
   // RetryPolicy's budget by default, as the load generator's.
   std::chrono::milliseconds retry = RetryPolicy{}.budget;
 };
+
+// The chunk size a put of `size` bytes uses: `requested`, or when the file
+// would need more than limits::kMaxChunksPerFile chunks of it and it was not
+// given, the smallest power of two that fits. kUsage when the file needs more
+// chunks than allowed at the requested size (given) or at the largest.
+Result<std::uint32_t> chunk_size_for(std::uint64_t size, std::uint32_t requested, bool given);
 
 // True for a failure that a new attempt, placed again by the tracker, can
 // mend: a peer of the pipeline was busy, stopping, dead or slow. Not for the

@@ -7,6 +7,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -365,16 +366,33 @@ Status ChunkStore::put_manifest(const Manifest& manifest) {
   // the manifest's bytes durable before the manifest gets its name, so a
   // manifest on disk never names chunks a crash could lose. Then the rename
   // is made durable. Commits running at once share both flushes.
+  //
+  // From its check below until it is indexed, the manifest counts as a user
+  // of its chunks (pending_), so a remove_file of another file sharing them
+  // cannot unlink them under it: a caller's own missing_chunks() check came
+  // before and proves nothing by now.
+  {
+    std::lock_guard lock(mu_);
+    for (const Hash& h : manifest.chunks)
+      if (!chunks_.contains(h))
+        return {ErrorCode::kMissingChunks, "chunk " + h.hex() + " of " + manifest.name + " is no longer here"};
+    pending_.push_back(&manifest);
+  }
+  Status s = write_and_install_manifest(id, buf);
+  std::lock_guard lock(mu_);
+  pending_.erase(std::find(pending_.begin(), pending_.end(), &manifest));
+  if (s.ok()) manifests_[id] = manifest;
+  return s;
+}
+
+Status ChunkStore::write_and_install_manifest(const Hash& id, const msgpack::sbuffer& buf) {
   const fs::path tmp = tmp_path();
   if (Status s = write_tmp(tmp, buf.data(), buf.size(), FileKind::kManifest); !s.ok()) return s;
   if (Status s = data_sync_.sync(); !s.ok()) {
     ::unlink(tmp.c_str());
     return s;
   }
-  if (Status s = install(tmp, manifest_path(id), FileKind::kManifest); !s.ok()) return s;
-  std::lock_guard lock(mu_);
-  manifests_[id] = manifest;
-  return Status::Ok();
+  return install(tmp, manifest_path(id), FileKind::kManifest);
 }
 
 Result<Manifest> ChunkStore::manifest(const Hash& file_id) const {
@@ -421,11 +439,15 @@ Result<ChunkStore::RemoveReport> ChunkStore::remove_file(const Hash& file_id) {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_status("unlink", path, errno);
     std::set<Hash> candidates(it->second.chunks.begin(), it->second.chunks.end());
     manifests_.erase(it);
-    for (const auto& [other_id, other] : manifests_) {
+    auto keep_shared = [&](const Manifest& other) {
       for (const Hash& h : other.chunks) {
         if (candidates.erase(h) > 0) ++report.shared;
       }
+    };
+    for (const Manifest* other : pending_) keep_shared(*other);
+    for (const auto& [other_id, other] : manifests_) {
       if (candidates.empty()) break;
+      keep_shared(other);
     }
     for (const Hash& h : candidates) {
       auto chunk = chunks_.find(h);

@@ -29,6 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <msgpack.hpp>
 #include <zmq.hpp>
 
 #include "common/hash.h"
@@ -94,7 +95,9 @@ class ChunkStore {
   bool has_chunk(const Hash& hash) const;
 
   // Makes every chunk written so far durable with the manifest, then names
-  // the manifest by its file id, durably. REQUIRES: manifest.validate().
+  // the manifest by its file id, durably. kMissingChunks when a chunk of it
+  // is not here (never fetched, or removed with another file since the
+  // caller checked). REQUIRES: manifest.validate().
   Status put_manifest(const Manifest& manifest);
   Result<Manifest> manifest(const Hash& file_id) const;
   // The file id of every stored manifest, complete or not.
@@ -116,6 +119,7 @@ class ChunkStore {
   // when the manifest cannot be unlinked. A chunk that cannot be unlinked is
   // logged and kept. A concurrent put of a chunk being removed may find it
   // present and later miss it at COMMIT (missing_chunks): never wrong bytes.
+  // Chunks of a manifest that put_manifest is writing are kept.
   Result<RemoveReport> remove_file(const Hash& file_id);
 
   std::uint64_t capacity() const;
@@ -141,6 +145,8 @@ class ChunkStore {
   // Writing a file durably in two halves. Both unlink `tmp` when they fail.
   Status write_tmp(const std::filesystem::path& tmp, const void* data, std::size_t size, FileKind kind);
   Status install(const std::filesystem::path& tmp, const std::filesystem::path& final_path, FileKind kind);
+  // put_manifest's disk half: write to tmp/, sync, rename into place.
+  Status write_and_install_manifest(const Hash& id, const msgpack::sbuffer& buf);
   // syncfs of the data dir's file system: every file written so far is durable.
   Status sync_chunks();
   void unreserve(std::size_t size);
@@ -152,6 +158,9 @@ class ChunkStore {
   std::uint64_t capacity_;                                      // guarded by mu_
   std::unordered_map<Hash, std::uint32_t, HashHasher> chunks_;  // guarded by mu_: hash -> size
   std::map<Hash, Manifest> manifests_;                          // guarded by mu_
+  // Manifests in put_manifest between its chunk check and their indexing,
+  // owned by their callers: remove_file keeps their chunks.
+  std::vector<const Manifest*> pending_;                        // guarded by mu_
   std::uint64_t stored_bytes_ = 0;                              // guarded by mu_
   std::uint64_t reserved_bytes_ = 0;                            // guarded by mu_: puts in progress
   std::uint64_t tmp_counter_ = 0;                               // guarded by mu_

@@ -37,4 +37,9 @@ inline constexpr std::size_t kMaxNameBytes = 255;  // like a file name on most f
 inline constexpr std::uint32_t kMaxReplicas = 16;  // placement beyond this is a typo
 inline constexpr std::size_t kMaxAnnounceBatch = 256;  // manifests per ANNOUNCE message
 
+// Chunks one file may have: its manifest (34 bytes a chunk hash) must fit one
+// ANNOUNCE on a control link, with 64 KiB left for every other field. 491,520
+// chunks: 480 GiB at 1 MiB chunks, 1.9 TiB at the largest.
+inline constexpr std::uint64_t kMaxChunksPerFile = (kMaxControlMessage - (64 << 10)) / 34;
+
 }  // namespace p2p::limits

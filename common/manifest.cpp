@@ -33,6 +33,10 @@ Status Manifest::validate() const {
   if (Status s = validate_name(name); !s.ok()) return s;
   if (chunk_size < limits::kMinChunkSize || chunk_size > limits::kMaxChunkSize)
     return {ErrorCode::kBadRequest, "chunk size " + std::to_string(chunk_size) + " out of range"};
+  if (chunk_count_for(size, chunk_size) > limits::kMaxChunksPerFile)
+    return {ErrorCode::kBadRequest, std::to_string(size) + " bytes need more than " +
+                                        std::to_string(limits::kMaxChunksPerFile) + " chunks of " +
+                                        std::to_string(chunk_size) + " bytes"};
   if (chunks.size() != chunk_count_for(size, chunk_size))
     return {ErrorCode::kBadRequest, "manifest lists " + std::to_string(chunks.size()) + " chunks for " +
                                         std::to_string(size) + " bytes"};

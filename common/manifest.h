@@ -34,7 +34,8 @@ struct Manifest {
   std::uint64_t chunk_offset(std::uint64_t index) const { return index * chunk_size; }
 
   // The invariants every received manifest must hold: valid name, chunk
-  // size within limits, and exactly ceil(size / chunk_size) chunks.
+  // size within limits, exactly ceil(size / chunk_size) chunks and no more
+  // than limits::kMaxChunksPerFile.
   Status validate() const;
 };
 

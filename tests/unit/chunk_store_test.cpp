@@ -228,19 +228,21 @@ TEST_CASE("incomplete manifest is reported") {
   {
     ChunkStore store(dir.path(), 1 << 20);
     load_ok(store);
-    for (std::size_t i = 1; i < chunks.size(); ++i)  // all but the first
+    for (std::size_t i = 0; i < chunks.size(); ++i)
       REQUIRE(store.put_chunk(hash_of(chunks[i]), chunks[i].data(), chunks[i].size()).ok());
     REQUIRE(store.put_manifest(m).ok());
-    CHECK_FALSE(store.complete(m));
-    std::vector<Hash> missing = store.missing_chunks(m);
-    REQUIRE(missing.size() == 1);
-    CHECK(missing[0] == m.chunks[0]);
   }
+  // Its first chunk lost on disk while the peer was down.
+  REQUIRE(fs::remove(ChunkStore::chunk_path_in(dir.path(), m.chunks[0])));
   ChunkStore store(dir.path(), 1 << 20);
   ChunkStore::LoadReport report = load_ok(store);
   REQUIRE(report.incomplete_manifests.size() == 1);
   CHECK(report.incomplete_manifests[0] == m.file_id());
   CHECK(report.manifests == 1);
+  CHECK_FALSE(store.complete(m));
+  std::vector<Hash> missing = store.missing_chunks(m);
+  REQUIRE(missing.size() == 1);
+  CHECK(missing[0] == m.chunks[0]);
 }
 
 TEST_CASE("undecodable manifest is dropped on load") {
@@ -311,6 +313,62 @@ TEST_CASE("removing a file deletes its manifest and its chunks no other file use
   ChunkStore::LoadReport report = load_ok(reloaded);
   CHECK(report.manifests == 1);
   CHECK(reloaded.stored_bytes() == store.stored_bytes());
+}
+
+TEST_CASE("a manifest whose chunk is not here is refused") {
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store(dir.path(), 1 << 20);
+  load_ok(store);
+  std::vector<std::string> chunks;
+  Manifest m = manifest_of("half.bin", bytes_of(2 * limits::kMinChunkSize, 'h'), &chunks);
+  REQUIRE(store.put_chunk(m.chunks[0], chunks[0].data(), chunks[0].size()).ok());
+  CHECK(store.put_manifest(m).code() == ErrorCode::kMissingChunks);
+  CHECK(store.file_ids().empty());
+}
+
+// Two files share a chunk. One thread stores one of them again and again (its
+// caller's check long past), another removes and restores the other: a
+// removal must never unlink a chunk a manifest being written names, so every
+// manifest stored is complete. Without that, the syncfs inside put_manifest
+// (~1 ms) lets a removal in within a few rounds.
+TEST_CASE("removing a file keeps the chunks of a manifest being written") {
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store(dir.path(), 8 << 20);
+  load_ok(store);
+  const std::string shared = bytes_of(limits::kMinChunkSize, 's');
+  std::vector<std::string> a_chunks;
+  std::vector<std::string> b_chunks;
+  Manifest a = manifest_of("a.bin", shared + bytes_of(limits::kMinChunkSize, 'a'), &a_chunks);
+  Manifest b = manifest_of("b.bin", shared + bytes_of(limits::kMinChunkSize, 'b'), &b_chunks);
+  auto put_all = [&](const Manifest& m, const std::vector<std::string>& pieces) {
+    for (std::size_t i = 0; i < pieces.size(); ++i)
+      if (!store.put_chunk(m.chunks[i], pieces[i].data(), pieces[i].size()).ok()) return false;
+    return true;
+  };
+  REQUIRE(put_all(a, a_chunks));
+  REQUIRE(store.put_manifest(a).ok());
+
+  std::atomic<bool> done{false};
+  std::thread remover([&] {
+    while (!done) {
+      (void)store.remove_file(a.file_id());
+      if (put_all(a, a_chunks)) (void)store.put_manifest(a);
+    }
+  });
+  int stored = 0;
+  int incomplete = 0;
+  for (int round = 0; round < 200; ++round) {
+    if (!put_all(b, b_chunks)) continue;
+    if (store.put_manifest(b).ok()) {
+      ++stored;
+      if (!store.complete(b)) ++incomplete;
+    }
+    (void)store.remove_file(b.file_id());
+  }
+  done = true;
+  remover.join();
+  CHECK(stored > 0);
+  CHECK(incomplete == 0);
 }
 
 TEST_CASE("removing a file that is not stored is not_found and changes nothing") {

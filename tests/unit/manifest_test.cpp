@@ -40,6 +40,23 @@ TEST_CASE("a size near 2^64 does not wrap the chunk count") {
   CHECK(huge.validate().code() == ErrorCode::kBadRequest);
 }
 
+TEST_CASE("the largest manifest allowed fits one announcement on a control link") {
+  Manifest m = manifest_of(limits::kMaxChunksPerFile * limits::kMaxChunkSize, limits::kMaxChunkSize);
+  m.name = std::string(limits::kMaxNameBytes, 'n');
+  m.replicas = limits::kMaxReplicas;
+  REQUIRE(m.validate().ok());
+  proto::AnnounceBody announce;
+  announce.files.push_back(m);
+  announce.complete = true;
+  CHECK(codec::encode(announce).size() <= static_cast<std::size_t>(limits::kMaxControlMessage));
+}
+
+TEST_CASE("a manifest of more chunks than one announcement carries is invalid") {
+  Manifest m = manifest_of((limits::kMaxChunksPerFile + 1) * limits::kMinChunkSize);
+  CHECK(m.validate().code() == ErrorCode::kBadRequest);
+  CHECK_THAT(m.validate().message(), Catch::Contains("more than"));
+}
+
 TEST_CASE("last chunk is short and offsets are contiguous") {
   Manifest m = manifest_of(limits::kMinChunkSize * 2 + 5);
   REQUIRE(m.chunk_count() == 3);

@@ -162,3 +162,25 @@ TEST_CASE("only failures of a peer that a new placement can mend are worth a ret
   CHECK_FALSE(client::worth_retrying({ErrorCode::kTimeout, ""}, Origin::kTracker));
   CHECK_FALSE(client::worth_retrying({ErrorCode::kIo, ""}, Origin::kInput));
 }
+
+TEST_CASE("a file of more chunks than a manifest holds at the default chunk size gets larger chunks") {
+  const std::uint64_t past_default = limits::kMaxChunksPerFile * std::uint64_t{limits::kDefaultChunkSize} + 1;
+  Result<std::uint32_t> size = client::chunk_size_for(past_default, limits::kDefaultChunkSize, false);
+  REQUIRE(size.ok());
+  CHECK(size.value() == 2 * limits::kDefaultChunkSize);
+  CHECK(chunk_count_for(past_default, size.value()) <= limits::kMaxChunksPerFile);
+  // A file that fits keeps the chunk size asked for.
+  CHECK(client::chunk_size_for(1 << 30, limits::kDefaultChunkSize, false).value() == limits::kDefaultChunkSize);
+}
+
+TEST_CASE("a chunk size given for a file it cannot cover is refused, not raised") {
+  const std::uint64_t big = limits::kMaxChunksPerFile * std::uint64_t{limits::kMinChunkSize} + 1;
+  Result<std::uint32_t> size = client::chunk_size_for(big, limits::kMinChunkSize, true);
+  CHECK(size.status().code() == ErrorCode::kBadRequest);
+  CHECK_THAT(size.status().message(), Catch::Contains("--chunk-size"));
+}
+
+TEST_CASE("a file larger than the largest chunks can cover is refused") {
+  const std::uint64_t huge = limits::kMaxChunksPerFile * std::uint64_t{limits::kMaxChunkSize} + 1;
+  CHECK(client::chunk_size_for(huge, limits::kDefaultChunkSize, false).status().code() == ErrorCode::kBadRequest);
+}

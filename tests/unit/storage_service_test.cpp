@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <optional>
 #include <random>
@@ -56,7 +57,12 @@ struct Tracker {
 struct TempStore {
   fs::path dir;
   ChunkStore store;
-  TempStore() : dir(make_dir()), store(dir, 1 << 20) { REQUIRE(store.load().ok()); }
+  // `before_load` may put files into the data dir the store then loads.
+  explicit TempStore(const std::function<void(const fs::path&)>& before_load = {})
+      : dir(make_dir()), store(dir, 1 << 20) {
+    if (before_load) before_load(dir);
+    REQUIRE(store.load().ok());
+  }
   ~TempStore() {
     std::error_code ec;
     fs::remove_all(dir, ec);
@@ -104,10 +110,15 @@ std::uint64_t incarnation_of(const codec::Envelope& ready) {
 }  // namespace
 
 TEST_CASE("storage service announces complete files on join and committed files as they come") {
-  TempStore temp;
-  Manifest held = temp.add_file("held.txt");
+  // A manifest whose chunk is gone (lost on disk while the peer was down).
   Manifest partial{"partial.txt", 10, limits::kMinChunkSize, {sha256("x", 1)}, 0};
-  REQUIRE(temp.store.put_manifest(partial).ok());
+  TempStore temp([&](const fs::path& dir) {
+    fs::create_directories(dir / "manifests");
+    msgpack::sbuffer buf;
+    msgpack::pack(buf, partial);
+    std::ofstream(dir / "manifests" / partial.file_id().hex(), std::ios::binary).write(buf.data(), buf.size());
+  });
+  Manifest held = temp.add_file("held.txt");
 
   zmq::context_t ctx;
   Tracker tracker(ctx);
