@@ -25,6 +25,7 @@ struct Holder {
   std::unordered_map<std::uint64_t, std::uint64_t> in_flight;  // seq -> chunk index
   std::unordered_set<std::uint64_t> lacks;                     // chunks it answered not_found for
   Clock::time_point deadline;  // dropped if nothing arrives by then while requests are in flight
+  std::size_t unsolicited = 0;  // replies to no request in flight
 
   // May still supply chunks: not dropped (connected or not yet).
   bool live() const { return !dropped; }
@@ -212,7 +213,13 @@ class Fetcher {
         return Status::Ok();
       }
       auto it = h.in_flight.find(env.seq);
-      if (it == h.in_flight.end()) continue;  // not ours; ignore
+      if (it == h.in_flight.end()) {
+        // Not asked for: ignored, up to a bound, since a holder streaming
+        // them would keep this loop from its timeouts and cancel checks.
+        if (++h.unsolicited > kMaxUnsolicitedReplies)
+          drop(h, "sent " + std::to_string(h.unsolicited) + " replies to no request");
+        continue;
+      }
       std::uint64_t index = it->second;
       h.in_flight.erase(it);
       h.deadline = Clock::now() + options_.chunk_timeout;

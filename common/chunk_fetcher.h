@@ -5,7 +5,8 @@
 // replies matched by seq (credit-based flow control, zguide ch.7). Every
 // chunk's length and SHA-256 are checked before the sink sees a byte.
 // - not_found from a holder: that holder lacks that chunk; others may have it.
-// - any other error, a bad reply, wrong bytes, no reply for
+// - any other error, a bad reply, wrong bytes, more than
+//   kMaxUnsolicitedReplies replies to no request, no reply for
 //   `chunk_timeout`, or its connection closing or refused with requests in
 //   flight (the holder exited or was killed): the holder is dropped and its
 //   outstanding chunks go back to the others.
@@ -95,6 +96,11 @@ struct FetchOptions {
   // Null: a fresh DEALER per holder, closed at the end. Must outlive the call.
   ConnectionSource* connections = nullptr;
 };
+
+// Replies a holder may send to no request in flight before it is dropped. A
+// pooled connection is reused only with nothing in flight, so a well-behaved
+// holder sends none; the bound keeps a misbehaving one from holding the fetch.
+inline constexpr std::size_t kMaxUnsolicitedReplies = 16;
 
 // The longest a fetch with `cancelled` set waits before asking it again:
 // bounds how long a stopping peer waits for a copy to give up.

@@ -350,7 +350,11 @@ Status ChunkStore::keep_if_intact(StagedChunk& staged) {
 Result<zmq::message_t> ChunkStore::read_chunk(const Hash& hash) const {
   if (!has_chunk(hash)) return Status{ErrorCode::kNotFound, "no chunk " + hash.hex()};
   // Straight into the message that will be sent: no second copy.
-  return read_direct(chunk_path(hash).string(), limits::kMaxChunkSize);
+  Result<zmq::message_t> bytes = read_direct(chunk_path(hash).string(), limits::kMaxChunkSize);
+  // Removed with its file since the check: not_found, which costs a fetch
+  // this chunk only, where an I/O error would drop this whole holder.
+  if (!bytes.ok() && !has_chunk(hash)) return Status{ErrorCode::kNotFound, "no chunk " + hash.hex()};
+  return bytes;
 }
 
 bool ChunkStore::has_chunk(const Hash& hash) const {

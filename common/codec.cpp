@@ -37,6 +37,47 @@ msgpack::zone& decode_zone() {
   return zone;
 }
 
+namespace {
+
+// Counts values by their containers' headers, so a body claiming too many is
+// refused at its first oversized header, before the elements are read.
+struct ValueBudget : msgpack::null_visitor {
+  std::size_t left = kMaxBodyValues - 1;  // the outermost value is one
+  std::size_t depth = 0;
+  bool exceeded = false;
+
+  bool take(std::uint64_t values) {
+    exceeded = values > left || depth + 1 > limits::kMaxDepth;
+    if (exceeded) return false;
+    left -= static_cast<std::size_t>(values);
+    ++depth;
+    return true;
+  }
+  bool start_array(std::uint32_t elements) { return take(elements); }
+  bool start_map(std::uint32_t pairs) { return take(2ull * pairs); }
+  bool end_array() { return --depth, true; }
+  bool end_map() { return --depth, true; }
+};
+
+}  // namespace
+
+Status check_body(const void* data, std::size_t size) {
+  ValueBudget budget;
+  std::size_t parsed = 0;
+  try {
+    if (!msgpack::parse(static_cast<const char*>(data), size, parsed, budget))
+      return {ErrorCode::kBadRequest, budget.exceeded ? "undecodable body: more than " +
+                                                            std::to_string(kMaxBodyValues) + " values or " +
+                                                            std::to_string(limits::kMaxDepth) + " levels"
+                                                      : std::string("undecodable body: malformed msgpack")};
+  } catch (const std::exception& e) {
+    return {ErrorCode::kBadRequest, std::string("undecodable body: ") + e.what()};
+  }
+  if (parsed != size)
+    return {ErrorCode::kBadRequest, "undecodable body: " + std::to_string(size - parsed) + " bytes after it"};
+  return Status::Ok();
+}
+
 msgpack::unpack_limit limits_for(std::size_t size) {
   return msgpack::unpack_limit(size, size, limits::kMaxStringBytes, limits::kMaxBinBytes, 0, limits::kMaxDepth);
 }
@@ -111,6 +152,7 @@ Status recv_envelope(zmq::socket_t& socket, Layout layout, Envelope* out, zmq::r
     out->seq = header.seq;
     if (!next()) return {ErrorCode::kBadRequest, "no body frame"};
     out->body = std::move(frame);
+    static_assert(limits::kMaxFrames == 3, "the frames read here: header, body and an optional data frame");
     if (more) {
       next();
       out->data = std::move(frame);

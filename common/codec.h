@@ -101,16 +101,30 @@ zmq::message_t encode(const T& body) {
 // elements than there are bytes (msgpack-c would allocate before reading).
 msgpack::unpack_limit limits_for(std::size_t size);
 
+// Values one body may hold in all: the largest real body, a manifest of
+// limits::kMaxChunksPerFile chunks or a SEARCH reply of 10,000 entries, holds
+// well under this. msgpack-c unpacks every value into a 24-byte object before
+// any field is checked, so without it one 16 MiB body of empty arrays cost a
+// tracker 1.7 GB and 9.7 s to refuse.
+inline constexpr std::size_t kMaxBodyValues = std::size_t{1} << 20;
+
+// Checks, before anything is unpacked, that [data, data + size) is exactly one
+// msgpack value of at most kMaxBodyValues values nested at most
+// limits::kMaxDepth deep. kBadRequest otherwise. Never throws.
+Status check_body(const void* data, std::size_t size);
+
 // The calling thread's unpacking zone, for decode() only: it keeps its first
 // chunk across clear(), so decoding a small body allocates nothing there.
 msgpack::zone& decode_zone();
 
-// Decodes [data, data + size) (or a frame) as T with limits_for(size).
-// kBadRequest on malformed msgpack, wrong types or exceeded limits. Never throws.
+// Decodes [data, data + size) (or a frame) as T with check_body and
+// limits_for(size). kBadRequest on malformed msgpack, bytes after the value,
+// wrong types or exceeded limits. Never throws.
 template <class T>
 Status decode(const void* data, std::size_t size, T* out) {
   // Unpacked into the thread's zone (decode_zone) and converted before the
   // zone is cleared: no 8 KiB zone allocated and freed per message.
+  if (Status s = check_body(data, size); !s.ok()) return s;
   msgpack::zone& zone = decode_zone();
   try {
     const msgpack::object obj =

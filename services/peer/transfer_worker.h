@@ -31,9 +31,11 @@
 namespace p2p::peer {
 
 // Steps one worker keeps waiting on next peers; beyond them a forwarded write
-// is refused as unavailable. Each may still hold its forwarded chunk (up to
-// 1 MiB) in a next peer's send queue, so this bounds that memory at 64 MiB a
-// worker: the windows of 8 puts of big files.
+// is refused as unavailable. Each may still hold what it forwarded in a next
+// peer's send queue: a chunk (1 MiB by default, 4 MiB at most) or a COMMIT's
+// manifest (up to a control message), so this bounds that memory at 64 MiB a
+// worker for default chunks (the windows of 8 puts of big files), 256 MiB
+// for the largest, more only while COMMITs of huge manifests are in flight.
 inline constexpr std::size_t kMaxWorkerSteps = 64;
 
 struct WorkerConfig {

@@ -7,8 +7,8 @@
 // not necessarily UTF-8, so no locale is involved).
 //
 // Cost: O(|pattern| x |name|) at worst, no recursion, so a hostile pattern
-// like "*a*a*a*a*b" cannot blow up. A pattern comes from the network (up to
-// a control message, 16 MiB), so runs of '*' are kept as one, and a
+// like "*a*a*a*a*b" cannot blow up. A pattern comes from the network (a str,
+// up to limits::kMaxStringBytes), so runs of '*' are kept as one, and a
 // pattern needing more bytes than a name can have (limits::kMaxNameBytes)
 // matches nothing without looking at a name (can_match()).
 // Immutable after construction; safe to share between threads.

@@ -251,6 +251,31 @@ TEST_CASE("a holder whose connection closes loses its chunks at once, not at the
   SECTION("pooled connection") { fetch_past_a_vanishing_holder(true); }
 }
 
+TEST_CASE("a holder flooding replies to no request is dropped, not waited on") {
+  zmq::context_t ctx;
+  TestFile file(10);
+  test::HeldPeer flood(ctx);
+  FakePeer good(ctx, holder("good").endpoint, serving(file));
+  std::thread flooder([&] {
+    // Never answers what it was asked; sends replies to seqs it was not.
+    const codec::Envelope asked = flood.take();
+    for (std::uint64_t i = 0; i < 2000; ++i) {
+      zmq::message_t data(kChunk);
+      (void)codec::send_envelope(flood.socket, codec::Layout::kRouter, &asked.routing, proto::Command::kOk,
+                                 asked.seq + 1000 + i, codec::encode(proto::ChunkRef{}), &data);
+    }
+  });
+  MemorySink sink;
+  FetchOptions options;
+  options.chunk_timeout = std::chrono::milliseconds(30000);
+  const auto start = Clock::now();
+  Status s = fetch_chunks(ctx, file.manifest, file.all(), {{"flood", flood.endpoint}, holder("good")}, options, sink);
+  flooder.join();
+  REQUIRE(s.ok());
+  check_complete(file, sink);
+  CHECK(Clock::now() - start < std::chrono::seconds(10));
+}
+
 TEST_CASE("a holder that refuses connections loses its chunks at once, not at the chunk timeout") {
   zmq::context_t ctx;
   TestFile file(6);

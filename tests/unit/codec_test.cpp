@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include "common/codec.h"
+#include "common/manifest.h"
+#include "common/sha256.h"
 #include "common/sockets.h"
 
 using namespace p2p;
@@ -115,6 +117,50 @@ TEST_CASE("array claiming more elements than bytes is rejected before allocating
   zmq::message_t frame(bomb, sizeof bomb);
   proto::AnnounceBody body;
   CHECK(codec::decode(frame, &body).code() == ErrorCode::kBadRequest);
+}
+
+namespace {
+
+// A body of `n` empty arrays inside one array (array32 header, then 0x90 each).
+std::string empty_arrays(std::size_t n) {
+  std::string body = {static_cast<char>(0xdd), static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                      static_cast<char>(n >> 8), static_cast<char>(n)};
+  body.append(n, static_cast<char>(0x90));
+  return body;
+}
+
+}  // namespace
+
+TEST_CASE("a body of more values than any real body holds is refused before it is unpacked") {
+  // One value a byte: ~1.7 GB of msgpack-c objects and converted manifests
+  // before, refused at the header now.
+  const std::string bomb = empty_arrays(codec::kMaxBodyValues);
+  std::vector<Manifest> files;
+  Status s = codec::decode(bomb.data(), bomb.size(), &files);
+  CHECK(s.code() == ErrorCode::kBadRequest);
+  CHECK_THAT(s.message(), Catch::Contains("values"));
+  // Within the budget the same shape decodes (and is the caller's to judge).
+  const std::string fine = empty_arrays(1000);
+  CHECK(codec::decode(fine.data(), fine.size(), &files).ok());
+  CHECK(files.size() == 1000);
+}
+
+TEST_CASE("a body nested deeper than any real body is refused") {
+  std::string deep(limits::kMaxDepth + 1, static_cast<char>(0x91));  // [[[...
+  deep.push_back(static_cast<char>(0xc0));                             // nil
+  proto::Empty body;
+  CHECK(codec::decode(deep.data(), deep.size(), &body).code() == ErrorCode::kBadRequest);
+}
+
+TEST_CASE("bytes after a body are refused") {
+  zmq::message_t frame = codec::encode(proto::ChunkRef{sha256("x", 1)});
+  std::string padded(static_cast<const char*>(frame.data()), frame.size());
+  proto::ChunkRef ref;
+  REQUIRE(codec::decode(padded.data(), padded.size(), &ref).ok());
+  padded += "garbage!!";
+  Status s = codec::decode(padded.data(), padded.size(), &ref);
+  CHECK(s.code() == ErrorCode::kBadRequest);
+  CHECK_THAT(s.message(), Catch::Contains("after"));
 }
 
 TEST_CASE("hash of the wrong length is rejected") {
