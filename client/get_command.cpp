@@ -1,4 +1,5 @@
 #include "client/get_command.h"
+#include "client/json_print.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -137,7 +138,7 @@ int run_get(zmq::context_t& ctx, const GlobalOptions& global, const GetOptions& 
   if (options.json) {
     nlohmann::json j{{"file_id", located.file_id.hex()}, {"name", manifest.name}, {"path", got.path},
                      {"size", manifest.size}, {"fetched_bytes", got.fetched}, {"reused_bytes", got.reused}};
-    std::printf("%s\n", j.dump(2).c_str());
+    print_json(j);
   } else {
     std::printf("wrote %s (%s, file id %s)\n", got.path.c_str(), human_bytes(manifest.size).c_str(),
                 located.file_id.hex().c_str());

@@ -1,4 +1,5 @@
 #include "client/leave_command.h"
+#include "client/json_print.h"
 
 #include <cstdio>
 
@@ -16,7 +17,7 @@ int run_leave(zmq::context_t& ctx, const GlobalOptions& global, const std::strin
   if (Status s = tracker.call(proto::Command::kLeave, proto::QueryRequest{peer_id}, &reply); !s.ok())
     return fail(s, Origin::kTracker);
   if (json) {
-    std::printf("%s\n", nlohmann::json{{"peer_id", peer_id}, {"draining", true}}.dump(2).c_str());
+    print_json(nlohmann::json{{"peer_id", peer_id}, {"draining", true}});
   } else {
     std::printf("peer %s is draining: it leaves once every file it holds is safe on other peers "
                 "(see `p2p peers`)\n",

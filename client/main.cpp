@@ -42,7 +42,7 @@ void add_retry_option(CLI::App* command, std::chrono::milliseconds& retry, const
       ->add_option_function<std::int64_t>(
           "--retry-ms", [&retry](std::int64_t ms) { retry = std::chrono::milliseconds(ms); },
           what + " until this long after the first failure (0: never)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(std::int64_t{0}, kMaxFlagMillis))
       ->default_str(std::to_string(retry.count()));
 }
 
@@ -53,7 +53,7 @@ int run(int argc, char** argv) {
 
   GlobalOptions global;
   add_session_flags(app, global);
-  app.add_flag("-q,--quiet", global.quiet, "no progress bar");
+  app.add_flag("-q,--quiet", global.quiet, "no progress bar or warnings (errors still print)");
 
   PutOptions put;
   CLI::App* put_cmd = app.add_subcommand("put", "store a local file");

@@ -1,4 +1,5 @@
 #include "client/put_command.h"
+#include "client/json_print.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -26,7 +27,7 @@ int print_already_stored(const Manifest& manifest, bool json) {
   if (json) {
     nlohmann::json j{{"file_id", manifest.file_id().hex()}, {"name", manifest.name}, {"size", manifest.size},
                      {"chunks", manifest.chunk_count()}, {"already_stored", true}};
-    std::printf("%s\n", j.dump(2).c_str());
+    print_json(j);
   } else {
     std::printf("already stored: '%s' has this content\nfile_id  %s\n", manifest.name.c_str(),
                 manifest.file_id().hex().c_str());
@@ -63,9 +64,6 @@ Result<std::uint32_t> chunk_size_for(std::uint64_t size, std::uint32_t requested
 }
 
 int run_put(zmq::context_t& ctx, const GlobalOptions& global, const PutOptions& options) {
-  const std::string name =
-      options.name ? *options.name : std::filesystem::path(options.path).filename().string();
-  if (Status s = validate_name(name); !s.ok()) return fail(Exit::kBadName, "invalid name '" + name + "': " + s.message());
   if (options.chunk_size < limits::kMinChunkSize || options.chunk_size > limits::kMaxChunkSize)
     return fail(Exit::kUsage, "--chunk-size must be between " + human_bytes(limits::kMinChunkSize) + " and " +
                                   human_bytes(limits::kMaxChunkSize));
@@ -82,6 +80,11 @@ int run_put(zmq::context_t& ctx, const GlobalOptions& global, const PutOptions& 
     if (!opened.ok()) return fail(opened.status(), Origin::kInput);
   }
   ChunkReader& reader = opened.value();
+  // After the open: a PATH that is a directory ("d/", ".") is an input error,
+  // not the invalid name its last component would give.
+  const std::string name =
+      options.name ? *options.name : std::filesystem::path(options.path).filename().string();
+  if (Status s = validate_name(name); !s.ok()) return fail(Exit::kBadName, "invalid name '" + name + "': " + s.message());
 
   Session session(ctx, session_options(global));
   RetryPolicy policy;
@@ -105,14 +108,14 @@ int run_put(zmq::context_t& ctx, const GlobalOptions& global, const PutOptions& 
   if (put->already_stored) return print_already_stored(put->manifest, options.json);
 
   const auto& holders = put->holders;
-  if (holders.size() < put->wanted)
+  if (holders.size() < put->wanted && !global.quiet)
     std::fprintf(stderr, "p2p: warning: '%s' is on %zu of %u wanted peers (not enough live peers with room)\n",
                  name.c_str(), holders.size(), put->wanted);
   if (options.json) {
     nlohmann::json j{{"file_id", put->file_id.hex()}, {"name", name},         {"size", put->manifest.size},
                      {"chunks", put->manifest.chunk_count()}, {"holders", holders}, {"replicas", put->wanted},
                      {"already_stored", false}};
-    std::printf("%s\n", j.dump(2).c_str());
+    print_json(j);
   } else {
     std::printf("stored   %s (%s)\nfile_id  %s\nholders  %s\n", name.c_str(), human_bytes(put->manifest.size).c_str(),
                 put->file_id.hex().c_str(), join(holders).c_str());

@@ -1,4 +1,5 @@
 #include "client/query_commands.h"
+#include "client/json_print.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -35,7 +36,6 @@ void print_table(const Row& header, const std::vector<Row>& rows) {
   for (const Row& row : rows) print_row(row);
 }
 
-void print_json(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
 
 nlohmann::json to_json(const proto::FileSummary& f) {
   return {{"file_id", f.file_id.hex()}, {"name", f.name},         {"size", f.size},

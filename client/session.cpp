@@ -140,8 +140,9 @@ std::optional<PutResult> Session::put(const PutRequest& request, ChunkSource& so
       return result;
     }
     set(failure,
-        {ErrorCode::kNameExists, "the name '" + request.name + "' holds different content (file id " +
-                                     place.existing_file_id.hex() + "); use --force to replace it"},
+        {ErrorCode::kNameExists, "the name '" + request.name + "' holds a different file (file id " +
+                                     place.existing_file_id.hex() +
+                                     ": other content, or the same cut in other chunks); use --force to replace it"},
         Origin::kLocal);
     return std::nullopt;
   }
@@ -189,7 +190,9 @@ std::optional<PutResult> Session::put(const PutRequest& request, ChunkSource& so
   if (Status s = tracker_.call(proto::Command::kPublish,
                                proto::PublishRequest{manifest, committed->peer_ids, request.force}, &published);
       !s.ok()) {
-    set(failure, s, Origin::kTracker);
+    // unavailable: every peer that committed it died since. Theirs, so a put
+    // placed again on live peers mends it (worth_retrying).
+    set(failure, s, s.code() == ErrorCode::kUnavailable ? Origin::kPeer : Origin::kTracker);
     return std::nullopt;
   }
   if (published.file_id != result.file_id) {

@@ -11,14 +11,19 @@
 
 namespace p2p::client {
 
-// A positive millisecond count, stored into *target when parsed.
-// `target` must outlive app.parse().
+// The longest wait any millisecond flag of p2p or p2p-load accepts: a day is
+// past any wait a command should make, and keeps now() + wait far from
+// overflowing a steady_clock deadline (10^13 ms failed every request at once).
+inline constexpr std::int64_t kMaxFlagMillis = 86'400'000;
+
+// A millisecond count from 1 to kMaxFlagMillis, stored into *target when
+// parsed. `target` must outlive app.parse().
 inline CLI::Option* add_millis_flag(CLI::App& app, const std::string& name, std::chrono::milliseconds* target,
                                     const std::string& what) {
   return app
       .add_option_function<std::int64_t>(
           name, [target](std::int64_t ms) { *target = std::chrono::milliseconds(ms); }, what)
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(std::int64_t{1}, kMaxFlagMillis))
       ->default_str(std::to_string(target->count()));
 }
 

@@ -4,7 +4,7 @@
 // until the deadline (or, with each_once, gets every seeded file once in
 // catalog order) and records each one in its LoadReport.
 //
-// A failed operation is retried per LoadConfig::retry (client/load/
+// A failed operation is retried per LoadConfig::retry (client/
 // retry_policy.h: a time budget from the first failure, doubling backoff), so
 // a peer killed mid-run costs retries, not a failure; the latency recorded is
 // the whole operation's, retries and backoff included. A get hashes what

@@ -87,7 +87,7 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   app.add_option("--duration", duration_s, "seconds of measured load (not with --each-once)")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(0.001, static_cast<double>(p2p::client::kMaxFlagMillis) / 1000))
       ->capture_default_str();
   app.add_option("--mix", mix, "operation weights")->capture_default_str();
   app.add_option("--files", config.files, "files put before the measured phase")
@@ -102,12 +102,14 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--retry-ms", retry_ms,
                  "a failed operation is retried until this long after its first failure (0: never)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(std::int64_t{0}, p2p::client::kMaxFlagMillis))
       ->capture_default_str();
   app.add_option("--backoff-ms", backoff_ms, "first pause before a retry (doubles, at most 1000)")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(std::int64_t{1}, p2p::client::kMaxFlagMillis))
       ->capture_default_str();
-  app.add_option("--log-level", log_level, "debug, info, warn, error")->capture_default_str();
+  app.add_option("--log-level", log_level, "debug, info, warn, error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -124,6 +126,21 @@ int run(int argc, char** argv) {
   if (config.each_once && config.files == 0) {
     std::fprintf(stderr, "p2p-load: --each-once needs --files > 0\n");
     return kExitUsage;
+  }
+  // Gets, searches and locates pick among the files put so far: with none
+  // seeded and no puts in the mix there is never one, and the run would spin.
+  if (config.files == 0 && parsed_mix->weight(Op::kPut) == 0) {
+    std::fprintf(stderr, "p2p-load: --files 0 needs puts in --mix (gets, searches and locates need files)\n");
+    return kExitUsage;
+  }
+  // Opened before the run, so an unwritable path fails in a second, not after it.
+  std::ofstream json_out;
+  if (!json_path.empty()) {
+    json_out.open(json_path);
+    if (!json_out) {
+      std::fprintf(stderr, "p2p-load: cannot write %s\n", json_path.c_str());
+      return kExitUsage;
+    }
   }
   config.mix = parsed_mix.value();
   config.sizes = parsed_sizes.value();
@@ -164,8 +181,9 @@ int run(int argc, char** argv) {
   for (const LoadReport& r : reports) total.merge(r);
   std::fputs(total.table().c_str(), stdout);
   if (!json_path.empty()) {
-    std::ofstream out(json_path);
+    std::ofstream& out = json_out;
     out << total.to_json().dump(2) << "\n";
+    out.flush();
     if (!out) {
       std::fprintf(stderr, "p2p-load: cannot write %s\n", json_path.c_str());
       return kExitFailed;

@@ -214,3 +214,40 @@ TEST_CASE("garbage frames sent to the tracker's and a peer's ROUTER do not stop 
   REQUIRE(get.exit_code == 0);
   CHECK(same_content(src, c.path("out")));
 }
+
+TEST_CASE("flags and paths a command cannot honour exit 2 or 7, not a later failure", "[errors]") {
+  Cluster c(ClusterOptions{}.with_peers(1));
+  fs::create_directories(c.path("d"));
+  struct Case {
+    std::vector<std::string> args;
+    int exit_code;
+  };
+  for (const Case& k : {Case{{"--timeout-ms", "10000000000000", "ls"}, 2},   // overflowed every deadline
+                        Case{{"--chunk-timeout-ms", "9223372036854775807", "ls"}, 2},
+                        Case{{"put", c.path("d").string() + "/"}, 7},        // a directory, not the name ''
+                        Case{{"put", "."}, 7}}) {
+    RunResult r = c.p2p(k.args);
+    INFO(describe(r));
+    CHECK(r.exit_code == k.exit_code);
+  }
+}
+
+TEST_CASE("a name that is not UTF-8 still prints as JSON, for its put and every listing", "[errors]") {
+  Cluster c(ClusterOptions{}.with_peers(1));
+  fs::path src = c.path("src");
+  write_random_file(src, 1000, 4);
+  const std::string name = "bad\xff" "name";
+  RunResult put = c.p2p({"put", src.string(), "--name", name, "--json"});
+  INFO(describe(put));
+  REQUIRE(put.exit_code == 0);
+  const std::string file_id = parse_json(put)["file_id"].get<std::string>();
+  for (std::vector<std::string> args : {std::vector<std::string>{"ls", "--json"},
+                                        std::vector<std::string>{"search", "bad", "--json"},
+                                        std::vector<std::string>{"get", file_id, "-o", c.path("out").string(), "--json"}}) {
+    RunResult r = c.p2p(args);
+    INFO(describe(r));
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find(file_id) != std::string::npos);
+    CHECK(r.out.find("bad\xef\xbf\xbd" "name") != std::string::npos);  // U+FFFD for the byte
+  }
+}

@@ -175,3 +175,20 @@ TEST_CASE("scripts/load-test runs p2p-load against the cluster in RUN_DIR and ex
   RunResult bad = sc.script("load-test", {"--mix", "nope=1"}, 60s);
   CHECK(bad.exit_code == kExitUsage);
 }
+
+TEST_CASE("p2p-load refuses flags it cannot honour before it starts", "[load]") {
+  // No cluster is needed: each is refused before the first request.
+  TempDir dir("p2p-load");
+  const std::string tracker = "tcp://127.0.0.1:1";
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"--files", "0", "--mix", "search=1,locate=1"},  // nothing to search for, ever
+        std::vector<std::string>{"--duration", "1e300"},
+        std::vector<std::string>{"--log-level", "bogus"},
+        std::vector<std::string>{"--timeout-ms", "10000000000000"},
+        std::vector<std::string>{"--json", (dir / "no-such-dir" / "out.json").string()}}) {
+    RunResult r = load(tracker, args);
+    INFO(describe(r));
+    CHECK(r.exit_code == kExitUsage);
+    CHECK(r.seconds < 10);
+  }
+}

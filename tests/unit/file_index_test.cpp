@@ -153,14 +153,6 @@ TEST_CASE("search returns matching named files sorted by name") {
   CHECK(index.search(NamePattern("nothing"), 100).empty());
 }
 
-TEST_CASE("a query of 64 hex digits that is no file id is looked up as a name") {
-  FileIndex index(3);
-  const std::string hex_name(64, 'a');
-  index.add_holding(manifest_of(hex_name, 10), "p1");
-  REQUIRE(index.lookup(hex_name) != nullptr);
-  CHECK(index.lookup(hex_name)->manifest.name == hex_name);
-}
-
 TEST_CASE("holder that dies is a loss remembered with the count before it") {
   FileIndex index(3);
   Manifest m = manifest_of("doc", 1000);

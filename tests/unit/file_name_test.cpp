@@ -40,3 +40,11 @@ TEST_CASE("NUL and control characters are refused") {
 TEST_CASE("names over 255 bytes are refused") {
   CHECK(validate_name(std::string(p2p::limits::kMaxNameBytes + 1, 'x')).code() == ErrorCode::kBadName);
 }
+
+TEST_CASE("a name of 64 hex digits is refused: it would read as a file id") {
+  CHECK(validate_name(std::string(64, 'a')).code() == ErrorCode::kBadName);
+  CHECK(validate_name(std::string(64, 'F')).code() == ErrorCode::kBadName);
+  CHECK(validate_name(std::string(63, 'a')).ok());
+  CHECK(validate_name(std::string(65, 'a')).ok());
+  CHECK(validate_name(std::string(63, 'a') + "g").ok());
+}

@@ -24,6 +24,7 @@ struct PutTracker {
   std::mutex mu;
   int places = 0;
   int publishes = 0;
+  int publish_refusals = 0;  // the first ones answered unavailable: the holders died since COMMIT
 
   FakePeer::Handler handler(const std::string& peer_endpoint) {
     return [this, peer_endpoint](const codec::Envelope& env) {
@@ -37,7 +38,8 @@ struct PutTracker {
       proto::PublishRequest req;
       if (env.cmd() != proto::Command::kPublish || !codec::decode(env.body, &req).ok())
         return FakeReply::error(ErrorCode::kBadRequest, "not a PLACE or PUBLISH");
-      ++publishes;
+      if (++publishes <= publish_refusals)
+        return FakeReply::error(ErrorCode::kUnavailable, "none of the 1 listed holders is a live peer");
       FakeReply r;
       r.body = codec::encode(proto::PublishReply{req.manifest.file_id()});
       return r;
@@ -183,4 +185,15 @@ TEST_CASE("a chunk size given for a file it cannot cover is refused, not raised"
 TEST_CASE("a file larger than the largest chunks can cover is refused") {
   const std::uint64_t huge = limits::kMaxChunksPerFile * std::uint64_t{limits::kMaxChunkSize} + 1;
   CHECK(client::chunk_size_for(huge, limits::kDefaultChunkSize, false).status().code() == ErrorCode::kBadRequest);
+}
+
+TEST_CASE("a put whose committing peers all died before PUBLISH is placed again") {
+  PutNetwork net("publish-gone", 0, ErrorCode::kOk);
+  {
+    std::lock_guard lock(net.tracker.mu);  // its handler runs on the fake's thread
+    net.tracker.publish_refusals = 1;
+  }
+  CHECK(net.put(10s) == 0);
+  CHECK(net.places() == 2);
+  CHECK(net.publishes() == 2);
 }
