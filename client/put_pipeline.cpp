@@ -25,6 +25,7 @@ Status PutPipeline::connect() {
     return Status::Ok();
   }
   try {
+    // Replies to a put are small bodies, never chunks: the control limit holds them.
     zmq::socket_t s = make_socket(ctx_, zmq::socket_type::dealer, limits::kMaxControlMessage);
     DisconnectWatch watch = connect_watched(ctx_, s, peers_.front().endpoint);
     owned_.emplace(HolderConnection{std::move(s), 1, std::move(watch)});

@@ -7,15 +7,13 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/sockets.h"
+#include "services/peer/committed_event.h"
 #include "services/peer/file_copy.h"
 #include "services/peer/service_thread.h"
 
 namespace p2p::peer {
 
 namespace {
-
-// File-id events are 32 bytes (see StorageService).
-constexpr std::int64_t kMaxEventMessage = 64;
 
 proto::ReplicatedBody copy_one(zmq::context_t& ctx, ChunkStore& store, const proto::ReplicateOrder& order,
                                const FetchOptions& fetch, zmq::socket_t* committed) {
@@ -29,9 +27,7 @@ proto::ReplicatedBody copy_one(zmq::context_t& ctx, ChunkStore& store, const pro
   proto::ReplicatedBody result{id, 0, ""};
   if (copied.ok()) {
     if (committed) {
-      zmq::message_t event(id.bytes.data(), id.bytes.size());
-      // dontwait: a busy storage service announces the file on its next join.
-      if (!committed->send(event, zmq::send_flags::dontwait))
+      if (!send_committed(*committed, id))
         P2P_WARN("replication: storage service busy; %s is announced on the next join", id.hex().c_str());
     }
     P2P_INFO("replication: copy of %s (%s) done: fetched %llu bytes in %llu chunks in %.3f s", id.hex().c_str(),
@@ -55,7 +51,7 @@ void run_copy_worker(zmq::context_t& ctx, ChunkStore& store, CopyWorkerConfig co
     orders.connect(config.order_endpoint);
     std::optional<zmq::socket_t> committed;
     if (!config.committed_endpoint.empty()) {
-      committed = make_socket(ctx, zmq::socket_type::push, kMaxEventMessage);
+      committed = make_socket(ctx, zmq::socket_type::push, kMaxCommittedEvent);
       committed->connect(config.committed_endpoint);
     }
     while (!stop) {

@@ -1,18 +1,12 @@
 #include "services/peer/storage_service.h"
 
-#include <cstring>
 
 #include "common/limits.h"
 #include "common/log.h"
+#include "services/peer/committed_event.h"
 #include "services/peer/service_thread.h"
 
 namespace p2p::peer {
-
-namespace {
-
-// Committed-file events are 32 bytes; anything larger is not ours.
-constexpr std::int64_t kMaxEventMessage = 64;
-}  // namespace
 
 StorageService::StorageService(zmq::context_t& ctx, ChunkStore& store, ServiceLinkOptions link,
                                std::string committed_endpoint, std::size_t max_pending_removals)
@@ -39,7 +33,7 @@ void StorageService::join() {
 
 void StorageService::run() {
   try {
-    zmq::socket_t pull = make_socket(ctx_, zmq::socket_type::pull, kMaxEventMessage);
+    zmq::socket_t pull = make_socket(ctx_, zmq::socket_type::pull, kMaxCommittedEvent);
     pull.bind(committed_endpoint_);
     ServiceLink link(ctx_, link_options_);
     while (!stop_) {
@@ -195,9 +189,9 @@ void StorageService::send_announcements(ServiceLink& link) {
 void StorageService::drain_committed(zmq::socket_t& pull) {
   zmq::message_t msg;
   while (pull.recv(msg, zmq::recv_flags::dontwait)) {
-    if (msg.size() != Hash::kSize) continue;
-    Hash id;
-    std::memcpy(id.bytes.data(), msg.data(), Hash::kSize);
+    const std::optional<Hash> event = committed_file(msg);
+    if (!event) continue;
+    const Hash& id = *event;
     Result<Manifest> m = store_.manifest(id);
     if (!m.ok() || !store_.complete(m.value())) continue;
     announcements_.add(id);

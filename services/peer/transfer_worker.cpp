@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/sha256.h"
 #include "common/sockets.h"
+#include "services/peer/committed_event.h"
 #include "services/peer/service_thread.h"
 
 namespace p2p::peer {
@@ -13,8 +14,6 @@ namespace {
 // Requests taken from the proxy per loop round, so that next peers' answers
 // are not left waiting behind a burst of new requests.
 constexpr int kRequestBatch = 16;
-// Committed-file events are a 32-byte file id.
-constexpr std::int64_t kMaxEventMessage = 64;
 
 // A pipeline's remaining endpoints must be other peers' TCP endpoints: never
 // inproc/ipc addresses of this process or host.
@@ -43,7 +42,7 @@ TransferWorker::TransferWorker(zmq::context_t& ctx, ChunkStore& store, WorkerCon
   socket_ = make_socket(ctx_, zmq::socket_type::dealer, limits::kMaxDataPlaneMessage);
   socket_.connect(config_.backend_endpoint);
   if (!config_.committed_endpoint.empty()) {
-    committed_ = make_socket(ctx_, zmq::socket_type::push, kMaxEventMessage);
+    committed_ = make_socket(ctx_, zmq::socket_type::push, kMaxCommittedEvent);
     committed_.connect(config_.committed_endpoint);
   }
 }
@@ -281,8 +280,7 @@ Result<TransferWorker::Reply> TransferWorker::finish_commit(Step& step, NextPeer
 void TransferWorker::notify_committed(const Hash& file_id) {
   if (config_.committed_endpoint.empty()) return;
   try {
-    zmq::message_t msg(file_id.bytes.data(), file_id.bytes.size());
-    if (!committed_.send(msg, zmq::send_flags::dontwait))
+    if (!send_committed(committed_, file_id))
       P2P_WARN("transfer: storage service busy; %s is announced on the next join", file_id.hex().c_str());
   } catch (const zmq::error_t& e) {
     P2P_WARN("transfer: commit event: %s", e.what());
