@@ -110,7 +110,11 @@ inline constexpr std::size_t kMaxBodyValues = std::size_t{1} << 20;
 
 // Checks, before anything is unpacked, that [data, data + size) is exactly one
 // msgpack value of at most kMaxBodyValues values nested at most
-// limits::kMaxDepth deep. kBadRequest otherwise. Never throws.
+// limits::kMaxDepth deep. kBadRequest otherwise. Never throws. decode() runs
+// it only on bodies larger than kMaxBodyValues bytes: a smaller one cannot
+// hold more values than it has bytes, and its depth and trailing bytes are
+// checked while it is unpacked. The walk on every body cost ~400
+// instructions, a third of decoding a small body (1,350 -> 955, callgrind).
 Status check_body(const void* data, std::size_t size);
 
 // The calling thread's unpacking zone, for decode() only: it keeps its first
@@ -124,11 +128,18 @@ template <class T>
 Status decode(const void* data, std::size_t size, T* out) {
   // Unpacked into the thread's zone (decode_zone) and converted before the
   // zone is cleared: no 8 KiB zone allocated and freed per message.
-  if (Status s = check_body(data, size); !s.ok()) return s;
+  if (size > kMaxBodyValues) {
+    if (Status s = check_body(data, size); !s.ok()) return s;
+  }
   msgpack::zone& zone = decode_zone();
   try {
+    std::size_t parsed = 0;
     const msgpack::object obj =
-        msgpack::unpack(zone, static_cast<const char*>(data), size, nullptr, nullptr, limits_for(size));
+        msgpack::unpack(zone, static_cast<const char*>(data), size, parsed, nullptr, nullptr, limits_for(size));
+    if (parsed != size) {
+      zone.clear();
+      return {ErrorCode::kBadRequest, "undecodable body: " + std::to_string(size - parsed) + " bytes after it"};
+    }
     obj.convert(*out);
     zone.clear();
     return Status::Ok();
