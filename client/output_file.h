@@ -6,7 +6,7 @@
 // open() hashes every chunk already in it and keeps those that match the
 // manifest. finish() makes the file durable (fsync) and renames it to OUT.
 //
-// The .part is claimed before anything is written to it:
+// The .part is claimed (client/part_claim.h) before anything is written to it:
 // - it is locked (flock, exclusive, non-blocking) from open() until the
 //   OutputFile closes, so a second get to the same OUT fails at once instead
 //   of mixing its chunks into the first one's file and racing its rename;
@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "common/chunk_fetcher.h"
+#include "client/part_claim.h"
 #include "client/write_behind.h"
 #include "common/manifest.h"
 #include "common/status.h"
@@ -54,7 +55,7 @@ class OutputFile final : public ChunkSink {
  public:
   // The user xattr that marks a .part as this client's, for the file whose
   // id (64 lowercase hex digits) it holds.
-  static constexpr const char* kOwnerXattr = "user.p2p.file_id";
+  static constexpr const char* kOwnerXattr = kPartOwnerXattr;
 
   // Where a get to `path` writes before the rename: `path`.part, or, when
   // that name would exceed NAME_MAX, `.<16 hex digits>.p2p-part` in the same
