@@ -1,6 +1,5 @@
 #include "services/peer/storage_service.h"
 
-
 #include "common/limits.h"
 #include "common/log.h"
 #include "services/peer/committed_event.h"

@@ -201,10 +201,9 @@ const FileRecord* FileIndex::find_name(std::string_view name) const {
 }
 
 const FileRecord* FileIndex::lookup(std::string_view query) const {
-  if (auto id = Hash::from_hex(query)) {
-    if (const FileRecord* f = find(*id)) return f;
-  }
-  return find_name(query);  // a 64-hex-digit name is a name too
+  // No name is 64 hex digits (validate_name): such a query is a file id only.
+  if (auto id = Hash::from_hex(query)) return find(*id);
+  return find_name(query);
 }
 
 std::vector<const FileRecord*> FileIndex::search(const NamePattern& pattern, std::size_t limit) const {

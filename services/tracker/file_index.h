@@ -98,7 +98,7 @@ class FileIndex {
 
   const FileRecord* find(const Hash& id) const;
   const FileRecord* find_name(std::string_view name) const;
-  // `query` is 64 hex digits of a known file id, else a name.
+  // `query` of 64 hex digits is a file id, anything else a name.
   const FileRecord* lookup(std::string_view query) const;
 
   // Named files whose name matches, sorted by name, at most `limit`.
