@@ -17,18 +17,25 @@ namespace p2p {
 
 namespace {
 
+// A GET_CHUNK in flight.
+struct Request {
+  std::uint64_t index;
+  Clock::time_point sent;
+};
+
 struct Holder {
   proto::HolderInfo info;
   std::optional<HolderConnection> owned;  // the connection when no pool lends one
   HolderConnection* conn = nullptr;       // null until it is first asked for a chunk, and once dropped
   bool dropped = false;
-  std::unordered_map<std::uint64_t, std::uint64_t> in_flight;  // seq -> chunk index
+  std::unordered_map<std::uint64_t, Request> in_flight;  // by seq; may hold chunks already got elsewhere
   std::unordered_set<std::uint64_t> lacks;                     // chunks it answered not_found for
   Clock::time_point deadline;  // dropped if nothing arrives by then while requests are in flight
   std::size_t unsolicited = 0;  // replies to no request in flight
 
   // May still supply chunks: not dropped (connected or not yet).
   bool live() const { return !dropped; }
+  bool has_room(std::size_t window) const { return live() && in_flight.size() < window; }
   std::string label() const { return "peer " + info.peer_id + " at " + info.endpoint; }
 };
 
@@ -39,11 +46,16 @@ class Fetcher {
       : ctx_(ctx), manifest_(manifest), options_(options), sink_(sink), progress_(progress) {}
 
   Status run(const std::vector<std::uint64_t>& indexes, const std::vector<proto::HolderInfo>& holders) {
+    asked_.assign(manifest_.chunk_count(), 0);
+    wanted_.assign(manifest_.chunk_count(), false);
     for (std::uint64_t index : indexes) {
       if (index >= manifest_.chunk_count())
         return {ErrorCode::kBadRequest, "chunk " + std::to_string(index) + " is not in the manifest"};
+      if (wanted_[index]) continue;  // asked for twice: fetched once
+      wanted_[index] = true;
       pending_.push_back(index);
     }
+    remaining_ = pending_.size();
     // Holders are connected when first given a chunk (fill_window), not
     // here: a small file's chunks all fit the first holder's window, and a
     // connection to each other holder would cost a TCP and ZMTP handshake
@@ -65,7 +77,7 @@ class Fetcher {
         changed_ = false;
       }
       fill_windows();
-      if (pending_.empty() && in_flight_total() == 0) return Status::Ok();
+      if (remaining_ == 0) return Status::Ok();
       if (Status s = wait_and_receive(); !s.ok()) return s;
     }
   }
@@ -101,21 +113,22 @@ class Fetcher {
       h.owned.reset();
   }
 
+  // A request for `index` ended without its bytes: the chunk goes back to the
+  // front of the queue, unless it is got already or still asked of another.
+  void requeue(std::uint64_t index) {
+    if (wanted_[index] && asked_[index] == 0) pending_.push_front(index);
+  }
+
   // Forgets a holder: its outstanding chunks go back to the front of the queue.
   void drop(Holder& h, const std::string& why) {
     last_failure_ = h.label() + ": " + why;
     P2P_WARN("dropping %s", last_failure_.c_str());
-    for (const auto& [seq, index] : h.in_flight) pending_.push_front(index);
+    for (const auto& [seq, request] : h.in_flight) --asked_[request.index];
+    for (const auto& [seq, request] : h.in_flight) requeue(request.index);
     h.in_flight.clear();
     h.dropped = true;
     release(h, false);
     changed_ = true;
-  }
-
-  std::size_t in_flight_total() const {
-    std::size_t n = 0;
-    for (const Holder& h : holders_) n += h.in_flight.size();
-    return n;
   }
 
   // kUnavailable for the lowest pending chunk that every live holder lacks.
@@ -144,33 +157,92 @@ class Fetcher {
     return std::nullopt;
   }
 
+  // Every holder takes what is pending first; only then may an idle one be
+  // asked for another's straggler.
   void fill_windows() {
     for (Holder& h : holders_) fill_window(h);
+    if (!hedging()) return;
+    for (Holder& h : holders_)
+      while (h.has_room(options_.window)) {
+        std::optional<Request> late = straggler_for(h);
+        if (!late || !ask(h, late->index)) break;
+        P2P_INFO("asked %s too for chunk %llu of '%s', unanswered for %lld ms", h.label().c_str(),
+                 static_cast<unsigned long long>(late->index), manifest_.name.c_str(),
+                 static_cast<long long>(
+                     std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - late->sent).count()));
+      }
   }
 
+  // Asks `h` for pending chunks until its window is full or nothing is left for it.
   void fill_window(Holder& h) {
-    while (h.live() && h.in_flight.size() < options_.window) {
+    while (h.has_room(options_.window)) {
       std::optional<std::uint64_t> index = take_for(h);
       if (!index) break;
-      if (!h.conn && !connect(h)) {
+      if (!ask(h, *index)) {
         pending_.push_front(*index);
         break;
       }
-      if (h.in_flight.empty()) h.deadline = Clock::now() + options_.chunk_timeout;
-      std::uint64_t seq = h.conn->next_seq++;
-      h.in_flight.emplace(seq, *index);
-      Status s = codec::send_envelope(h.conn->socket, codec::Layout::kDealer, nullptr, proto::Command::kGetChunk, seq,
-                                      codec::encode(proto::ChunkRef{manifest_.chunks[*index]}), nullptr,
-                                      zmq::send_flags::dontwait);
-      if (!s.ok()) drop(h, "cannot send: " + s.message());
     }
+  }
+
+  // How old a request must be before it is also asked of another holder.
+  Clock::duration hedge_delay() const { return std::max<Clock::duration>(options_.hedge_after, 4 * slowest_reply_); }
+  bool hedging() const { return options_.hedge_after < options_.chunk_timeout; }
+
+  // Calls `f(request, hedge_time)` for each request of another holder that
+  // `h` could be asked too: still wanted, asked of one holder only, not one
+  // `h` lacks. `hedge_time` is when it becomes a straggler.
+  template <class F>
+  void for_each_hedgeable(const Holder& h, F f) const {
+    for (const Holder& other : holders_) {
+      if (&other == &h) continue;
+      for (const auto& [seq, request] : other.in_flight)
+        if (wanted_[request.index] && asked_[request.index] == 1 && !h.lacks.count(request.index))
+          f(request, request.sent + hedge_delay());
+    }
+  }
+
+  // The oldest straggler `h` could be asked too, if any is old enough now.
+  std::optional<Request> straggler_for(const Holder& h) const {
+    const Clock::time_point now = Clock::now();
+    std::optional<Request> oldest;
+    for_each_hedgeable(h, [&](const Request& r, Clock::time_point due) {
+      if (due <= now && (!oldest || r.sent < oldest->sent)) oldest = r;
+    });
+    return oldest;
+  }
+
+  // When the next request becomes a straggler that some holder with room
+  // could be asked too; max() if none will.
+  Clock::time_point next_hedge() const {
+    Clock::time_point next = Clock::time_point::max();
+    if (!hedging()) return next;
+    for (const Holder& h : holders_)
+      if (h.has_room(options_.window))
+        for_each_hedgeable(h, [&](const Request&, Clock::time_point due) { next = std::min(next, due); });
+    return next;
+  }
+
+  // Sends GET_CHUNK for `index` to `h`, connecting it first if needed.
+  // False only when it cannot be connected (`h` is then dropped).
+  bool ask(Holder& h, std::uint64_t index) {
+    if (!h.conn && !connect(h)) return false;
+    if (h.in_flight.empty()) h.deadline = Clock::now() + options_.chunk_timeout;
+    std::uint64_t seq = h.conn->next_seq++;
+    h.in_flight.emplace(seq, Request{index, Clock::now()});
+    ++asked_[index];
+    Status s = codec::send_envelope(h.conn->socket, codec::Layout::kDealer, nullptr, proto::Command::kGetChunk, seq,
+                                    codec::encode(proto::ChunkRef{manifest_.chunks[index]}), nullptr,
+                                    zmq::send_flags::dontwait);
+    if (!s.ok()) drop(h, "cannot send: " + s.message());
+    return true;
   }
 
   Status wait_and_receive() {
     // Per polled holder: its DEALER, then its watch if it has one.
     std::vector<zmq::pollitem_t> items;
     std::vector<Holder*> polled;
-    Clock::time_point deadline = Clock::time_point::max();
+    Clock::time_point deadline = next_hedge();
     for (Holder& h : holders_) {
       if (!h.conn || h.in_flight.empty()) continue;
       items.push_back({h.conn->socket.handle(), 0, ZMQ_POLLIN, 0});
@@ -220,22 +292,25 @@ class Fetcher {
           drop(h, "sent " + std::to_string(h.unsolicited) + " replies to no request");
         continue;
       }
-      std::uint64_t index = it->second;
+      const Request request = it->second;
       h.in_flight.erase(it);
+      --asked_[request.index];
       h.deadline = Clock::now() + options_.chunk_timeout;
       // Ask for the next chunk before verifying this one: the holder then
       // reads and sends it while this thread spends ~0.6 ms on SHA-256.
       fill_window(h);
-      if (Status r = on_reply(h, index, env); !r.ok()) return r;
+      if (!wanted_[request.index]) continue;  // the other holder asked was first
+      if (Status r = on_reply(h, request, env); !r.ok()) return r;
     }
     return Status::Ok();
   }
 
-  Status on_reply(Holder& h, std::uint64_t index, const codec::Envelope& env) {
+  Status on_reply(Holder& h, const Request& request, const codec::Envelope& env) {
+    const std::uint64_t index = request.index;
     const std::string chunk = "chunk " + std::to_string(index);
     if (env.cmd() == proto::Command::kError) {
       Status err = codec::error_from(env);
-      pending_.push_front(index);
+      requeue(index);
       if (err.code() == ErrorCode::kNotFound) {
         h.lacks.insert(index);  // only this chunk; the holder stays useful
         changed_ = true;
@@ -247,10 +322,13 @@ class Fetcher {
     const std::uint32_t length = manifest_.chunk_length(index);
     if (env.cmd() != proto::Command::kOk || !env.has_data || env.data.size() != length ||
         sha256(env.data.data(), env.data.size()) != manifest_.chunks[index]) {
-      pending_.push_front(index);
+      requeue(index);
       drop(h, "sent a bad reply or wrong bytes for " + chunk);
       return Status::Ok();
     }
+    wanted_[index] = false;
+    --remaining_;
+    slowest_reply_ = std::max(slowest_reply_, Clock::now() - request.sent);
     if (Status s = sink_.write(index, env.data.data(), env.data.size()); !s.ok()) return s;
     if (progress_) progress_(length);
     return Status::Ok();
@@ -263,6 +341,10 @@ class Fetcher {
   const FetchProgress& progress_;
 
   std::deque<std::uint64_t> pending_;  // chunks not yet asked of anyone
+  std::vector<bool> wanted_;           // by chunk index: asked for by the caller and not got yet
+  std::vector<std::uint8_t> asked_;    // by chunk index: holders it is in flight at (0-2)
+  std::size_t remaining_ = 0;          // wanted chunks
+  Clock::duration slowest_reply_{0};   // longest a good reply took, request to arrival
   std::vector<Holder> holders_;
   std::string last_failure_;
   bool changed_ = true;  // a holder was dropped or lacks a chunk: re-check what is servable

@@ -10,6 +10,12 @@
 //   `chunk_timeout`, or its connection closing or refused with requests in
 //   flight (the holder exited or was killed): the holder is dropped and its
 //   outstanding chunks go back to the others.
+// - a chunk in flight for `hedge_after` (or 4x the slowest reply of this
+//   fetch, if longer) while another live holder has room and nothing else to
+//   ask for: it is asked of that holder too, at most two at once, and the
+//   first good reply wins (BitTorrent's end game). A holder that hangs with
+//   its connection open then costs the fetch about `hedge_after`, not
+//   `chunk_timeout`. A chunk's bytes reach the sink once.
 // - a chunk that no live holder can give: kUnavailable naming the first such
 //   chunk, with the last holder failure as the reason.
 // - the sink's error (e.g. a full disk) stops the fetch and is returned as is.
@@ -90,6 +96,11 @@ struct FetchOptions {
   std::size_t window = 4;
   // A holder with requests in flight that sends nothing for this long is dropped.
   std::chrono::milliseconds chunk_timeout{10000};
+  // A request this old is also sent to an idle holder (see above). 1 s is
+  // ~100x a 1 MiB chunk's round trip on loopback with a full window, so a
+  // healthy holder is never doubled; on a slow link the 4x-slowest-reply
+  // rule raises it. At or above chunk_timeout: never (the holder is dropped).
+  std::chrono::milliseconds hedge_after{1000};
   // Polled between waits; null = never cancelled. Must be cheap and thread-safe
   // to call from the fetching thread (e.g. reads an atomic stop flag).
   std::function<bool()> cancelled;

@@ -73,6 +73,34 @@ TEST_CASE("a get fails over from a dead holder that the tracker still lists as l
   CHECK(same_content(src, out));
 }
 
+TEST_CASE("a get finishes long before the chunk timeout when holders hang with their connections open",
+          "[failover]") {
+  // 100 x 300 ms: the tracker keeps listing the frozen peers for ~30 s.
+  // SIGSTOP freezes a peer whole: its kernel still accepts connections, but it
+  // answers nothing and closes nothing, as a holder stuck on a dead disk would.
+  ClusterOptions options = ClusterOptions{}.with_liveness(100);
+  options.heartbeat_ms = 300;
+  Cluster c(options);
+  fs::path big = c.path("big"), small = c.path("small");
+  write_random_file(big, 16 * kMiB + 1, 32);
+  write_random_file(small, 1024, 33);
+  put(c, big, "big.bin");
+  put(c, small, "small.bin");
+  REQUIRE(c.peer_process(0).signal(SIGSTOP));
+  REQUIRE(c.peer_process(1).signal(SIGSTOP));
+
+  for (const std::string name : {"big", "small"}) {
+    const fs::path out = c.path(name + ".out");
+    const auto start = std::chrono::steady_clock::now();
+    RunResult get = c.p2p({kChunkTimeout, "60000", "get", name + ".bin", "-o", out.string()}, 120s);
+    INFO(describe(get));
+    REQUIRE(get.exit_code == 0);
+    CHECK(same_content(c.path(name), out));
+    // Without asking the live holder too, the frozen ones' chunks wait out the 60 s chunk timeout.
+    CHECK(std::chrono::steady_clock::now() - start < 30s);
+  }
+}
+
 TEST_CASE("a get whose every listed holder is gone asks the tracker again and gets the file from the holder "
           "restarted elsewhere",
           "[failover]") {

@@ -98,9 +98,20 @@ constexpr std::chrono::milliseconds kQuickTimeout{3000};
 constexpr std::chrono::milliseconds kQuickTimeout{300};
 #endif
 
+// Hedging is off here (hedge_after >= chunk_timeout) unless a case turns it on.
 FetchOptions quick() {
   FetchOptions o;
   o.chunk_timeout = kQuickTimeout;
+  o.hedge_after = kQuickTimeout;
+  return o;
+}
+
+// A 30 s chunk timeout and no hedging: a case that ends within 10 s shows
+// that its own mechanism noticed the failed holder, not the timeout or hedging.
+FetchOptions patient() {
+  FetchOptions o;
+  o.chunk_timeout = std::chrono::milliseconds(30000);
+  o.hedge_after = o.chunk_timeout;
   return o;
 }
 
@@ -223,6 +234,70 @@ TEST_CASE("a silent holder times out and its chunks move, within its window") {
   CHECK(quiet.requests() <= static_cast<int>(options.window));
 }
 
+TEST_CASE("a holder that hangs with its connection open costs the fetch hedge_after, not the chunk timeout") {
+  zmq::context_t ctx;
+  const std::uint64_t chunks = GENERATE(1, 10);  // one chunk: the other holder is not even connected yet
+  TestFile file(chunks);
+  FakePeer hung(ctx, holder("hung").endpoint, silent());
+  FakePeer good(ctx, holder("good").endpoint, serving(file));
+  MemorySink sink;
+  FetchOptions options = patient();
+  options.hedge_after = std::chrono::milliseconds(200);
+  const auto start = Clock::now();
+  REQUIRE(fetch_chunks(ctx, file.manifest, file.all(), {holder("hung"), holder("good")}, options, sink).ok());
+  check_complete(file, sink);
+  CHECK(Clock::now() - start < std::chrono::seconds(10));
+  CHECK(hung.requests() >= 1);
+  CHECK(good.requests() == static_cast<int>(chunks));
+}
+
+TEST_CASE("a chunk asked of two holders reaches the sink once") {
+  zmq::context_t ctx;
+  TestFile file(10);
+  // `slow` answers chunk 0 a second late, and alone holds chunk 9, which it is
+  // asked for only after that answer: the fetch is still running when the
+  // late copy of chunk 0 arrives, after `fast` was asked for it too and answered.
+  FakePeer slow(ctx, holder("slow").endpoint, [&file](const codec::Envelope& env) {
+    proto::ChunkRef ref;
+    if (codec::decode(env.body, &ref).ok() && file.index_of(ref.hash) == 0u)
+      std::this_thread::sleep_for(std::chrono::seconds(1));  // a slow disk, not synchronisation
+    return serving(file)(env);
+  });
+  FakePeer fast(ctx, holder("fast").endpoint, serving(file, {0, 1, 2, 3, 4, 5, 6, 7, 8}));
+  struct CountingSink : MemorySink {
+    std::map<std::uint64_t, int> writes;
+    Status write(std::uint64_t index, const void* data, std::size_t size) override {
+      ++writes[index];
+      return MemorySink::write(index, data, size);
+    }
+  } sink;
+  FetchOptions options = patient();
+  options.window = 1;
+  options.hedge_after = std::chrono::milliseconds(100);
+  std::uint64_t progress = 0;
+  REQUIRE(fetch_chunks(ctx, file.manifest, file.all(), {holder("slow"), holder("fast")}, options, sink,
+                       [&](std::uint64_t bytes) { progress += bytes; })
+              .ok());
+  check_complete(file, sink);
+  for (const auto& [index, n] : sink.writes) CHECK(n == 1);
+  CHECK(progress == file.manifest.size);
+  CHECK(slow.requests() == 2);   // chunk 0, then chunk 9
+  CHECK(fast.requests() == 10);  // 1-8, 9 (not_found), and chunk 0 again
+}
+
+TEST_CASE("healthy holders are never asked for the same chunk twice") {
+  zmq::context_t ctx;
+  TestFile file(24);
+  FakePeer a(ctx, holder("a").endpoint, serving(file));
+  FakePeer b(ctx, holder("b").endpoint, serving(file));
+  FakePeer c(ctx, holder("c").endpoint, serving(file));
+  MemorySink sink;
+  REQUIRE(fetch_chunks(ctx, file.manifest, file.all(), {holder("a"), holder("b"), holder("c")}, FetchOptions{}, sink)
+              .ok());
+  check_complete(file, sink);
+  CHECK(a.requests() + b.requests() + c.requests() == 24);
+}
+
 // A silent holder on TCP that goes away (its socket closed, as when its
 // process exits) once it has seen a request; the good one serves everything.
 // The fetch must end long before the chunk timeout it would otherwise wait out.
@@ -235,8 +310,7 @@ void fetch_past_a_vanishing_holder(bool pooled) {
   REQUIRE_FALSE(gone.endpoint.empty());
   FakePeer good(ctx, holder("good").endpoint, serving(file));
   MemorySink sink;
-  FetchOptions options;
-  options.chunk_timeout = std::chrono::milliseconds(30000);
+  FetchOptions options = patient();
   if (pooled) options.connections = &pool;
   const auto start = Clock::now();
   Status s = fetch_chunks(ctx, file.manifest, file.all(), {gone, holder("good")}, options, sink);
@@ -266,10 +340,8 @@ TEST_CASE("a holder flooding replies to no request is dropped, not waited on") {
     }
   });
   MemorySink sink;
-  FetchOptions options;
-  options.chunk_timeout = std::chrono::milliseconds(30000);
   const auto start = Clock::now();
-  Status s = fetch_chunks(ctx, file.manifest, file.all(), {{"flood", flood.endpoint}, holder("good")}, options, sink);
+  Status s = fetch_chunks(ctx, file.manifest, file.all(), {{"flood", flood.endpoint}, holder("good")}, patient(), sink);
   flooder.join();
   REQUIRE(s.ok());
   check_complete(file, sink);
@@ -287,10 +359,8 @@ TEST_CASE("a holder that refuses connections loses its chunks at once, not at th
   REQUIRE_FALSE(dead.empty());
   FakePeer good(ctx, holder("good").endpoint, serving(file));
   MemorySink sink;
-  FetchOptions options;
-  options.chunk_timeout = std::chrono::milliseconds(30000);
   const auto start = Clock::now();
-  REQUIRE(fetch_chunks(ctx, file.manifest, file.all(), {{"dead", dead}, holder("good")}, options, sink).ok());
+  REQUIRE(fetch_chunks(ctx, file.manifest, file.all(), {{"dead", dead}, holder("good")}, patient(), sink).ok());
   check_complete(file, sink);
   CHECK(Clock::now() - start < std::chrono::seconds(10));
 }
