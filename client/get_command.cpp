@@ -46,7 +46,7 @@ bool open_output(const GetOptions& options, bool quiet, GetState& state, Failure
   state.path = output_path(options, manifest.name);
   Result<std::unique_ptr<OutputFile>> opened = OutputFile::open(state.path, manifest, options.force);
   if (!opened.ok()) {
-    *failure = {opened.status(), Origin::kOutput};
+    *failure = {opened.status(), Origin::kOutput, {}};
     return false;
   }
   state.out = std::move(opened.value());
@@ -74,13 +74,13 @@ bool get_once(Session& session, const GetOptions& options, const std::string& qu
     state.first = located;
   } else if (located->file_id != state.first->file_id) {
     *failure = {{ErrorCode::kBadRequest, "the tracker answered about another file than " + state.first->file_id.hex()},
-                Origin::kLocal};
+                Origin::kLocal, {}};
     return false;
   }
   const Manifest& manifest = state.first->manifest;
   if (located->holders.empty()) {
     *again = retrying;
-    *failure = {{ErrorCode::kUnavailable, "'" + manifest.name + "' has no live holder"}, Origin::kLocal};
+    *failure = {{ErrorCode::kUnavailable, "'" + manifest.name + "' has no live holder"}, Origin::kLocal, {}};
     return false;
   }
   if (!state.out && !open_output(options, quiet, state, failure)) return false;
@@ -93,11 +93,11 @@ bool get_once(Session& session, const GetOptions& options, const std::string& qu
   if (!s.ok()) {
     *again = s.code() == ErrorCode::kUnavailable;
     // Only verified chunks are in the .part file: the next get resumes from it.
-    *failure = {{s.code(), s.message() + "; verified chunks kept in " + out.part_path()}, Origin::kOutput};
+    *failure = {{s.code(), s.message() + "; verified chunks kept in " + out.part_path()}, Origin::kOutput, {}};
     return false;
   }
   if (Status f = out.finish(); !f.ok()) {
-    *failure = {f, Origin::kOutput};
+    *failure = {f, Origin::kOutput, {}};
     return false;
   }
   state.bar->finish();

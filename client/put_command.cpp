@@ -93,16 +93,17 @@ int run_put(zmq::context_t& ctx, const GlobalOptions& global, const PutOptions& 
   Attempts attempts(policy, retries);
   std::optional<PutResult> put;
   Failure failure;
+  PutRequest request{name, options.replicas, options.force, {}};
   while (attempts.next()) {
     if (attempts.made() > 1 && !global.quiet)
       std::fprintf(stderr, "p2p: warning: put of '%s' failed (%s); trying again\n", name.c_str(),
                    failure.status.to_string().c_str());
     ProgressBar bar("put " + name, reader.size(), progress_enabled(global.quiet));
     // Each attempt reads the file from its start (Session::put rewinds it).
-    put = session.put(PutRequest{name, options.replicas, options.force}, reader, &failure,
-                      [&](std::uint64_t bytes) { bar.add(bytes); });
+    put = session.put(request, reader, &failure, [&](std::uint64_t bytes) { bar.add(bytes); });
     bar.finish();
     if (put || !worth_retrying(failure.status, failure.origin)) break;
+    avoid_blamed_peer(request, failure);
   }
   if (!put) return fail(failure.status, failure.origin);
   if (put->already_stored) return print_already_stored(put->manifest, options.json);

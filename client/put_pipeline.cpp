@@ -36,13 +36,32 @@ Status PutPipeline::connect() {
   }
 }
 
-Status PutPipeline::peer_error(Status s) const {
+Status PutPipeline::peer_error(Status s, bool blame_first) {
   const proto::HolderInfo& first = peers_.front();
+  failed_peer_ = blame_first ? first.peer_id : "";
   return {s.code(), "peer " + first.peer_id + " at " + first.endpoint + ": " + s.message()};
 }
 
-Status PutPipeline::timed_out() const {
+Status PutPipeline::error_reply(const codec::Envelope& env) {
+  Status s = codec::error_from(env);
+  if (s.code() == ErrorCode::kUnavailable) return peer_error(s, false);  // busy, not broken
+  Status wrapped = peer_error(s);
+  if (s.code() != ErrorCode::kForwardFailed) return wrapped;
+  failed_peer_.clear();
+  std::size_t last = 0;
+  for (std::size_t i = 1; i < peers_.size(); ++i) {
+    const std::size_t at = s.message().rfind(peers_[i].endpoint + ": ");
+    if (at != std::string::npos && (failed_peer_.empty() || at > last)) {
+      failed_peer_ = peers_[i].peer_id;
+      last = at;
+    }
+  }
+  return wrapped;
+}
+
+Status PutPipeline::timed_out() {
   const proto::HolderInfo& first = peers_.front();
+  failed_peer_ = first.peer_id;
   return {ErrorCode::kTimeout, "peer " + first.peer_id + " at " + first.endpoint + " did not answer within " +
                                    std::to_string(timeout_.count() * peers_.size()) + " ms"};
 }
@@ -84,7 +103,7 @@ Status PutPipeline::wait_for_reply(Clock::time_point deadline) {
       if (Clock::now() >= deadline) return timed_out();
     }
   } catch (const zmq::error_t& e) {
-    return peer_error({ErrorCode::kInternal, std::string("poll: ") + e.what()});
+    return peer_error({ErrorCode::kInternal, std::string("poll: ") + e.what()}, false);
   }
 }
 
@@ -101,7 +120,7 @@ Status PutPipeline::wait_until(std::size_t max_in_flight) {
     if (Status s = receive(deadline, &env); !s.ok()) return s;
     auto it = in_flight_.find(env.seq);
     if (it == in_flight_.end()) continue;  // not a reply we wait for
-    if (env.cmd() == proto::Command::kError) return peer_error(codec::error_from(env));
+    if (env.cmd() == proto::Command::kError) return error_reply(env);
     if (env.cmd() != proto::Command::kOk)
       return peer_error({ErrorCode::kBadRequest, std::string("unexpected reply ") + proto::command_name(env.cmd())});
     acked_bytes_ += it->second;
@@ -126,7 +145,7 @@ Result<proto::CommitReply> PutPipeline::commit(const Manifest& manifest) {
     if (Status s = receive(deadline, &env); !s.ok()) return s;
     if (env.seq != seq) continue;
     unanswered_ = false;
-    if (env.cmd() == proto::Command::kError) return peer_error(codec::error_from(env));
+    if (env.cmd() == proto::Command::kError) return error_reply(env);
     proto::CommitReply reply;
     if (env.cmd() != proto::Command::kOk || !codec::decode(env.body, &reply).ok())
       return peer_error({ErrorCode::kBadRequest, "unreadable COMMIT reply"});

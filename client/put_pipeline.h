@@ -64,6 +64,14 @@ class PutPipeline {
   // Bytes acknowledged by the chain so far (for progress).
   std::uint64_t acked_bytes() const { return acked_bytes_; }
 
+  // The peer id the last error is blamed on, for a retry to place around it:
+  // the first peer when it failed, timed out or went away; for forward_failed
+  // the later peer whose endpoint the error names last (each peer wraps its
+  // next one's error as "<endpoint>: why", so the innermost is the culprit).
+  // Empty when no one peer is to blame: a busy peer (`unavailable` in an
+  // ERROR reply) may be free by the retry, and a local failure is nobody's.
+  const std::string& failed_peer() const { return failed_peer_; }
+
  private:
   Status connect();
   // Receives replies until at most `max_in_flight` requests are outstanding.
@@ -75,8 +83,12 @@ class PutPipeline {
   // watch reports the connection gone.
   Status wait_for_reply(Clock::time_point deadline);
   Clock::time_point next_deadline() const;
-  Status peer_error(Status s) const;
-  Status timed_out() const;
+  // `s`, prefixed by the first peer's id and endpoint; blames the first peer
+  // unless `blame_first` is false.
+  Status peer_error(Status s, bool blame_first = true);
+  // An ERROR reply of the chain, blamed as failed_peer() says.
+  Status error_reply(const codec::Envelope& env);
+  Status timed_out();
 
   zmq::context_t& ctx_;
   std::vector<proto::HolderInfo> peers_;
@@ -88,6 +100,7 @@ class PutPipeline {
   std::unordered_map<std::uint64_t, std::uint64_t> in_flight_;  // seq -> chunk bytes
   bool unanswered_ = false;                 // a COMMIT or an error left a request without its reply
   std::uint64_t acked_bytes_ = 0;
+  std::string failed_peer_;                 // see failed_peer()
 };
 
 }  // namespace p2p::client

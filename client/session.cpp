@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "client/put_pipeline.h"
+#include "common/limits.h"
 
 namespace p2p::client {
 
@@ -49,11 +50,17 @@ Status hash_all(ChunkSource& source, Manifest* manifest) {
   }
 }
 
-void set(Failure* failure, Status status, Origin origin) {
-  if (failure) *failure = Failure{std::move(status), origin};
+void set(Failure* failure, Status status, Origin origin, const std::string& peer_id = "") {
+  if (failure) *failure = Failure{std::move(status), origin, peer_id};
 }
 
 }  // namespace
+
+void avoid_blamed_peer(PutRequest& request, const Failure& failure) {
+  std::vector<std::string>& avoid = request.avoid;
+  if (failure.peer_id.empty() || avoid.size() >= limits::kMaxAvoidedPeers) return;
+  if (std::find(avoid.begin(), avoid.end(), failure.peer_id) == avoid.end()) avoid.push_back(failure.peer_id);
+}
 
 SessionOptions session_options(const GlobalOptions& global) {
   SessionOptions o;
@@ -114,7 +121,8 @@ std::optional<GetResult> Session::get(const std::string& query, ChunkSink& sink,
 std::optional<PutResult> Session::put(const PutRequest& request, ChunkSource& source, Failure* failure,
                                       const FetchProgress& progress) {
   proto::PlaceReply place;
-  if (Status s = tracker_.call(proto::Command::kPlace, proto::PlaceRequest{request.name, source.size(), request.replicas},
+  if (Status s = tracker_.call(proto::Command::kPlace,
+                               proto::PlaceRequest{request.name, source.size(), request.replicas, request.avoid},
                                &place);
       !s.ok()) {
     set(failure, s, Origin::kTracker);
@@ -165,7 +173,7 @@ std::optional<PutResult> Session::put(const PutRequest& request, ChunkSource& so
     if (!next.value()) break;
     manifest.chunks.push_back(next.value()->hash);
     if (Status s = pipeline.put(std::move(*next.value())); !s.ok()) {
-      set(failure, s, Origin::kPeer);
+      set(failure, s, Origin::kPeer, pipeline.failed_peer());
       return std::nullopt;
     }
     if (progress) progress(pipeline.acked_bytes() - shown);
@@ -173,7 +181,7 @@ std::optional<PutResult> Session::put(const PutRequest& request, ChunkSource& so
   }
   Result<proto::CommitReply> committed = pipeline.commit(manifest);
   if (!committed.ok()) {
-    set(failure, committed.status(), Origin::kPeer);
+    set(failure, committed.status(), Origin::kPeer, pipeline.failed_peer());
     return std::nullopt;
   }
   if (progress) progress(pipeline.acked_bytes() - shown);

@@ -55,6 +55,7 @@ SessionOptions session_options(const GlobalOptions& global);
 struct Failure {
   Status status;
   Origin origin = Origin::kLocal;
+  std::string peer_id;  // a put's: the peer that failed it, when one is to blame (PutPipeline::failed_peer)
 };
 
 struct GetResult {
@@ -67,7 +68,12 @@ struct PutRequest {
   std::string name;
   std::uint32_t replicas = 0;  // 0: the tracker's default
   bool force = false;
+  std::vector<std::string> avoid;  // peer ids for PLACE to leave out (docs/protocol.md 5.2)
 };
+
+// After a failed attempt of `request`: the next one's PLACE avoids the peer
+// `failure` blames, if any (at most limits::kMaxAvoidedPeers of them).
+void avoid_blamed_peer(PutRequest& request, const Failure& failure);
 
 struct PutResult {
   Hash file_id;

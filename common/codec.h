@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include <msgpack.hpp>
@@ -123,7 +124,9 @@ msgpack::zone& decode_zone();
 
 // Decodes [data, data + size) (or a frame) as T with check_body and
 // limits_for(size). kBadRequest on malformed msgpack, bytes after the value,
-// wrong types or exceeded limits. Never throws.
+// wrong types or exceeded limits. Never throws. *out is replaced whole, and
+// only on success: a field an older sender leaves off (structs grow at their
+// end) has its default, not what *out held.
 template <class T>
 Status decode(const void* data, std::size_t size, T* out) {
   // Unpacked into the thread's zone (decode_zone) and converted before the
@@ -140,8 +143,10 @@ Status decode(const void* data, std::size_t size, T* out) {
       zone.clear();
       return {ErrorCode::kBadRequest, "undecodable body: " + std::to_string(size - parsed) + " bytes after it"};
     }
-    obj.convert(*out);
+    T value;
+    obj.convert(value);
     zone.clear();
+    *out = std::move(value);
     return Status::Ok();
   } catch (const std::exception& e) {
     zone.clear();

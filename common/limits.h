@@ -36,6 +36,9 @@ inline constexpr std::size_t kMaxRoutingFrames = 4;
 inline constexpr std::size_t kMaxNameBytes = 255;  // like a file name on most file systems
 inline constexpr std::uint32_t kMaxReplicas = 16;  // placement beyond this is a typo
 inline constexpr std::size_t kMaxAnnounceBatch = 256;  // manifests per ANNOUNCE message
+// Peer ids a PLACE may ask to leave out: a put adds one a failed attempt, and
+// its retry budget (10 s, pauses up to 1 s) makes a few dozen attempts at most.
+inline constexpr std::size_t kMaxAvoidedPeers = 64;
 
 // Chunks one file may have: its manifest (34 bytes a chunk hash) must fit one
 // ANNOUNCE on a control link, with 64 KiB left for every other field. 491,520

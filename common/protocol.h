@@ -109,8 +109,9 @@ struct AnnounceBody {
 struct PlaceRequest {
   std::string name;
   std::uint64_t size = 0;
-  std::uint32_t replicas = 0;  // 0: the tracker's default
-  MSGPACK_DEFINE(name, size, replicas)
+  std::uint32_t replicas = 0;      // 0: the tracker's default
+  std::vector<std::string> avoid;  // peer ids that failed an earlier attempt (limits::kMaxAvoidedPeers)
+  MSGPACK_DEFINE(name, size, replicas, avoid)
 };
 
 struct PlaceReply {

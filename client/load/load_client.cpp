@@ -34,10 +34,11 @@ std::optional<CatalogEntry> LoadClient::put_file(const std::string& name, std::u
   const auto start = Clock::now();
   GeneratedFile file(seed, size);
   Attempts attempt(config_.retry, stats.retries);
+  // force: a retry after a put that committed but whose reply was lost finds its own name bound.
+  PutRequest request{name, 0, true, {}};
   while (attempt.next()) {
     Failure failure;
-    // force: a retry after a put that committed but whose reply was lost finds its own name bound.
-    if (session_.put(PutRequest{name, 0, true}, file, &failure)) {
+    if (session_.put(request, file, &failure)) {
       stats.latency.record(since(start));
       ++stats.count;
       stats.bytes += size;
@@ -45,6 +46,7 @@ std::optional<CatalogEntry> LoadClient::put_file(const std::string& name, std::u
     }
     if (why) *why = failure.status.to_string();
     P2P_DEBUG("put %s attempt %u: %s", name.c_str(), attempt.made(), failure.status.to_string().c_str());
+    avoid_blamed_peer(request, failure);
   }
   if (why) *why = "after " + std::to_string(attempt.made()) + " attempts: " + *why;
   ++stats.errors;

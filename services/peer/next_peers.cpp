@@ -1,5 +1,7 @@
 #include "services/peer/next_peers.h"
 
+#include <algorithm>
+
 #include "common/limits.h"
 
 namespace p2p::peer {
@@ -43,7 +45,7 @@ Result<zmq::socket_t*> NextPeers::link_to(const std::string& endpoint) {
 }
 
 Result<std::uint64_t> NextPeers::send(const std::string& endpoint, proto::Command command, zmq::message_t body,
-                                      zmq::message_t* data) {
+                                      zmq::message_t* data, std::size_t hops) {
   Result<zmq::socket_t*> link = link_to(endpoint);
   if (!link.ok()) return link.status();
   const std::uint64_t seq = ++seq_;
@@ -57,7 +59,8 @@ Result<std::uint64_t> NextPeers::send(const std::string& endpoint, proto::Comman
     drop(endpoint, s.to_string(), dropped_);
     return Status{ErrorCode::kForwardFailed, endpoint + ": " + s.to_string()};
   }
-  waiting_.emplace(seq, Waiting{endpoint, Clock::now() + timeout_});
+  const std::chrono::milliseconds wait = timeout_ * static_cast<long>(std::max<std::size_t>(hops, 1));
+  waiting_.emplace(seq, Waiting{endpoint, Clock::now() + wait, wait});
   return seq;
 }
 
@@ -111,7 +114,7 @@ void NextPeers::collect(const std::vector<zmq::pollitem_t>& items, std::size_t f
   }
   while (!waiting_.empty() && waiting_.begin()->second.deadline <= now) {
     auto it = waiting_.begin();
-    const std::string why = it->second.endpoint + ": no reply within " + std::to_string(timeout_.count()) + " ms";
+    const std::string why = it->second.endpoint + ": no reply within " + std::to_string(it->second.wait.count()) + " ms";
     answer(it, Status{ErrorCode::kForwardFailed, why}, out);
   }
 }

@@ -51,8 +51,12 @@ class NextPeers {
   // seq its Answer will carry. kForwardFailed when the request cannot be
   // queued (its socket's queue is full, or every socket has requests waiting
   // and no more may be opened).
+  // `hops` (>= 1): the peers the request passes through from `endpoint` on.
+  // Each may wait its own timeout for the next, so the answer is awaited
+  // timeout x hops, as the client awaits its chain: the peer right before a
+  // hung one times out first, and its error names the hung one.
   Result<std::uint64_t> send(const std::string& endpoint, proto::Command command, zmq::message_t body,
-                             zmq::message_t* data);
+                             zmq::message_t* data, std::size_t hops = 1);
 
   // Appends a POLLIN item for every socket (a late answer is read and
   // dropped rather than left queued).
@@ -73,6 +77,7 @@ class NextPeers {
   struct Waiting {
     std::string endpoint;
     Clock::time_point deadline;
+    std::chrono::milliseconds wait;  // timeout x hops, for the error
   };
 
   Result<zmq::socket_t*> link_to(const std::string& endpoint);

@@ -20,11 +20,21 @@ using namespace detail;
 
 Result<proto::PlaceReply> Broker::place(const proto::PlaceRequest& req, TimePoint) {
   if (Status s = validate_name(req.name); !s.ok()) return s;
+  if (req.avoid.size() > limits::kMaxAvoidedPeers)
+    return Status{ErrorCode::kBadRequest, "more than " + std::to_string(limits::kMaxAvoidedPeers) + " peers to avoid"};
   const std::uint32_t k = std::min(req.replicas != 0 ? req.replicas : options_.replicas, limits::kMaxReplicas);
-  std::vector<PlacementCandidate> candidates;
-  for (const PeerRecord* p : registry_.live_peers())
-    if (!p->draining) candidates.push_back({p->peer_id, p->endpoint, p->free_bytes});
-  auto chosen = choose_peers(std::move(candidates), req.size, k, req.name);
+  std::vector<PlacementCandidate> candidates, avoided;
+  for (const PeerRecord* p : registry_.live_peers()) {
+    if (p->draining) continue;
+    const bool avoid = std::find(req.avoid.begin(), req.avoid.end(), p->peer_id) != req.avoid.end();
+    (avoid ? avoided : candidates).push_back({p->peer_id, p->endpoint, p->free_bytes});
+  }
+  auto chosen = choose_peers(candidates, req.size, k, req.name);
+  // The peers the client saw fail are a last resort: they may have recovered.
+  if (!chosen.ok() && !avoided.empty()) {
+    candidates.insert(candidates.end(), avoided.begin(), avoided.end());
+    chosen = choose_peers(std::move(candidates), req.size, k, req.name);
+  }
   if (!chosen.ok()) return chosen.status();
   proto::PlaceReply reply;
   for (const auto& c : chosen.value()) {
@@ -38,7 +48,8 @@ Result<proto::PlaceReply> Broker::place(const proto::PlaceRequest& req, TimePoin
   }
   std::string chosen_ids;
   for (const auto& c : reply.peers) chosen_ids += (chosen_ids.empty() ? "" : ",") + c.peer_id;
-  P2P_INFO("place name=%s size=%llu k=%u -> %s", req.name.c_str(), ull(req.size), k, chosen_ids.c_str());
+  P2P_INFO("place name=%s size=%llu k=%u avoid=%zu -> %s", req.name.c_str(), ull(req.size), k, req.avoid.size(),
+           chosen_ids.c_str());
   return reply;
 }
 

@@ -130,30 +130,49 @@ TEST_CASE("a get whose every listed holder is gone asks the tracker again and ge
   CHECK(same_content(src, out));
 }
 
-TEST_CASE("a put placed on a dead peer that the tracker still lists as live is placed again and succeeds",
-          "[failover][put]") {
-  // Liveness 100 x 100 ms: the tracker lists the killed peer for ~10 s, so
-  // every PLACE at k=3 of those 10 s puts it in the pipeline, and the put
-  // fails (the dead peer is the head: timeout; a later hop: forward_failed).
-  Cluster c(ClusterOptions{}.with_liveness(100).with_peer_args({"--forward-timeout-ms", "1000"}));
+namespace {
+
+// Peer 1 is killed (SIGKILL) or frozen (SIGSTOP: a hung peer, whose
+// connections stay open and whose requests go unanswered) while the tracker
+// keeps listing it for ~30 s (100 x 300 ms). Placement ranks peers by name, so
+// every PLACE at k=3 puts it in the pipeline again: the first attempt fails,
+// and the retry must be placed around it, not wait for the tracker to notice.
+void put_around_a_failed_peer(int sig) {
+  ClusterOptions options = ClusterOptions{}.with_liveness(100).with_peer_args({"--forward-timeout-ms", "1000"});
+  options.heartbeat_ms = 300;
+  Cluster c(options);
   fs::path src = c.path("src"), out = c.path("out");
   write_random_file(src, 4 * kMiB + 1, 32);
-  c.stop_peer(1, SIGKILL);
+  if (sig == SIGKILL)
+    c.stop_peer(1, SIGKILL);
+  else
+    REQUIRE(c.peer_process(1).signal(sig));
 
   RunResult once = c.p2p({kChunkTimeout, "1000", "put", src.string(), "--name", "once.bin", "--retry-ms", "0"}, 60s);
   INFO(describe(once));
-  CHECK(once.exit_code != 0);  // no retry: the dead peer fails it
+  CHECK(once.exit_code != 0);  // no retry: the failed peer fails it
 
-  // Retried until the tracker has dropped the dead peer, then stored on the other two.
   RunResult put = c.p2p({kChunkTimeout, "1000", "put", src.string(), "--name", "f.bin", "--retry-ms", "60000"}, 120s);
   INFO(describe(put));
   REQUIRE(put.exit_code == 0);
   CHECK(put.err.find("trying again") != std::string::npos);
   CHECK(put.err.find("on 2 of 3 wanted peers") != std::string::npos);
+  // Placed around the failed peer while the tracker still lists it.
+  CHECK(c.live_peers() == std::optional<std::size_t>(3));
   RunResult get = c.p2p({"get", "f.bin", "-o", out.string()}, 60s);
   INFO(describe(get));
   REQUIRE(get.exit_code == 0);
   CHECK(same_content(src, out));
+}
+
+}  // namespace
+
+TEST_CASE("a put retried after a peer died is placed around it while the tracker still lists it", "[failover][put]") {
+  put_around_a_failed_peer(SIGKILL);
+}
+
+TEST_CASE("a put retried after a peer hung is placed around it while the tracker still lists it", "[failover][put]") {
+  put_around_a_failed_peer(SIGSTOP);
 }
 
 TEST_CASE("a corrupted chunk file on one holder is rejected and fetched from another holder", "[failover][integrity]") {

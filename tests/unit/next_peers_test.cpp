@@ -96,6 +96,20 @@ TEST_CASE("a request the next peer does not answer in time fails and its late an
   CHECK(got[0].reply.ok());
 }
 
+TEST_CASE("a request that travels on past the next peer waits one timeout per hop") {
+  zmq::context_t ctx;
+  test::HeldPeer fake(ctx);
+  peer::NextPeers next(ctx, 100ms);
+  const auto sent_at = Clock::now();
+  Result<std::uint64_t> far = next.send(fake.endpoint, proto::Command::kPing, ping(), nullptr, 3);
+  REQUIRE(far.ok());
+  CHECK(next.next_deadline() >= sent_at + 300ms);
+  std::vector<peer::NextPeers::Answer> got = answers_of(next);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].reply.status().message() == fake.endpoint + ": no reply within 300 ms");
+  CHECK(Clock::now() - sent_at >= 300ms);
+}
+
 TEST_CASE("a malformed reply fails every request waiting on that next peer") {
   zmq::context_t ctx;
   test::HeldPeer fake(ctx);

@@ -82,6 +82,26 @@ TEST_CASE("put pipeline fails with the peer's no_space and names the peer") {
   if (s.ok()) s = pipeline.drain();
   CHECK(s.code() == ErrorCode::kNoSpace);
   CHECK_THAT(s.message(), Catch::Contains("first") && Catch::Contains("capacity reached"));
+  CHECK(pipeline.failed_peer() == "first");
+}
+
+TEST_CASE("a forward failure is blamed on the later peer it names last, a busy peer on none") {
+  auto blamed = [](ErrorCode code, const std::string& message) {
+    zmq::context_t ctx;
+    FakePeer peer(ctx, "inproc://put-first", [&](const codec::Envelope&) { return FakeReply::error(code, message); });
+    PutPipeline pipeline(ctx, chain(), std::chrono::milliseconds(5000));
+    Status s = pipeline.put(make_chunk(0));
+    if (s.ok()) s = pipeline.drain();
+    CHECK(s.code() == code);
+    return pipeline.failed_peer();
+  };
+  // Each peer wraps its next one's error as "<endpoint>: why".
+  CHECK(blamed(ErrorCode::kForwardFailed, "tcp://127.0.0.1:7001: no reply within 1000 ms") == "second");
+  CHECK(blamed(ErrorCode::kForwardFailed,
+               "tcp://127.0.0.1:7001: forward_failed: tcp://127.0.0.1:7002: connection closed") == "third");
+  CHECK(blamed(ErrorCode::kForwardFailed, "something no peer's endpoint is in").empty());
+  CHECK(blamed(ErrorCode::kUnavailable, "peer is busy").empty());
+  CHECK(blamed(ErrorCode::kShuttingDown, "stopping") == "first");
 }
 
 TEST_CASE("put pipeline keeps at most its window in flight and times out on a silent peer") {
@@ -94,6 +114,7 @@ TEST_CASE("put pipeline keeps at most its window in flight and times out on a si
   for (; sent < 2 * PutPipeline::kWindow && s.ok(); ++sent) s = pipeline.put(make_chunk(sent));
   CHECK(s.code() == ErrorCode::kTimeout);
   CHECK_THAT(s.message(), Catch::Contains("first") && Catch::Contains("inproc://put-first"));
+  CHECK(pipeline.failed_peer() == "first");
   CHECK(peer.requests() <= static_cast<int>(PutPipeline::kWindow));
   CHECK(sent == PutPipeline::kWindow + 1);  // the next put waited for a free slot
 }
@@ -110,6 +131,7 @@ TEST_CASE("put pipeline fails at once when its first peer goes away, not at the 
   CHECK(peer.wait_gone() >= 1);
   CHECK(s.code() == ErrorCode::kUnavailable);
   CHECK_THAT(s.message(), Catch::Contains("first") && Catch::Contains("closed or refused"));
+  CHECK(pipeline.failed_peer() == "first");
   CHECK(Clock::now() - start < std::chrono::seconds(10));
 }
 

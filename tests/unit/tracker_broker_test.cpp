@@ -2,6 +2,8 @@
 // DEALER sockets speaking the real protocol through common/codec.
 #include "tracker_harness.h"
 
+#include <set>
+
 using namespace p2p;
 using namespace std::chrono_literals;
 using proto::Command;
@@ -58,7 +60,7 @@ TEST_CASE("invalid manifests in an announce are skipped") {
 TEST_CASE("place spreads a file over the peers with most free space") {
   RunningBroker t(options());
   Dealer client(t.ctx, t.endpoint);
-  CHECK(code_of(client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 10, 0})) ==
+  CHECK(code_of(client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 10, 0, {}})) ==
         ErrorCode::kNoPeers);
 
   Service small(t.ctx, t.endpoint, "peer-1", proto::kServiceStorage, 100);
@@ -66,7 +68,7 @@ TEST_CASE("place spreads a file over the peers with most free space") {
   Service mid(t.ctx, t.endpoint, "peer-3", proto::kServiceStorage, 200);
   REQUIRE(eventually([&] { return live_peers(client) == 3; }));
 
-  auto two = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 150, 2});
+  auto two = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 150, 2, {}});
   REQUIRE(two.ok());
   REQUIRE(two->peers.size() == 2);
   CHECK(two->peers[0].peer_id == "peer-2");
@@ -75,26 +77,67 @@ TEST_CASE("place spreads a file over the peers with most free space") {
   CHECK(two->replicas == 2);
   CHECK_FALSE(two->exists);
 
-  auto by_default = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 50, 0});
+  auto by_default = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 50, 0, {}});
   REQUIRE(by_default.ok());
   CHECK(by_default->replicas == 3);
   CHECK(by_default->peers.size() == 3);
 
-  auto capped = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 50, 1000});
+  auto capped = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 50, 1000, {}});
   REQUIRE(capped.ok());
   CHECK(capped->replicas == limits::kMaxReplicas);
 
   // A storage heartbeat refreshes free space: now peer-1 is the roomiest.
   small.heartbeat(5000);
   REQUIRE(eventually([&] {
-    auto p = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 1, 1});
+    auto p = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 1, 1, {}});
     return p.ok() && p->peers.at(0).peer_id == "peer-1";
   }));
 
-  CHECK(code_of(client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 6000, 1})) ==
+  CHECK(code_of(client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 6000, 1, {}})) ==
         ErrorCode::kNoSpace);
-  CHECK(code_of(client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"a/b", 1, 1})) ==
+  CHECK(code_of(client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"a/b", 1, 1, {}})) ==
         ErrorCode::kBadName);
+}
+
+TEST_CASE("place leaves out the peers a retried put avoids, unless no other has room") {
+  RunningBroker t(options());
+  Dealer client(t.ctx, t.endpoint);
+  Service p1(t.ctx, t.endpoint, "peer-1", proto::kServiceStorage, 1000);
+  Service p2(t.ctx, t.endpoint, "peer-2", proto::kServiceStorage, 1000);
+  Service p3(t.ctx, t.endpoint, "peer-3", proto::kServiceStorage, 1000);
+  REQUIRE(eventually([&] { return live_peers(client) == 3; }));
+  auto ids = [](const proto::PlaceReply& r) {
+    std::set<std::string> s;
+    for (const auto& p : r.peers) s.insert(p.peer_id);
+    return s;
+  };
+
+  // Placement ranks by name, so without `avoid` a retry gets the same peers.
+  auto first = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 10, 3, {}});
+  REQUIRE(first.ok());
+  CHECK(first->peers.size() == 3);
+  const std::string head = first->peers.at(0).peer_id;
+
+  auto around = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 10, 3, {head}});
+  REQUIRE(around.ok());
+  CHECK(around->peers.size() == 2);
+  CHECK(ids(around.value()).count(head) == 0);
+  CHECK(around->replicas == 3);  // still wanted: the missing replica is a repair's
+
+  // With every live peer avoided, they are the last resort.
+  auto all_avoided = client.call<proto::PlaceReply>(Command::kPlace,
+                                                    proto::PlaceRequest{"f", 10, 2, {"peer-1", "peer-2", "peer-3"}});
+  REQUIRE(all_avoided.ok());
+  CHECK(all_avoided->peers.size() == 2);
+
+  // Peers unknown to the tracker are ignored.
+  auto unknown = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 10, 3, {"peer-9"}});
+  REQUIRE(unknown.ok());
+  CHECK(unknown->peers.size() == 3);
+
+  std::vector<std::string> too_many(limits::kMaxAvoidedPeers + 1, "peer-1");
+  CHECK(code_of(client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"f", 10, 3, too_many})) ==
+        ErrorCode::kBadRequest);
 }
 
 TEST_CASE("publish under a name holding other content needs force") {
@@ -109,7 +152,7 @@ TEST_CASE("publish under a name holding other content needs force") {
   REQUIRE(first.ok());
   CHECK(first->file_id == a.file_id());
 
-  auto place = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"x", 100, 1});
+  auto place = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"x", 100, 1, {}});
   REQUIRE(place.ok());
   CHECK(place->exists);
   CHECK(place->existing_file_id == a.file_id());

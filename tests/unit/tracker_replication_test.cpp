@@ -174,7 +174,7 @@ TEST_CASE("drain leads to copies and, once they are confirmed, release", "[timin
   REQUIRE(find_peer(peers.value(), "peer-1") != nullptr);
   CHECK(find_peer(peers.value(), "peer-1")->draining);
   CHECK(holder_ids(client, "doc") == std::vector<std::string>{"peer-1", "peer-2"});
-  auto place = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"new", 10, 3});
+  auto place = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"new", 10, 3, {}});
   REQUIRE(place.ok());
   REQUIRE(place->peers.size() == 2);
   for (const auto& p : place->peers) CHECK(p.peer_id != "peer-1");
