@@ -67,6 +67,7 @@ SessionOptions session_options(const GlobalOptions& global) {
   o.tracker = global.tracker;
   o.timeout = global.timeout;
   o.chunk_timeout = global.chunk_timeout;
+  o.hedge_after = global.hedge_after;
   return o;
 }
 
@@ -97,6 +98,7 @@ Status Session::fetch(const Manifest& manifest, const std::vector<std::uint64_t>
   FetchOptions fetch;
   fetch.window = options_.window;
   fetch.chunk_timeout = options_.chunk_timeout;
+  fetch.hedge_after = options_.hedge_after;
   fetch.connections = &pool_;
   return fetch_chunks(ctx_, manifest, indexes, distinct(holders), fetch, sink, progress);
 }

@@ -44,6 +44,9 @@ struct SessionOptions {
   std::string tracker = "tcp://127.0.0.1:5555";
   std::chrono::milliseconds timeout{3000};         // each tracker request
   std::chrono::milliseconds chunk_timeout{10000};  // each peer request
+  // A chunk request unanswered this long is also sent to an idle holder
+  // (FetchOptions::hedge_after); at or above chunk_timeout, never.
+  std::chrono::milliseconds hedge_after = FetchOptions{}.hedge_after;
   // GET_CHUNK requests in flight per holder (common/chunk_fetcher.h).
   std::size_t window = FetchOptions{}.window;
 };

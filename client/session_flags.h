@@ -1,5 +1,5 @@
 // The flags that say where the network is and how long to wait for it:
-// --tracker (or $P2P_TRACKER), --timeout-ms and --chunk-timeout-ms, shared by
+// --tracker (or $P2P_TRACKER), --timeout-ms, --chunk-timeout-ms and --hedge-ms, shared by
 // p2p and p2p-load so both spell, check and document them the same way.
 #pragma once
 
@@ -27,8 +27,9 @@ inline CLI::Option* add_millis_flag(CLI::App& app, const std::string& name, std:
       ->default_str(std::to_string(target->count()));
 }
 
-// Adds the three flags to `app`, writing into options.tracker, .timeout and
-// .chunk_timeout (their current values are the defaults shown by --help).
+// Adds the four flags to `app`, writing into options.tracker, .timeout,
+// .chunk_timeout and .hedge_after (their current values are the defaults shown
+// by --help).
 // `Options` is GlobalOptions or SessionOptions; `options` must outlive
 // app.parse().
 template <class Options>
@@ -36,6 +37,9 @@ void add_session_flags(CLI::App& app, Options& options) {
   app.add_option("--tracker", options.tracker, "tracker endpoint")->envname("P2P_TRACKER")->capture_default_str();
   add_millis_flag(app, "--timeout-ms", &options.timeout, "deadline of each tracker request");
   add_millis_flag(app, "--chunk-timeout-ms", &options.chunk_timeout, "deadline of each peer request");
+  add_millis_flag(app, "--hedge-ms", &options.hedge_after,
+                  "a chunk unanswered this long (or 4x the slowest reply) is also asked of an idle holder; "
+                  "at or above --chunk-timeout-ms, never");
 }
 
 }  // namespace p2p::client

@@ -48,7 +48,12 @@ nlohmann::json LoadReport::to_json() const {
   }
   return {{"clients", clients},           {"duration_s", duration_s},      {"files", files},
           {"ops", j_ops},                 {"failed_gets", failed_gets()}, {"corrupt_bytes", corrupt_bytes},
-          {"seed_retries", seed_retries}, {"ok", ok()}};
+          {"seed_retries", seed_retries}, {"ok", ok()},
+          {"timeouts_ms",
+           {{"tracker", timeouts_ms.tracker},
+            {"chunk", timeouts_ms.chunk},
+            {"hedge", timeouts_ms.hedge},
+            {"retry", timeouts_ms.retry}}}};
 }
 
 std::string LoadReport::table() const {

@@ -37,10 +37,15 @@ struct LoadReport {
   std::array<OpStats, kOpCount> ops;
   std::uint64_t corrupt_bytes = 0;
   std::uint64_t seed_retries = 0;  // retries of the seeding puts (before the measured phase)
+  // The waits the run was given (its flags), which bound its latencies: JSON
+  // "timeouts_ms": {tracker, chunk, hedge, retry}.
+  struct Timeouts {
+    std::int64_t tracker = 0, chunk = 0, hedge = 0, retry = 0;
+  } timeouts_ms;
 
   OpStats& op(Op o) { return ops[static_cast<std::size_t>(o)]; }
   const OpStats& op(Op o) const { return ops[static_cast<std::size_t>(o)]; }
-  void merge(const LoadReport& other);  // ops and corruption; not clients/duration/files/seed_retries
+  void merge(const LoadReport& other);  // ops and corruption; not clients/duration/files/seed_retries/timeouts
 
   std::uint64_t failed_gets() const { return op(Op::kGet).errors; }
   bool ok() const;

@@ -178,6 +178,8 @@ int run(int argc, char** argv) {
   total.duration_s = seconds_since(start);
   total.files = config.files;
   total.seed_retries = seeding.retries;
+  total.timeouts_ms = {config.session.timeout.count(), config.session.chunk_timeout.count(),
+                       config.session.hedge_after.count(), config.retry.budget.count()};
   for (const LoadReport& r : reports) total.merge(r);
   std::fputs(total.table().c_str(), stdout);
   if (!json_path.empty()) {

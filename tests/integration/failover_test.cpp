@@ -101,6 +101,37 @@ TEST_CASE("a get finishes long before the chunk timeout when holders hang with t
   }
 }
 
+TEST_CASE("a hung holder's chunk waits the get's --hedge-ms before another holder is asked, and at the chunk "
+          "timeout is never asked elsewhere",
+          "[failover]") {
+  ClusterOptions options = ClusterOptions{}.with_liveness(100);  // the frozen peers stay listed for ~30 s
+  options.heartbeat_ms = 300;
+  Cluster c(options);
+  const fs::path src = c.path("src");
+  write_random_file(src, 16 * kMiB + 1, 34);
+  put(c, src, "f.bin");
+  REQUIRE(c.peer_process(0).signal(SIGSTOP));
+  REQUIRE(c.peer_process(1).signal(SIGSTOP));
+
+  const auto timed_get = [&](const std::string& chunk_timeout_ms, const std::string& hedge_ms, const std::string& out) {
+    const auto start = std::chrono::steady_clock::now();
+    RunResult get = c.p2p({kChunkTimeout, chunk_timeout_ms, "--hedge-ms", hedge_ms, "get", "f.bin", "-o",
+                           c.path(out).string()},
+                          120s);
+    INFO(describe(get));
+    REQUIRE(get.exit_code == 0);
+    CHECK(same_content(src, c.path(out)));
+    return std::chrono::steady_clock::now() - start;
+  };
+  // The frozen holders' chunks are asked of the live one after 4 s: not
+  // sooner (the default is 1 s), and not after the 20 s chunk timeout.
+  const auto hedged = timed_get("20000", "4000", "hedged.out");
+  CHECK(hedged >= 4s);
+  CHECK(hedged < 20s);
+  // Hedging at the chunk timeout is none: the frozen holders are waited out.
+  CHECK(timed_get("3000", "3000", "unhedged.out") >= 3s);
+}
+
 TEST_CASE("a get whose every listed holder is gone asks the tracker again and gets the file from the holder "
           "restarted elsewhere",
           "[failover]") {

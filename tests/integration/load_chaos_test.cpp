@@ -48,6 +48,9 @@ TEST_CASE("a chaos load test kills and restarts peers and ends with zero failed 
   CHECK(j["ops"]["get"]["count"].get<std::uint64_t>() > 0);
   CHECK(j["ops"]["put"]["errors"] == 0);
   CHECK(j["ok"] == true);
+  // --chaos shortens the chunk timeout and keeps hedging on below it.
+  CHECK(j["timeouts_ms"]["chunk"] == 1000);
+  CHECK(j["timeouts_ms"]["hedge"] == 250);
 
   // Every peer is running again and registered.
   CHECK(sc.running_peers() == sc.peer_count());

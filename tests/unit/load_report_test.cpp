@@ -85,6 +85,17 @@ TEST_CASE("a load report's JSON has every key bench reads, per operation") {
   CHECK(get["p50_ms"].get<double>() == Approx(2.0).epsilon(0.02));
 }
 
+TEST_CASE("a load report's JSON records the timeouts the run was given") {
+  LoadReport r;
+  r.timeouts_ms = {3000, 1000, 250, 12000};
+  const nlohmann::json j = r.to_json();
+  REQUIRE(j.contains("timeouts_ms"));
+  CHECK(j["timeouts_ms"]["tracker"] == 3000);
+  CHECK(j["timeouts_ms"]["chunk"] == 1000);
+  CHECK(j["timeouts_ms"]["hedge"] == 250);
+  CHECK(j["timeouts_ms"]["retry"] == 12000);
+}
+
 TEST_CASE("a failed load report says so in its JSON and its table") {
   LoadReport r = report_with_gets(1, 2, 0);
   r.corrupt_bytes = 77;
