@@ -161,7 +161,6 @@ void TransferService::run_proxy(zmq::socket_t& frontend, zmq::socket_t& backend)
                                    zmq::send_flags::dontwait);
       }
 
-      begin_drain();  // a request that arrives after stop() must see it
       // Requests: client -> worker. Frames and version are checked here, so
       // every malformed request gets its ERROR from the proxy and workers see
       // only whole envelopes.
@@ -169,6 +168,9 @@ void TransferService::run_proxy(zmq::socket_t& frontend, zmq::socket_t& backend)
         codec::Envelope request;
         Status s = codec::recv_envelope(frontend, codec::Layout::kRouter, &request);
         if (s.code() == ErrorCode::kTimeout) break;
+        // Checked after each receive, not once per batch: a request sent
+        // after stop() returned may be the batch's second, and must be refused.
+        begin_drain();
         if (s.ok() && draining) s = {ErrorCode::kShuttingDown, "peer is shutting down"};
         if (s.ok()) {
           s = codec::send_envelope(backend, codec::Layout::kRouter, &request.routing, request.cmd(), request.seq,
