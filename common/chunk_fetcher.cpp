@@ -47,6 +47,7 @@ class Fetcher {
 
   Status run(const std::vector<std::uint64_t>& indexes, const std::vector<proto::HolderInfo>& holders) {
     asked_.assign(manifest_.chunk_count(), 0);
+    last_asked_.assign(manifest_.chunk_count(), Clock::time_point{});
     wanted_.assign(manifest_.chunk_count(), false);
     for (std::uint64_t index : indexes) {
       if (index >= manifest_.chunk_count())
@@ -189,27 +190,38 @@ class Fetcher {
   Clock::duration hedge_delay() const { return std::max<Clock::duration>(options_.hedge_after, 4 * slowest_reply_); }
   bool hedging() const { return options_.hedge_after < options_.chunk_timeout; }
 
+  static bool asks(const Holder& h, std::uint64_t index) {
+    return std::any_of(h.in_flight.begin(), h.in_flight.end(), [&](const auto& r) { return r.second.index == index; });
+  }
+
   // Calls `f(request, hedge_time)` for each request of another holder that
-  // `h` could be asked too: still wanted, asked of one holder only, not one
-  // `h` lacks. `hedge_time` is when it becomes a straggler.
+  // `h` could be asked too: still wanted, not asked of `h` already, not one
+  // `h` lacks. `hedge_time` is when it becomes a straggler: hedge_delay after
+  // its latest ask, so a chunk is asked of one more holder per hedge_delay
+  // while none answers (two hung holders of three cost two of them, not the
+  // chunk timeout), and never of two at the same moment.
   template <class F>
   void for_each_hedgeable(const Holder& h, F f) const {
     for (const Holder& other : holders_) {
       if (&other == &h) continue;
       for (const auto& [seq, request] : other.in_flight)
-        if (wanted_[request.index] && asked_[request.index] == 1 && !h.lacks.count(request.index))
-          f(request, request.sent + hedge_delay());
+        if (wanted_[request.index] && !h.lacks.count(request.index) && !asks(h, request.index))
+          f(request, last_asked_[request.index] + hedge_delay());
     }
   }
 
-  // The oldest straggler `h` could be asked too, if any is old enough now.
+  // The straggler `h` could be asked too that has waited longest, if any is due now.
   std::optional<Request> straggler_for(const Holder& h) const {
     const Clock::time_point now = Clock::now();
-    std::optional<Request> oldest;
+    std::optional<Request> first;
+    Clock::time_point first_due = Clock::time_point::max();
     for_each_hedgeable(h, [&](const Request& r, Clock::time_point due) {
-      if (due <= now && (!oldest || r.sent < oldest->sent)) oldest = r;
+      if (due <= now && due < first_due) {
+        first = r;
+        first_due = due;
+      }
     });
-    return oldest;
+    return first;
   }
 
   // When the next request becomes a straggler that some holder with room
@@ -231,6 +243,7 @@ class Fetcher {
     std::uint64_t seq = h.conn->next_seq++;
     h.in_flight.emplace(seq, Request{index, Clock::now()});
     ++asked_[index];
+    last_asked_[index] = Clock::now();
     Status s = codec::send_envelope(h.conn->socket, codec::Layout::kDealer, nullptr, proto::Command::kGetChunk, seq,
                                     codec::encode(proto::ChunkRef{manifest_.chunks[index]}), nullptr,
                                     zmq::send_flags::dontwait);
@@ -342,7 +355,8 @@ class Fetcher {
 
   std::deque<std::uint64_t> pending_;  // chunks not yet asked of anyone
   std::vector<bool> wanted_;           // by chunk index: asked for by the caller and not got yet
-  std::vector<std::uint8_t> asked_;    // by chunk index: holders it is in flight at (0-2)
+  std::vector<std::uint32_t> asked_;   // by chunk index: holders it is in flight at
+  std::vector<Clock::time_point> last_asked_;  // by chunk index: when it was last asked of a holder
   std::size_t remaining_ = 0;          // wanted chunks
   Clock::duration slowest_reply_{0};   // longest a good reply took, request to arrival
   std::vector<Holder> holders_;

@@ -12,10 +12,11 @@
 //   outstanding chunks go back to the others.
 // - a chunk in flight for `hedge_after` (or 4x the slowest reply of this
 //   fetch, if longer) while another live holder has room and nothing else to
-//   ask for: it is asked of that holder too, at most two at once, and the
-//   first good reply wins (BitTorrent's end game). A holder that hangs with
-//   its connection open then costs the fetch about `hedge_after`, not
-//   `chunk_timeout`. A chunk's bytes reach the sink once.
+//   ask for: it is asked of that holder too, and of one more each time the
+//   latest ask has waited as long, and the first good reply wins
+//   (BitTorrent's end game). A holder that hangs with its connection open
+//   then costs the fetch about `hedge_after` (n hung holders: n times it),
+//   not `chunk_timeout`. A chunk's bytes reach the sink once.
 // - a chunk that no live holder can give: kUnavailable naming the first such
 //   chunk, with the last holder failure as the reason.
 // - the sink's error (e.g. a full disk) stops the fetch and is returned as is.

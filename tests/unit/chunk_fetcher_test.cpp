@@ -251,6 +251,29 @@ TEST_CASE("a holder that hangs with its connection open costs the fetch hedge_af
   CHECK(good.requests() == static_cast<int>(chunks));
 }
 
+TEST_CASE("a chunk whose first two holders hang is asked of the third one hedge_after later, not at the chunk "
+          "timeout") {
+  zmq::context_t ctx;
+  TestFile file(1);
+  FakePeer hung1(ctx, holder("hung1").endpoint, silent());
+  FakePeer hung2(ctx, holder("hung2").endpoint, silent());
+  FakePeer good(ctx, holder("good").endpoint, serving(file));
+  MemorySink sink;
+  FetchOptions options = patient();
+  options.hedge_after = std::chrono::milliseconds(200);
+  const auto start = Clock::now();
+  REQUIRE(fetch_chunks(ctx, file.manifest, file.all(), {holder("hung1"), holder("hung2"), holder("good")}, options,
+                       sink)
+              .ok());
+  check_complete(file, sink);
+  const auto took = Clock::now() - start;
+  CHECK(took >= 2 * options.hedge_after);  // one more holder per hedge_after, not all at once
+  CHECK(took < std::chrono::seconds(10));  // not the 30 s chunk timeout
+  CHECK(hung1.requests() == 1);
+  CHECK(hung2.requests() == 1);
+  CHECK(good.requests() == 1);
+}
+
 TEST_CASE("a chunk asked of two holders reaches the sink once") {
   zmq::context_t ctx;
   TestFile file(10);
