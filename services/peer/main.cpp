@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
   std::string capacity_text;
   long heartbeat_ms = o.heartbeat.count();
   long forward_timeout_ms = o.forward_timeout.count();
+  long chunk_timeout_ms = o.chunk_timeout.count();
+  long hedge_ms = o.hedge_after.count();
   CLI::App app{"p2p-share peer: stores chunks and serves them to clients and peers"};
   app.add_option("--tracker", o.tracker, "tracker endpoint")->capture_default_str();
   app.add_option("--listen", o.listen, "data endpoint to bind (:0 picks a free port)")->capture_default_str();
@@ -50,6 +52,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1, 100));
   app.add_option("--forward-timeout-ms", forward_timeout_ms, "wait for the next peer of a write pipeline")
       ->capture_default_str()->check(CLI::Range(1L, 3600000L));
+  app.add_option("--chunk-timeout-ms", chunk_timeout_ms, "a copy's wait for each chunk from a source")
+      ->capture_default_str()->check(CLI::Range(1L, 86400000L));
+  app.add_option("--hedge-ms", hedge_ms,
+                 "a copy's chunk unanswered this long (or 4x the slowest reply) is also asked of another source; "
+                 "at or above --chunk-timeout-ms, never")
+      ->capture_default_str()->check(CLI::Range(1L, 86400000L));
   app.add_option("--max-copies", o.max_copies, "REPLICATE copies run at once; more orders wait in a queue")
       ->capture_default_str()->check(CLI::Range(1u, 64u));
   app.add_option("--log-level", o.log_level, "debug|info|warn|error")
@@ -61,6 +69,8 @@ int main(int argc, char** argv) {
   }
   o.heartbeat = std::chrono::milliseconds(heartbeat_ms);
   o.forward_timeout = std::chrono::milliseconds(forward_timeout_ms);
+  o.chunk_timeout = std::chrono::milliseconds(chunk_timeout_ms);
+  o.hedge_after = std::chrono::milliseconds(hedge_ms);
   if (!capacity_text.empty()) {
     std::optional<std::uint64_t> capacity = peer::parse_byte_size(capacity_text);
     if (!capacity || *capacity == 0) {
@@ -138,6 +148,8 @@ int main(int argc, char** argv) {
   peer::ReplicationOptions replication_options;
   replication_options.link = link;
   replication_options.max_copies = o.max_copies;
+  replication_options.fetch.chunk_timeout = o.chunk_timeout;
+  replication_options.fetch.hedge_after = o.hedge_after;
   replication_options.committed_endpoint = peer::kCommittedEndpoint;
   peer::ReplicationService replication(ctx, store, replication_options);
   storage.start();

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/chunk_fetcher.h"
+
 namespace p2p::peer {
 
 // Workers block on fsync and on the next peer of a write pipeline, so fewer
@@ -27,6 +29,11 @@ struct PeerOptions {
   // How long a pipeline step waits for the next peer: a 4 MiB chunk with an
   // fsync per hop fits easily; a dead next peer is noticed in this time.
   std::chrono::milliseconds forward_timeout{10000};
+  // A copy's wait for one chunk from a source before that source is dropped,
+  // and how long an unanswered chunk waits before the next source is also
+  // asked (common/chunk_fetcher.h): the client's defaults, for the same reasons.
+  std::chrono::milliseconds chunk_timeout{FetchOptions{}.chunk_timeout};
+  std::chrono::milliseconds hedge_after{FetchOptions{}.hedge_after};
   // REPLICATE copies this peer runs at once (--max-copies): 2, like HDFS's
   // dfs.namenode.replication.max-streams, so copies never crowd out gets.
   unsigned max_copies = 2;

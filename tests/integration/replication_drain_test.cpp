@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <csignal>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -141,4 +142,35 @@ TEST_CASE("p2p leave makes a peer drain and exit 0 with its files safe on the ot
     INFO(describe(r));
     CHECK(r.exit_code == 4);
   }
+}
+
+TEST_CASE("a copy whose first sources hang asks the next after the peer's --hedge-ms, not at its chunk timeout",
+          "[replication][drain]") {
+  // Liveness 100 x 300 ms: the frozen holders stay listed, first among a
+  // copy's sources (the draining one comes last), for ~30 s.
+  ClusterOptions options = replication_cluster(4).with_liveness(100).with_peer_args(
+      {"--hedge-ms", "2500", "--chunk-timeout-ms", "60000"});
+  options.heartbeat_ms = 300;
+  Cluster c(options);
+  auto files = write_files(c, "hung", {kKiB}, 700);  // one chunk
+  put_files(c, files, 3);
+  const std::set<std::string> holders = holder_map(c, files).at(files[0].name);
+  REQUIRE(holders.size() == 3);
+  std::vector<std::size_t> holding;
+  for (const std::string& id : holders) holding.push_back(c.peer_index(id).value());
+  std::sort(holding.begin(), holding.end());
+  // The first two holders hang with their connections open; the third leaves,
+  // so its file must be copied to the fourth peer from the two hung ones and it.
+  REQUIRE(c.peer_process(holding[0]).signal(SIGSTOP));
+  REQUIRE(c.peer_process(holding[1]).signal(SIGSTOP));
+
+  const auto signalled = Clock::now();
+  const int code = c.stop_peer(holding[2], SIGTERM, kDrainTimeout);
+  const double drained = seconds_since(signalled);
+  INFO(c.logs());
+  CHECK(code == 0);
+  // One source more each 2.5 s: the chunk reaches the leaving peer's turn
+  // after 5 s, not sooner (the default is 1 s) and not at the 60 s chunk timeout.
+  CHECK(drained >= 5.0);
+  CHECK(drained < 40.0);
 }
