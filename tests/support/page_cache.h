@@ -13,7 +13,8 @@ namespace p2p::test {
 std::optional<std::size_t> cached_pages(const std::filesystem::path& path);
 
 // Writes the file's dirty pages back and asks the kernel to drop its clean
-// ones (fsync, then POSIX_FADV_DONTNEED). False on an error.
+// ones (fsync, then POSIX_FADV_DONTNEED), again until none is cached or 2 s
+// have passed (the advice may leave pages behind). False on an error.
 bool evict_from_page_cache(const std::filesystem::path& path);
 
 // True when the file system holding `dir` accepts O_DIRECT (tmpfs does not).
