@@ -48,14 +48,8 @@ Status PutPipeline::error_reply(const codec::Envelope& env) {
   Status wrapped = peer_error(s);
   if (s.code() != ErrorCode::kForwardFailed) return wrapped;
   failed_peer_.clear();
-  std::size_t last = 0;
-  for (std::size_t i = 1; i < peers_.size(); ++i) {
-    const std::size_t at = s.message().rfind(peers_[i].endpoint + ": ");
-    if (at != std::string::npos && (failed_peer_.empty() || at > last)) {
-      failed_peer_ = peers_[i].peer_id;
-      last = at;
-    }
-  }
+  for (std::size_t i = 1; i < peers_.size(); ++i)
+    if (peers_[i].endpoint == s.failed_endpoint()) failed_peer_ = peers_[i].peer_id;
   return wrapped;
 }
 

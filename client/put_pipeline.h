@@ -66,10 +66,10 @@ class PutPipeline {
 
   // The peer id the last error is blamed on, for a retry to place around it:
   // the first peer when it failed, timed out or went away; for forward_failed
-  // the later peer whose endpoint the error names last (each peer wraps its
-  // next one's error as "<endpoint>: why", so the innermost is the culprit).
+  // the later peer at the error's failed_endpoint (docs/protocol.md 5.4).
   // Empty when no one peer is to blame: a busy peer (`unavailable` in an
-  // ERROR reply) may be free by the retry, and a local failure is nobody's.
+  // ERROR reply) may be free by the retry, a local failure is nobody's, and
+  // an endpoint outside the chain names no peer of it.
   const std::string& failed_peer() const { return failed_peer_; }
 
  private:

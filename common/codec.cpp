@@ -211,7 +211,7 @@ Status send_envelope(zmq::socket_t& socket, Layout layout, const std::vector<zmq
 
 Status send_error(zmq::socket_t& socket, Layout layout, const Envelope& req, const Status& status,
                   zmq::send_flags flags) {
-  proto::ErrorBody body{static_cast<std::uint16_t>(status.code()), status.message()};
+  proto::ErrorBody body{static_cast<std::uint16_t>(status.code()), status.message(), status.failed_endpoint()};
   return send_envelope(socket, layout, &req.routing, proto::Command::kError, req.seq, encode(body), nullptr, flags);
 }
 
@@ -220,7 +220,9 @@ Status error_from(const Envelope& reply) {
   if (Status s = decode(reply.body, &body); !s.ok()) return {ErrorCode::kBadRequest, "unreadable error reply"};
   if (body.code == 0 || body.code > static_cast<std::uint16_t>(ErrorCode::kShuttingDown))
     return {ErrorCode::kInternal, body.message};
-  return {static_cast<ErrorCode>(body.code), body.message};
+  const auto code = static_cast<ErrorCode>(body.code);
+  if (code != ErrorCode::kForwardFailed) body.failed_endpoint.clear();
+  return {code, std::move(body.message), std::move(body.failed_endpoint)};
 }
 
 }  // namespace p2p::codec

@@ -170,7 +170,8 @@ Status send_reply(zmq::socket_t& socket, Layout layout, const Envelope& req, con
 Status send_error(zmq::socket_t& socket, Layout layout, const Envelope& req, const Status& status,
                   zmq::send_flags flags = zmq::send_flags::none);
 
-// Decodes an ErrorBody into the Status it carries; kBadRequest if unreadable.
+// Decodes an ErrorBody into the Status it carries (its failed_endpoint for
+// forward_failed only); kBadRequest if unreadable.
 Status error_from(const Envelope& reply);
 
 }  // namespace p2p::codec

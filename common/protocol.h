@@ -70,8 +70,9 @@ struct Empty {
 
 struct ErrorBody {
   std::uint16_t code = 0;  // ErrorCode
-  std::string message;
-  MSGPACK_DEFINE(code, message)
+  std::string message;     // for people; never parsed
+  std::string failed_endpoint;  // forward_failed: the pipeline's peer that failed (Status)
+  MSGPACK_DEFINE(code, message, failed_endpoint)
 };
 
 // A peer as clients and other peers reach it.

@@ -41,18 +41,26 @@ class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
   Status(ErrorCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  // kForwardFailed: `failed_endpoint` is the data endpoint of the write
+  // pipeline's peer that failed, which ErrorBody carries back to the client
+  // so that it can blame that peer without parsing `message`.
+  Status(ErrorCode code, std::string message, std::string failed_endpoint)
+      : code_(code), message_(std::move(message)), failed_endpoint_(std::move(failed_endpoint)) {}
 
   static Status Ok() { return {}; }
 
   bool ok() const { return code_ == ErrorCode::kOk; }
   ErrorCode code() const { return code_; }
   const std::string& message() const { return message_; }
+  // Empty unless the constructor above set it.
+  const std::string& failed_endpoint() const { return failed_endpoint_; }
   // "not_found: no file named x" -- for logs and the CLI's one-line errors.
   std::string to_string() const;
 
  private:
   ErrorCode code_ = ErrorCode::kOk;
   std::string message_;
+  std::string failed_endpoint_;
 };
 
 // A failed system call on `path`: "WHAT PATH: strerror(err)". kNoSpace for

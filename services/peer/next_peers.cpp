@@ -15,6 +15,11 @@ constexpr std::size_t kMaxLinks = 32;
 // own requests are not starved by one busy next peer.
 constexpr int kReadBatch = 64;
 
+// The next peer at `endpoint` failed: it is the one to blame.
+Status failed(const std::string& endpoint, const std::string& why) {
+  return {ErrorCode::kForwardFailed, endpoint + ": " + why, endpoint};
+}
+
 }  // namespace
 
 NextPeers::NextPeers(zmq::context_t& ctx, std::chrono::milliseconds timeout) : ctx_(ctx), timeout_(timeout) {}
@@ -31,8 +36,7 @@ Result<zmq::socket_t*> NextPeers::link_to(const std::string& endpoint) {
     auto idle = links_.begin();
     while (idle != links_.end() && has_waiting(idle->first)) ++idle;
     if (idle == links_.end())
-      return Status{ErrorCode::kForwardFailed,
-                    endpoint + ": " + std::to_string(kMaxLinks) + " next peers busy at once"};
+      return failed(endpoint, std::to_string(kMaxLinks) + " next peers busy at once");
     links_.erase(idle);
   }
   try {
@@ -40,7 +44,7 @@ Result<zmq::socket_t*> NextPeers::link_to(const std::string& endpoint) {
     DisconnectWatch watch = connect_watched(ctx_, s, endpoint);
     return &links_.emplace(endpoint, Link{std::move(s), std::move(watch)}).first->second.socket;
   } catch (const zmq::error_t& e) {
-    return Status{ErrorCode::kForwardFailed, endpoint + ": " + e.what()};
+    return failed(endpoint, e.what());
   }
 }
 
@@ -57,7 +61,7 @@ Result<std::uint64_t> NextPeers::send(const std::string& endpoint, proto::Comman
     // socket is closed too because a send that failed after its first frame
     // would leave a torn message in it.
     drop(endpoint, s.to_string(), dropped_);
-    return Status{ErrorCode::kForwardFailed, endpoint + ": " + s.to_string()};
+    return failed(endpoint, s.to_string());
   }
   const std::chrono::milliseconds wait = timeout_ * static_cast<long>(std::max<std::size_t>(hops, 1));
   waiting_.emplace(seq, Waiting{endpoint, Clock::now() + wait, wait});
@@ -89,7 +93,7 @@ void NextPeers::drop(const std::string& endpoint, const std::string& why, std::v
   links_.erase(endpoint);
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     auto next = std::next(it);
-    if (it->second.endpoint == endpoint) answer(it, Status{ErrorCode::kForwardFailed, endpoint + ": " + why}, out);
+    if (it->second.endpoint == endpoint) answer(it, failed(endpoint, why), out);
     it = next;
   }
 }
@@ -114,8 +118,8 @@ void NextPeers::collect(const std::vector<zmq::pollitem_t>& items, std::size_t f
   }
   while (!waiting_.empty() && waiting_.begin()->second.deadline <= now) {
     auto it = waiting_.begin();
-    const std::string why = it->second.endpoint + ": no reply within " + std::to_string(it->second.wait.count()) + " ms";
-    answer(it, Status{ErrorCode::kForwardFailed, why}, out);
+    const std::string why = "no reply within " + std::to_string(it->second.wait.count()) + " ms";
+    answer(it, failed(it->second.endpoint, why), out);
   }
 }
 
@@ -132,12 +136,20 @@ void NextPeers::read_replies(const std::string& endpoint, std::vector<Answer>& o
     }
     auto it = waiting_.find(reply.seq);
     if (it == waiting_.end() || it->second.endpoint != endpoint) continue;  // answered already, by its timeout
-    if (reply.cmd() == proto::Command::kError)
-      answer(it, Status{ErrorCode::kForwardFailed, endpoint + ": " + codec::error_from(reply).to_string()}, out);
-    else if (reply.cmd() != proto::Command::kOk)
-      answer(it, Status{ErrorCode::kForwardFailed, endpoint + ": unexpected reply command"}, out);
-    else
+    if (reply.cmd() == proto::Command::kError) {
+      // A forward failure further on names the peer that failed; any other
+      // error is the next peer's own.
+      const Status theirs = codec::error_from(reply);
+      const bool further = theirs.code() == ErrorCode::kForwardFailed && !theirs.failed_endpoint().empty();
+      answer(it,
+             Status{ErrorCode::kForwardFailed, endpoint + ": " + theirs.to_string(),
+                    further ? theirs.failed_endpoint() : endpoint},
+             out);
+    } else if (reply.cmd() != proto::Command::kOk) {
+      answer(it, failed(endpoint, "unexpected reply command"), out);
+    } else {
       answer(it, std::move(reply), out);
+    }
   }
 }
 

@@ -10,7 +10,8 @@
 // peers of 4 workers made 1.4 puts/s, each stalled 10 s).
 //
 // Every request sent gets exactly one Answer: the next peer's OK reply, or
-// kForwardFailed ("<endpoint>: why") for an ERROR reply, a malformed reply,
+// kForwardFailed ("<endpoint>: why", failed_endpoint() the peer to blame: the
+// next one, or the one its own forward_failed names) for an ERROR reply, a malformed reply,
 // no reply within the timeout, or the tcp:// connection closing or refused
 // while it waits (the next peer exited or was killed: common/disconnect_watch).
 // A late reply to a request already answered by its timeout is dropped (seqs

@@ -272,7 +272,7 @@ Result<TransferWorker::Reply> TransferWorker::finish_commit(Step& step, NextPeer
   proto::CommitReply theirs;
   if (Status s = codec::decode(answer.reply->body, &theirs);
       !s.ok() || theirs.file_id != step.file_id || theirs.peer_ids.size() != step.peers_after)
-    return Status{ErrorCode::kForwardFailed, answer.endpoint + ": bad COMMIT reply"};
+    return Status{ErrorCode::kForwardFailed, answer.endpoint + ": bad COMMIT reply", answer.endpoint};
   proto::CommitReply reply{step.file_id, {config_.peer_id}};
   reply.peer_ids.insert(reply.peer_ids.end(), theirs.peer_ids.begin(), theirs.peer_ids.end());
   return Reply{codec::encode(reply), {}, false};

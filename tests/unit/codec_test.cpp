@@ -208,6 +208,28 @@ TEST_CASE("error reply carries code and message") {
   CHECK(s.message() == "no file named x");
 }
 
+TEST_CASE("an error reply carries the failed endpoint for forward_failed only") {
+  auto reply_of = [](const proto::ErrorBody& body) {
+    codec::Envelope env;
+    env.command = static_cast<std::uint8_t>(proto::Command::kError);
+    env.body = codec::encode(body);
+    return codec::error_from(env);
+  };
+  Status forward = reply_of({12, "tcp://b:1: no reply within 1000 ms", "tcp://b:1"});
+  CHECK(forward.code() == ErrorCode::kForwardFailed);
+  CHECK(forward.failed_endpoint() == "tcp://b:1");
+  // A peer that fails itself blames no one else, whatever it sends.
+  CHECK(reply_of({10, "capacity reached", "tcp://b:1"}).failed_endpoint().empty());
+  // An ERROR from a peer older than the field: [code, message].
+  codec::Envelope older;
+  older.command = static_cast<std::uint8_t>(proto::Command::kError);
+  older.body = codec::encode(std::make_tuple(std::uint16_t{12}, std::string("tcp://b:1: gone")));
+  Status s = codec::error_from(older);
+  CHECK(s.code() == ErrorCode::kForwardFailed);
+  CHECK(s.message() == "tcp://b:1: gone");
+  CHECK(s.failed_endpoint().empty());
+}
+
 TEST_CASE("bodies on both sides of the copy threshold round-trip, each message its own") {
   // Below kEncodeCopyMaxBytes the body is copied out of the thread's packing
   // buffer, above it the buffer is handed over: neither message may change

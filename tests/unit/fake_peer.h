@@ -38,10 +38,10 @@ struct FakeReply {
     r.send = false;
     return r;
   }
-  static FakeReply error(ErrorCode code, const std::string& message) {
+  static FakeReply error(ErrorCode code, const std::string& message, const std::string& failed_endpoint = "") {
     FakeReply r;
     r.command = proto::Command::kError;
-    r.body = codec::encode(proto::ErrorBody{static_cast<std::uint16_t>(code), message});
+    r.body = codec::encode(proto::ErrorBody{static_cast<std::uint16_t>(code), message, failed_endpoint});
     return r;
   }
 };

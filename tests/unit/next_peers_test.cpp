@@ -69,6 +69,24 @@ TEST_CASE("an ERROR from the next peer is forward_failed with its reason") {
   REQUIRE(got.size() == 1);
   CHECK(got[0].reply.status().code() == ErrorCode::kForwardFailed);
   CHECK(got[0].reply.status().message() == fake.endpoint + ": no_space: disk full");
+  CHECK(got[0].reply.status().failed_endpoint() == fake.endpoint);
+}
+
+TEST_CASE("a forward_failed from the next peer still blames the peer that failed further on") {
+  zmq::context_t ctx;
+  test::HeldPeer fake(ctx);
+  peer::NextPeers next(ctx, 5000ms);
+  REQUIRE(next.send(fake.endpoint, proto::Command::kPing, ping(), nullptr, 2).ok());
+  codec::Envelope request = fake.take();
+  const Status theirs{ErrorCode::kForwardFailed, "tcp://127.0.0.1:7002: connection closed or refused",
+                      "tcp://127.0.0.1:7002"};
+  REQUIRE(codec::send_error(fake.socket, codec::Layout::kRouter, request, theirs).ok());
+  std::vector<peer::NextPeers::Answer> got = answers_of(next);
+  REQUIRE(got.size() == 1);
+  const Status& s = got[0].reply.status();
+  CHECK(s.code() == ErrorCode::kForwardFailed);
+  CHECK(s.message() == fake.endpoint + ": forward_failed: tcp://127.0.0.1:7002: connection closed or refused");
+  CHECK(s.failed_endpoint() == "tcp://127.0.0.1:7002");
 }
 
 TEST_CASE("a request the next peer does not answer in time fails and its late answer is dropped") {
@@ -83,6 +101,7 @@ TEST_CASE("a request the next peer does not answer in time fails and its late an
   CHECK(got[0].seq == slow.value());
   CHECK(got[0].reply.status().code() == ErrorCode::kForwardFailed);
   CHECK(got[0].reply.status().message() == fake.endpoint + ": no reply within 100 ms");
+  CHECK(got[0].reply.status().failed_endpoint() == fake.endpoint);
 
   // The late answer reaches the same socket before the next request's answer:
   // only the latter is handed out.
@@ -147,5 +166,6 @@ TEST_CASE("a next peer whose connection closes fails its waiting requests at onc
   CHECK(got[0].seq == sent.value());
   CHECK(got[0].reply.status().code() == ErrorCode::kForwardFailed);
   CHECK(got[0].reply.status().message() == endpoint + ": connection closed or refused");
+  CHECK(got[0].reply.status().failed_endpoint() == endpoint);
   CHECK(Clock::now() - start < 5000ms);
 }

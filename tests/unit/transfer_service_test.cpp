@@ -213,6 +213,7 @@ TEST_CASE("failure of the next peer is reported as forward_failed") {
   Status s = status_of(put);
   CHECK(s.code() == ErrorCode::kForwardFailed);
   CHECK(s.message().find("tcp://127.0.0.1:1") != std::string::npos);
+  CHECK(s.failed_endpoint() == "tcp://127.0.0.1:1");
   CHECK(peer.store.has_chunk(hash_of(data)));  // the local copy is kept
 
   // A downstream refusal comes back with the downstream's reason.
@@ -221,6 +222,21 @@ TEST_CASE("failure of the next peer is reported as forward_failed") {
       client.request(proto::Command::kPutChunk, proto::PutChunkRequest{hash_of(data), {tiny.endpoint}}, &data);
   CHECK(status_of(refused).code() == ErrorCode::kForwardFailed);
   CHECK(status_of(refused).message().find("no_space") != std::string::npos);
+  CHECK(status_of(refused).failed_endpoint() == tiny.endpoint);
+}
+
+TEST_CASE("a failure two peers down the pipeline reaches the client naming that peer") {
+  zmq::context_t ctx;
+  Peer first(ctx, 64 << 20, /*forward_timeout=*/200ms), second(ctx, 64 << 20, /*forward_timeout=*/200ms);
+  Client client(ctx, first.endpoint);
+  const std::string data = bytes_of(5000, 'd');
+  // second forwards to port 1, where nothing listens.
+  const Status s = status_of(client.request(
+      proto::Command::kPutChunk, proto::PutChunkRequest{hash_of(data), {second.endpoint, "tcp://127.0.0.1:1"}}, &data));
+  CHECK(s.code() == ErrorCode::kForwardFailed);
+  CHECK(s.failed_endpoint() == "tcp://127.0.0.1:1");
+  CHECK(first.store.has_chunk(hash_of(data)));
+  CHECK(second.store.has_chunk(hash_of(data)));
 }
 
 TEST_CASE("pipelines that cross two peers in opposite orders do not wait on each other") {
@@ -321,6 +337,7 @@ TEST_CASE("a COMMIT reply from the next peer naming more peers than follow it is
   const Status s = status_of(client.receive());
   CHECK(s.code() == ErrorCode::kForwardFailed);
   CHECK(s.message() == next.endpoint + ": bad COMMIT reply");
+  CHECK(s.failed_endpoint() == next.endpoint);
 }
 
 TEST_CASE("bad bytes sent down a pipeline are refused by its tail and kept by no peer") {
