@@ -17,10 +17,6 @@ namespace p2p::client {
 
 namespace {
 
-Status io_error(const std::string& what, const std::string& path, int err) {
-  return {ErrorCode::kIo, what + " '" + path + "': " + std::strerror(err)};
-}
-
 // Reads exactly `size` bytes at `offset`; false on error or end of file.
 bool read_exact(int fd, char* buf, std::size_t size, std::uint64_t offset) {
   std::size_t done = 0;

@@ -14,10 +14,6 @@ namespace p2p::client {
 
 namespace {
 
-Status io_error(const std::string& what, const std::string& path, int err) {
-  return {ErrorCode::kIo, what + " '" + path + "': " + std::strerror(err)};
-}
-
 // Why the existing .part open on `fd` is not this get's to resume; "" when it is.
 std::string not_ours(int fd, const struct stat& st, const std::string& owner) {
   // Writing into a file with other names would change them too.

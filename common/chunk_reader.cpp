@@ -14,14 +14,6 @@
 
 namespace p2p {
 
-namespace {
-
-Status io_error(const std::string& what, const std::string& path, int err) {
-  return {ErrorCode::kIo, what + " '" + path + "': " + std::strerror(err)};
-}
-
-}  // namespace
-
 Result<ChunkReader> ChunkReader::open(const std::string& path, std::uint32_t chunk_size) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return io_error("cannot open", path, errno);

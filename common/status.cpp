@@ -38,4 +38,8 @@ Status errno_status(const std::string& what, const std::string& path, int err) {
   return {code, what + " " + path + ": " + std::strerror(err)};
 }
 
+Status io_error(const std::string& what, const std::string& path, int err) {
+  return {ErrorCode::kIo, what + " '" + path + "': " + std::strerror(err)};
+}
+
 }  // namespace p2p

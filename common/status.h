@@ -67,6 +67,10 @@ class [[nodiscard]] Status {
 // ENOSPC and EDQUOT, so that callers can tell a full disk from a broken one;
 // kIo for every other errno.
 Status errno_status(const std::string& what, const std::string& path, int err);
+// A failed system call on one of the user's own files (a get's output, a
+// put's input): "WHAT 'PATH': strerror(err)", always kIo, even for ENOSPC:
+// the user's disk is full, which is not a peer's no_space (client exit codes).
+Status io_error(const std::string& what, const std::string& path, int err);
 
 // A value or the Status that explains its absence.
 template <class T>
