@@ -166,11 +166,13 @@ class Fetcher {
     for (Holder& h : holders_)
       while (h.has_room(options_.window)) {
         std::optional<Request> late = straggler_for(h);
-        if (!late || !ask(h, late->index)) break;
-        P2P_INFO("asked %s too for chunk %llu of '%s', unanswered for %lld ms", h.label().c_str(),
-                 static_cast<unsigned long long>(late->index), manifest_.name.c_str(),
+        if (!late) break;
+        const Clock::time_point asked_before = last_asked_[late->index];  // ask() moves it to now
+        if (!ask(h, late->index)) break;
+        P2P_INFO("asked %s too for chunk %llu of '%s', unanswered for %lld ms since it was last asked",
+                 h.label().c_str(), static_cast<unsigned long long>(late->index), manifest_.name.c_str(),
                  static_cast<long long>(
-                     std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - late->sent).count()));
+                     std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - asked_before).count()));
       }
   }
 
