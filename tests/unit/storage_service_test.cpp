@@ -101,6 +101,13 @@ bool marked_complete(const codec::Envelope& env) {
   return body.complete;
 }
 
+// Polls `condition` until it holds or 5 s have passed; its last value.
+bool eventually(const std::function<bool()>& condition) {
+  const auto deadline = Clock::now() + 5s;
+  while (!condition() && Clock::now() < deadline) std::this_thread::yield();
+  return condition();
+}
+
 std::uint64_t incarnation_of(const codec::Envelope& ready) {
   proto::ReadyBody body;
   REQUIRE(codec::decode(ready.body, &body).ok());
@@ -262,6 +269,24 @@ bool has_drain(FakeTracker& tracker, std::chrono::milliseconds timeout = 5000ms)
   return tracker.next_of(proto::Command::kDrain, "storage", timeout).has_value();
 }
 
+// A storage service of `store` started against a FakeTracker that has read
+// its READY (and not answered it yet). Destroyed service first, context last.
+struct Started {
+  zmq::context_t ctx;
+  FakeTracker tracker{ctx};
+  peer::StorageService storage;
+  codec::Envelope ready;
+
+  Started(ChunkStore& store, const std::string& events) : storage(ctx, store, link_to(tracker.endpoint()), events) {
+    storage.start();
+    std::optional<codec::Envelope> r = tracker.next_of(proto::Command::kReady);
+    REQUIRE(r);
+    ready = std::move(*r);
+  }
+  // The tracker's answer to READY: the service has joined and announces.
+  void answer_ready() { tracker.send(ready, proto::Command::kHeartbeat, codec::encode(proto::HeartbeatBody{})); }
+};
+
 }  // namespace
 
 TEST_CASE("DELETE drops the file and its unshared chunks, keeps shared ones, and answers REMOVED") {
@@ -270,15 +295,10 @@ TEST_CASE("DELETE drops the file and its unshared chunks, keeps shared ones, and
   Manifest kept = add_two_chunk_file(temp.store, "kept.bin", shared);
   Manifest dropped = add_two_chunk_file(temp.store, "dropped.bin", shared);
   const std::uint64_t before = temp.store.stored_bytes();
-  zmq::context_t ctx;
-  FakeTracker tracker(ctx);
-  peer::StorageService storage(ctx, temp.store, link_to(tracker.endpoint()), "inproc://storage-test-delete");
-  storage.start();
-  std::optional<codec::Envelope> ready = tracker.next_of(proto::Command::kReady);
-  REQUIRE(ready);
+  Started svc(temp.store, "inproc://storage-test-delete");
 
-  tracker.send(*ready, proto::Command::kDelete, codec::encode(proto::FileRef{dropped.file_id()}));
-  std::optional<codec::Envelope> removed = tracker.next_of(proto::Command::kRemoved);
+  svc.tracker.send(svc.ready, proto::Command::kDelete, codec::encode(proto::FileRef{dropped.file_id()}));
+  std::optional<codec::Envelope> removed = svc.tracker.next_of(proto::Command::kRemoved);
   REQUIRE(removed);
   CHECK(removed_ids(*removed) == std::vector<Hash>{dropped.file_id()});
   CHECK_FALSE(temp.store.manifest(dropped.file_id()).ok());
@@ -288,8 +308,8 @@ TEST_CASE("DELETE drops the file and its unshared chunks, keeps shared ones, and
 
   SECTION("a DELETE of a file not held here is answered REMOVED too") {
     Hash unknown = sha256("never stored", 12);
-    tracker.send(*ready, proto::Command::kDelete, codec::encode(proto::FileRef{unknown}));
-    std::optional<codec::Envelope> again = tracker.next_of(proto::Command::kRemoved);
+    svc.tracker.send(svc.ready, proto::Command::kDelete, codec::encode(proto::FileRef{unknown}));
+    std::optional<codec::Envelope> again = svc.tracker.next_of(proto::Command::kRemoved);
     REQUIRE(again);
     CHECK(removed_ids(*again) == std::vector<Hash>{unknown});
     CHECK(temp.store.complete(kept));
@@ -299,97 +319,75 @@ TEST_CASE("DELETE drops the file and its unshared chunks, keeps shared ones, and
 TEST_CASE("drain sends DRAIN, keeps serving until RELEASE, and only then leaves") {
   TempStore temp;
   temp.add_file("held.txt");
-  zmq::context_t ctx;
-  FakeTracker tracker(ctx);
   const std::string events = "inproc://storage-test-drain";
-  peer::StorageService storage(ctx, temp.store, link_to(tracker.endpoint()), events);
-  storage.start();
-  std::optional<codec::Envelope> ready = tracker.next_of(proto::Command::kReady);
-  REQUIRE(ready);
-  tracker.send(*ready, proto::Command::kHeartbeat, codec::encode(proto::HeartbeatBody{}));
-  REQUIRE(tracker.next_of(proto::Command::kAnnounce));
+  Started svc(temp.store, events);
+  svc.answer_ready();
+  REQUIRE(svc.tracker.next_of(proto::Command::kAnnounce));
 
-  storage.drain();
-  REQUIRE(has_drain(tracker));
-  CHECK(storage.draining());
-  CHECK_FALSE(storage.released());
+  svc.storage.drain();
+  REQUIRE(has_drain(svc.tracker));
+  CHECK(svc.storage.draining());
+  CHECK_FALSE(svc.storage.released());
 
   // Still serving: a committed file is announced, heartbeats go on, no DISCONNECT.
   Manifest fresh = temp.add_file("fresh.txt");
-  zmq::socket_t push = make_socket(ctx, zmq::socket_type::push, 64);
+  zmq::socket_t push = make_socket(svc.ctx, zmq::socket_type::push, 64);
   push.connect(events);
   Hash id = fresh.file_id();
   REQUIRE(push.send(zmq::buffer(id.bytes), zmq::send_flags::dontwait));
-  std::optional<codec::Envelope> announce = tracker.next_of(proto::Command::kAnnounce);
+  std::optional<codec::Envelope> announce = svc.tracker.next_of(proto::Command::kAnnounce);
   REQUIRE(announce);
   CHECK(announced_names(*announce) == std::vector<std::string>{"fresh.txt"});
-  CHECK(tracker.next_of(proto::Command::kHeartbeat, "storage"));
-  CHECK(tracker.none_within([](const codec::Envelope& e) { return e.cmd() == proto::Command::kDisconnect; }, 200ms));
-  CHECK_FALSE(storage.released());
+  CHECK(svc.tracker.next_of(proto::Command::kHeartbeat, "storage"));
+  CHECK(svc.tracker.none_within([](const codec::Envelope& e) { return e.cmd() == proto::Command::kDisconnect; },
+                                 200ms));
+  CHECK_FALSE(svc.storage.released());
   push.close();
 
-  tracker.send(*ready, proto::Command::kRelease, codec::encode(proto::Empty{}));
-  const auto deadline = Clock::now() + 5s;
-  while (!storage.released() && Clock::now() < deadline) std::this_thread::yield();
-  REQUIRE(storage.released());
-  storage.stop();
-  CHECK(tracker.next_of(proto::Command::kDisconnect));
+  svc.tracker.send(svc.ready, proto::Command::kRelease, codec::encode(proto::Empty{}));
+  REQUIRE(eventually([&] { return svc.storage.released(); }));
+  svc.storage.stop();
+  CHECK(svc.tracker.next_of(proto::Command::kDisconnect));
 }
 
 TEST_CASE("DRAIN from the tracker starts the drain, which the peer confirms with DRAIN") {
   TempStore temp;
-  zmq::context_t ctx;
-  FakeTracker tracker(ctx);
-  peer::StorageService storage(ctx, temp.store, link_to(tracker.endpoint()), "inproc://storage-test-leave");
-  storage.start();
-  std::optional<codec::Envelope> ready = tracker.next_of(proto::Command::kReady);
-  REQUIRE(ready);
-  tracker.send(*ready, proto::Command::kDrain, codec::encode(proto::Empty{}));
-  REQUIRE(has_drain(tracker));
-  CHECK(storage.draining());
-  CHECK_FALSE(storage.released());
-  tracker.send(*ready, proto::Command::kRelease, codec::encode(proto::Empty{}));
-  const auto deadline = Clock::now() + 5s;
-  while (!storage.released() && Clock::now() < deadline) std::this_thread::yield();
-  CHECK(storage.released());
+  Started svc(temp.store, "inproc://storage-test-leave");
+  svc.tracker.send(svc.ready, proto::Command::kDrain, codec::encode(proto::Empty{}));
+  REQUIRE(has_drain(svc.tracker));
+  CHECK(svc.storage.draining());
+  CHECK_FALSE(svc.storage.released());
+  svc.tracker.send(svc.ready, proto::Command::kRelease, codec::encode(proto::Empty{}));
+  CHECK(eventually([&] { return svc.storage.released(); }));
 }
 
 TEST_CASE("RELEASE to a peer that is not draining is ignored") {
   TempStore temp;
-  zmq::context_t ctx;
-  FakeTracker tracker(ctx);
-  peer::StorageService storage(ctx, temp.store, link_to(tracker.endpoint()), "inproc://storage-test-stray-release");
-  storage.start();
-  std::optional<codec::Envelope> ready = tracker.next_of(proto::Command::kReady);
-  REQUIRE(ready);
-  tracker.send(*ready, proto::Command::kRelease, codec::encode(proto::Empty{}));
+  Started svc(temp.store, "inproc://storage-test-stray-release");
+  svc.tracker.send(svc.ready, proto::Command::kRelease, codec::encode(proto::Empty{}));
   // The next heartbeat comes after the RELEASE was handled.
-  tracker.send(*ready, proto::Command::kHeartbeat, codec::encode(proto::HeartbeatBody{}));
-  REQUIRE(tracker.next_of(proto::Command::kHeartbeat, "storage"));
-  REQUIRE(tracker.next_of(proto::Command::kHeartbeat, "storage"));
-  CHECK_FALSE(storage.released());
-  CHECK_FALSE(storage.draining());
+  svc.answer_ready();
+  REQUIRE(svc.tracker.next_of(proto::Command::kHeartbeat, "storage"));
+  REQUIRE(svc.tracker.next_of(proto::Command::kHeartbeat, "storage"));
+  CHECK_FALSE(svc.storage.released());
+  CHECK_FALSE(svc.storage.draining());
 }
 
 TEST_CASE("a draining peer that rejoins re-announces its files, then sends DRAIN again") {
   TempStore temp;
   temp.add_file("kept.txt");
-  zmq::context_t ctx;
-  FakeTracker tracker(ctx);
-  peer::StorageService storage(ctx, temp.store, link_to(tracker.endpoint()), "inproc://storage-test-drain-rejoin");
-  storage.start();
-  std::optional<codec::Envelope> first = tracker.next_of(proto::Command::kReady);
-  REQUIRE(first);
-  tracker.send(*first, proto::Command::kHeartbeat, codec::encode(proto::HeartbeatBody{}));
+  Started svc(temp.store, "inproc://storage-test-drain-rejoin");
+  FakeTracker& tracker = svc.tracker;
+  svc.answer_ready();
   REQUIRE(tracker.next_of(proto::Command::kAnnounce));
-  storage.drain();
+  svc.storage.drain();
   REQUIRE(has_drain(tracker));
 
   // A restarted tracker does not know the link: DISCONNECT, READY, join.
-  tracker.send(*first, proto::Command::kDisconnect, codec::encode(proto::Empty{}));
+  tracker.send(svc.ready, proto::Command::kDisconnect, codec::encode(proto::Empty{}));
   std::optional<codec::Envelope> again = tracker.next_of(proto::Command::kReady);
   REQUIRE(again);
-  CHECK(FakeTracker::routing_id(*again) != FakeTracker::routing_id(*first));
+  CHECK(FakeTracker::routing_id(*again) != FakeTracker::routing_id(svc.ready));
   tracker.send(*again, proto::Command::kHeartbeat, codec::encode(proto::HeartbeatBody{}));
   // Announce first, DRAIN after, both on the new connection.
   std::optional<codec::Envelope> next = tracker.next_where([](const codec::Envelope& e) {
@@ -405,19 +403,12 @@ TEST_CASE("a draining peer that rejoins re-announces its files, then sends DRAIN
 
 TEST_CASE("a drain asked before the tracker answers sends DRAIN once it does") {
   TempStore temp;
-  zmq::context_t ctx;
-  FakeTracker tracker(ctx);
-  peer::StorageService storage(ctx, temp.store, link_to(tracker.endpoint()), "inproc://storage-test-early-drain");
-  storage.start();
-  std::optional<codec::Envelope> ready = tracker.next_of(proto::Command::kReady);
-  REQUIRE(ready);
-  storage.drain();
-  const auto deadline = Clock::now() + 5s;
-  while (!storage.draining() && Clock::now() < deadline) std::this_thread::yield();
-  REQUIRE(storage.draining());
-  CHECK_FALSE(has_drain(tracker, 200ms));
-  tracker.send(*ready, proto::Command::kHeartbeat, codec::encode(proto::HeartbeatBody{}));
-  CHECK(has_drain(tracker));
+  Started svc(temp.store, "inproc://storage-test-early-drain");
+  svc.storage.drain();
+  REQUIRE(eventually([&] { return svc.storage.draining(); }));
+  CHECK_FALSE(has_drain(svc.tracker, 200ms));
+  svc.answer_ready();
+  CHECK(has_drain(svc.tracker));
 }
 
 namespace {
@@ -450,12 +441,6 @@ struct FullLink {
   void send(proto::Command command, zmq::message_t body) {
     REQUIRE(codec::send_envelope(tracker.router, codec::Layout::kRouter, &ready->routing, command, 0, std::move(body))
                 .ok());
-  }
-  // Polls against a deadline.
-  static bool eventually(const std::function<bool()>& condition) {
-    const auto deadline = Clock::now() + 5s;
-    while (!condition() && Clock::now() < deadline) std::this_thread::yield();
-    return condition();
   }
   // Everything the tracker then reads, up to and including the first of
   // `last` sent after the complete announcement (or nothing more for 1 s).
@@ -511,10 +496,10 @@ TEST_CASE("REMOVED and DRAIN owed while the announcement fills the link reach th
   // announcement), then orders a delete; it reads nothing yet.
   full.send(proto::Command::kHeartbeat, codec::encode(proto::HeartbeatBody{}));
   full.send(proto::Command::kDelete, codec::encode(proto::FileRef{deleted.file_id()}));
-  REQUIRE(FullLink::eventually([&] { return !full.temp.store.manifest(deleted.file_id()).ok(); }));
+  REQUIRE(eventually([&] { return !full.temp.store.manifest(deleted.file_id()).ok(); }));
   // A stop signal while the link is still full.
   full.storage->drain();
-  REQUIRE(FullLink::eventually([&] { return full.storage->draining(); }));
+  REQUIRE(eventually([&] { return full.storage->draining(); }));
 
   const std::vector<codec::Envelope> read = full.read_all(proto::Command::kDrain);
   const int removed = position_of(read, proto::Command::kRemoved, deleted);
@@ -543,7 +528,7 @@ TEST_CASE("a DELETE that arrives while the REMOVED queue is full is not carried 
   full.send(proto::Command::kDelete, codec::encode(proto::FileRef{second.file_id()}));
   // Commands are handled in order: once the drain has started, both DELETEs were.
   full.send(proto::Command::kDrain, codec::encode(proto::Empty{}));
-  REQUIRE(FullLink::eventually([&] { return full.storage->draining(); }));
+  REQUIRE(eventually([&] { return full.storage->draining(); }));
   CHECK_FALSE(full.temp.store.manifest(first.file_id()).ok());
   CHECK(full.temp.store.complete(second));  // kept: its REMOVED could not have been queued
 
