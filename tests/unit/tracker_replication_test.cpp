@@ -3,6 +3,7 @@
 // with REPLICATED and REMOVED. Every wait polls against a deadline.
 #include "tracker_harness.h"
 
+#include <algorithm>
 #include <set>
 
 using namespace p2p;
@@ -60,49 +61,59 @@ proto::StatusReply status_of(Dealer& client) {
   return status.value();
 }
 
-const proto::PeerSummary* find_peer(const proto::PeersReply& peers, const std::string& id) {
-  for (const auto& p : peers.peers)
-    if (p.peer_id == id) return &p;
-  return nullptr;
+// What PEERS says of peer `id`, which it must list.
+proto::PeerSummary summary_of(Dealer& client, const std::string& id) {
+  auto peers = client.call<proto::PeersReply>(Command::kPeers, proto::Empty{});
+  REQUIRE(peers.ok());
+  auto it = std::find_if(peers->peers.begin(), peers->peers.end(),
+                         [&](const proto::PeerSummary& p) { return p.peer_id == id; });
+  REQUIRE(it != peers->peers.end());
+  return *it;
 }
+
+// k = 2 and three peers: "doc" held by peer-1 and peer-2, peer-3 (the
+// emptiest) free to take a copy, and a client to ask the tracker.
+struct TwoHoldersOfThree {
+  RunningBroker t{replication_options(2)};
+  FakePeer a{t.ctx, t.endpoint, "peer-1", 5000};
+  FakePeer b{t.ctx, t.endpoint, "peer-2", 5000};
+  FakePeer c{t.ctx, t.endpoint, "peer-3", 9000};
+  Dealer client{t.ctx, t.endpoint};
+  Manifest m = manifest_of("doc", 1000);
+
+  TwoHoldersOfThree() {
+    a.storage.announce({m});
+    b.storage.announce({m});
+    REQUIRE(eventually([&] { return holder_ids(client, "doc").size() == 2; }));
+  }
+};
 
 }  // namespace
 
 TEST_CASE("dead holder's file is copied to a live peer after the grace and REPLICATED makes it a holder", "[timing]") {
-  RunningBroker t(replication_options(2));
-  FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
-  FakePeer b(t.ctx, t.endpoint, "peer-2", 5000);
-  FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
-  Dealer client(t.ctx, t.endpoint);
-  Manifest m = manifest_of("doc", 1000);
-  a.storage.announce({m});
-  b.storage.announce({m});
-  REQUIRE(eventually([&] { return holder_ids(client, "doc").size() == 2; }));
+  TwoHoldersOfThree net;
 
   const auto lost_at = Clock::now();
-  b.storage.send(Command::kDisconnect, proto::Empty{});  // b's storage goes: a loss
-  auto order_env = c.replication.recv_command(Command::kReplicate);
+  net.b.storage.send(Command::kDisconnect, proto::Empty{});  // b's storage goes: a loss
+  auto order_env = net.c.replication.recv_command(Command::kReplicate);
   REQUIRE(order_env.has_value());
   CHECK(Clock::now() - lost_at >= kGrace);  // not before the repair grace
   const auto order = body_of<proto::ReplicateOrder>(*order_env);
-  CHECK(order.manifest.file_id() == m.file_id());
+  CHECK(order.manifest.file_id() == net.m.file_id());
   REQUIRE(order.sources.size() == 1);
   CHECK(order.sources[0].peer_id == "peer-1");
   CHECK(order.sources[0].endpoint == "tcp://127.0.0.1:7100");
 
-  CHECK(status_of(client).copies == 1);
-  auto peers = client.call<proto::PeersReply>(Command::kPeers, proto::Empty{});
-  REQUIRE(peers.ok());
-  REQUIRE(find_peer(peers.value(), "peer-3") != nullptr);
-  CHECK(find_peer(peers.value(), "peer-3")->copies == 1);
+  CHECK(status_of(net.client).copies == 1);
+  CHECK(summary_of(net.client, "peer-3").copies == 1);
 
-  c.replication.send(Command::kReplicated, proto::ReplicatedBody{m.file_id(), 0, ""});
-  REQUIRE(eventually([&] { return holder_ids(client, "doc") == std::vector<std::string>{"peer-1", "peer-3"}; }));
-  const proto::StatusReply after = status_of(client);
+  net.c.replication.send(Command::kReplicated, proto::ReplicatedBody{net.m.file_id(), 0, ""});
+  REQUIRE(eventually([&] { return holder_ids(net.client, "doc") == std::vector<std::string>{"peer-1", "peer-3"}; }));
+  const proto::StatusReply after = status_of(net.client);
   CHECK(after.copies == 0);
   CHECK(after.under_replicated == 0);
   // Whole again: no further order within a few ticks.
-  CHECK_FALSE(c.replication.recv_command(Command::kReplicate, kQuiet).has_value());
+  CHECK_FALSE(net.c.replication.recv_command(Command::kReplicate, kQuiet).has_value());
 }
 
 TEST_CASE("failed copy is planned again", "[timing]") {
@@ -148,18 +159,10 @@ TEST_CASE("a done copy frees its slot for the next one without waiting for the h
 }
 
 TEST_CASE("drain leads to copies and, once they are confirmed, release", "[timing]") {
-  RunningBroker t(replication_options(2));
-  FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
-  FakePeer b(t.ctx, t.endpoint, "peer-2", 5000);
-  FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
-  Dealer client(t.ctx, t.endpoint);
-  Manifest m = manifest_of("doc", 1000);
-  a.storage.announce({m});
-  b.storage.announce({m});
-  REQUIRE(eventually([&] { return holder_ids(client, "doc").size() == 2; }));
+  TwoHoldersOfThree net;
 
-  a.storage.send(Command::kDrain, proto::Empty{});
-  auto order_env = c.replication.recv_command(Command::kReplicate);
+  net.a.storage.send(Command::kDrain, proto::Empty{});
+  auto order_env = net.c.replication.recv_command(Command::kReplicate);
   REQUIRE(order_env.has_value());
   const auto order = body_of<proto::ReplicateOrder>(*order_env);
   REQUIRE(order.sources.size() == 2);
@@ -167,24 +170,21 @@ TEST_CASE("drain leads to copies and, once they are confirmed, release", "[timin
   CHECK(order.sources[1].peer_id == "peer-1");
 
   // Draining: shown, still located, no longer placed on.
-  CHECK(status_of(client).draining == 1);
-  CHECK(status_of(client).under_replicated == 1);  // its draining holder is not a safe one
-  auto peers = client.call<proto::PeersReply>(Command::kPeers, proto::Empty{});
-  REQUIRE(peers.ok());
-  REQUIRE(find_peer(peers.value(), "peer-1") != nullptr);
-  CHECK(find_peer(peers.value(), "peer-1")->draining);
-  CHECK(holder_ids(client, "doc") == std::vector<std::string>{"peer-1", "peer-2"});
-  auto place = client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"new", 10, 3, {}});
+  CHECK(status_of(net.client).draining == 1);
+  CHECK(status_of(net.client).under_replicated == 1);  // its draining holder is not a safe one
+  CHECK(summary_of(net.client, "peer-1").draining);
+  CHECK(holder_ids(net.client, "doc") == std::vector<std::string>{"peer-1", "peer-2"});
+  auto place = net.client.call<proto::PlaceReply>(Command::kPlace, proto::PlaceRequest{"new", 10, 3, {}});
   REQUIRE(place.ok());
   REQUIRE(place->peers.size() == 2);
   for (const auto& p : place->peers) CHECK(p.peer_id != "peer-1");
 
   // Not released while its file would be short without it.
-  CHECK_FALSE(a.storage.recv_command(Command::kRelease, kQuiet).has_value());
+  CHECK_FALSE(net.a.storage.recv_command(Command::kRelease, kQuiet).has_value());
 
-  c.replication.send(Command::kReplicated, proto::ReplicatedBody{m.file_id(), 0, ""});
-  CHECK(a.storage.recv_command(Command::kRelease).has_value());
-  CHECK(status_of(client).under_replicated == 0);
+  net.c.replication.send(Command::kReplicated, proto::ReplicatedBody{net.m.file_id(), 0, ""});
+  CHECK(net.a.storage.recv_command(Command::kRelease).has_value());
+  CHECK(status_of(net.client).under_replicated == 0);
 }
 
 TEST_CASE("last peer of the network is released at once", "[timing]") {
