@@ -15,6 +15,7 @@
 #include "services/peer/storage_service.h"
 #include "fake_tracker.h"
 #include "stored_file.h"
+#include "tests/support/eventually.h"
 
 using namespace p2p;
 using namespace std::chrono_literals;
@@ -99,13 +100,6 @@ bool marked_complete(const codec::Envelope& env) {
   proto::AnnounceBody body;
   REQUIRE(codec::decode(env.body, &body).ok());
   return body.complete;
-}
-
-// Polls `condition` until it holds or 5 s have passed; its last value.
-bool eventually(const std::function<bool()>& condition) {
-  const auto deadline = Clock::now() + 5s;
-  while (!condition() && Clock::now() < deadline) std::this_thread::yield();
-  return condition();
 }
 
 std::uint64_t incarnation_of(const codec::Envelope& ready) {
@@ -345,7 +339,7 @@ TEST_CASE("drain sends DRAIN, keeps serving until RELEASE, and only then leaves"
   push.close();
 
   svc.tracker.send(svc.ready, proto::Command::kRelease, codec::encode(proto::Empty{}));
-  REQUIRE(eventually([&] { return svc.storage.released(); }));
+  REQUIRE(test::eventually([&] { return svc.storage.released(); }, 5s, 1ms));
   svc.storage.stop();
   CHECK(svc.tracker.next_of(proto::Command::kDisconnect));
 }
@@ -358,7 +352,7 @@ TEST_CASE("DRAIN from the tracker starts the drain, which the peer confirms with
   CHECK(svc.storage.draining());
   CHECK_FALSE(svc.storage.released());
   svc.tracker.send(svc.ready, proto::Command::kRelease, codec::encode(proto::Empty{}));
-  CHECK(eventually([&] { return svc.storage.released(); }));
+  CHECK(test::eventually([&] { return svc.storage.released(); }, 5s, 1ms));
 }
 
 TEST_CASE("RELEASE to a peer that is not draining is ignored") {
@@ -405,7 +399,7 @@ TEST_CASE("a drain asked before the tracker answers sends DRAIN once it does") {
   TempStore temp;
   Started svc(temp.store, "inproc://storage-test-early-drain");
   svc.storage.drain();
-  REQUIRE(eventually([&] { return svc.storage.draining(); }));
+  REQUIRE(test::eventually([&] { return svc.storage.draining(); }, 5s, 1ms));
   CHECK_FALSE(has_drain(svc.tracker, 200ms));
   svc.answer_ready();
   CHECK(has_drain(svc.tracker));
@@ -496,10 +490,10 @@ TEST_CASE("REMOVED and DRAIN owed while the announcement fills the link reach th
   // announcement), then orders a delete; it reads nothing yet.
   full.send(proto::Command::kHeartbeat, codec::encode(proto::HeartbeatBody{}));
   full.send(proto::Command::kDelete, codec::encode(proto::FileRef{deleted.file_id()}));
-  REQUIRE(eventually([&] { return !full.temp.store.manifest(deleted.file_id()).ok(); }));
+  REQUIRE(test::eventually([&] { return !full.temp.store.manifest(deleted.file_id()).ok(); }, 5s, 1ms));
   // A stop signal while the link is still full.
   full.storage->drain();
-  REQUIRE(eventually([&] { return full.storage->draining(); }));
+  REQUIRE(test::eventually([&] { return full.storage->draining(); }, 5s, 1ms));
 
   const std::vector<codec::Envelope> read = full.read_all(proto::Command::kDrain);
   const int removed = position_of(read, proto::Command::kRemoved, deleted);
@@ -528,7 +522,7 @@ TEST_CASE("a DELETE that arrives while the REMOVED queue is full is not carried 
   full.send(proto::Command::kDelete, codec::encode(proto::FileRef{second.file_id()}));
   // Commands are handled in order: once the drain has started, both DELETEs were.
   full.send(proto::Command::kDrain, codec::encode(proto::Empty{}));
-  REQUIRE(eventually([&] { return full.storage->draining(); }));
+  REQUIRE(test::eventually([&] { return full.storage->draining(); }, 5s, 1ms));
   CHECK_FALSE(full.temp.store.manifest(first.file_id()).ok());
   CHECK(full.temp.store.complete(second));  // kept: its REMOVED could not have been queued
 
