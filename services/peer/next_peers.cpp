@@ -49,7 +49,7 @@ Result<zmq::socket_t*> NextPeers::link_to(const std::string& endpoint) {
 }
 
 Result<std::uint64_t> NextPeers::send(const std::string& endpoint, proto::Command command, zmq::message_t body,
-                                      zmq::message_t* data, std::size_t hops) {
+                                      zmq::message_t* data, std::vector<std::string> after) {
   Result<zmq::socket_t*> link = link_to(endpoint);
   if (!link.ok()) return link.status();
   const std::uint64_t seq = ++seq_;
@@ -63,8 +63,8 @@ Result<std::uint64_t> NextPeers::send(const std::string& endpoint, proto::Comman
     drop(endpoint, s.to_string(), dropped_);
     return failed(endpoint, s.to_string());
   }
-  const std::chrono::milliseconds wait = timeout_ * static_cast<long>(std::max<std::size_t>(hops, 1));
-  waiting_.emplace(seq, Waiting{endpoint, Clock::now() + wait, wait});
+  const std::chrono::milliseconds wait = timeout_ * static_cast<long>(1 + after.size());
+  waiting_.emplace(seq, Waiting{endpoint, std::move(after), Clock::now() + wait, wait});
   return seq;
 }
 
@@ -138,9 +138,12 @@ void NextPeers::read_replies(const std::string& endpoint, std::vector<Answer>& o
     if (it == waiting_.end() || it->second.endpoint != endpoint) continue;  // answered already, by its timeout
     if (reply.cmd() == proto::Command::kError) {
       // A forward failure further on names the peer that failed; any other
-      // error is the next peer's own.
+      // error, or a blame of a peer the request never went to, is the next
+      // peer's own.
       const Status theirs = codec::error_from(reply);
-      const bool further = theirs.code() == ErrorCode::kForwardFailed && !theirs.failed_endpoint().empty();
+      const std::vector<std::string>& after = it->second.after;
+      const bool further = theirs.code() == ErrorCode::kForwardFailed &&
+                           std::find(after.begin(), after.end(), theirs.failed_endpoint()) != after.end();
       answer(it,
              Status{ErrorCode::kForwardFailed, endpoint + ": " + theirs.to_string(),
                     further ? theirs.failed_endpoint() : endpoint},

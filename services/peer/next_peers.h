@@ -11,7 +11,8 @@
 //
 // Every request sent gets exactly one Answer: the next peer's OK reply, or
 // kForwardFailed ("<endpoint>: why", failed_endpoint() the peer to blame: the
-// next one, or the one its own forward_failed names) for an ERROR reply, a malformed reply,
+// next one, or the later one its own forward_failed names, if that is one of
+// the peers the request travels on to) for an ERROR reply, a malformed reply,
 // no reply within the timeout, or the tcp:// connection closing or refused
 // while it waits (the next peer exited or was killed: common/disconnect_watch).
 // A late reply to a request already answered by its timeout is dropped (seqs
@@ -52,12 +53,13 @@ class NextPeers {
   // seq its Answer will carry. kForwardFailed when the request cannot be
   // queued (its socket's queue is full, or every socket has requests waiting
   // and no more may be opened).
-  // `hops` (>= 1): the peers the request passes through from `endpoint` on.
-  // Each may wait its own timeout for the next, so the answer is awaited
-  // timeout x hops, as the client awaits its chain: the peer right before a
-  // hung one times out first, and its error names the hung one.
+  // `after`: the endpoints the request travels on to from `endpoint` (its
+  // forward list), the only peers a forward_failed from `endpoint` may blame.
+  // Each peer may wait its own timeout for the next, so the answer is awaited
+  // timeout x (1 + after.size()), as the client awaits its chain: the peer
+  // right before a hung one times out first, and its error names the hung one.
   Result<std::uint64_t> send(const std::string& endpoint, proto::Command command, zmq::message_t body,
-                             zmq::message_t* data, std::size_t hops = 1);
+                             zmq::message_t* data, std::vector<std::string> after = {});
 
   // Appends a POLLIN item for every socket (a late answer is read and
   // dropped rather than left queued).
@@ -77,8 +79,9 @@ class NextPeers {
  private:
   struct Waiting {
     std::string endpoint;
+    std::vector<std::string> after;  // see send()
     Clock::time_point deadline;
-    std::chrono::milliseconds wait;  // timeout x hops, for the error
+    std::chrono::milliseconds wait;  // timeout x (1 + after.size()), for the error
   };
 
   Result<zmq::socket_t*> link_to(const std::string& endpoint);

@@ -182,7 +182,7 @@ TransferWorker::Outcome TransferWorker::put_chunk(codec::Envelope& request) {
   copy.copy(request.data);
   Result<std::uint64_t> seq = next_.send(
       req.forward[0], proto::Command::kPutChunk, codec::encode(proto::PutChunkRequest{req.hash, rest_of(req.forward)}),
-      &copy, req.forward.size());
+      &copy, rest_of(req.forward));
   if (!seq.ok()) return seq.status();
   // On a failure here the next peer's answer finds no Step and is dropped.
   Result<ChunkStore::StagedChunk> staged = store_.stage_chunk(req.hash, request.data.data(), size);
@@ -211,7 +211,7 @@ TransferWorker::Outcome TransferWorker::commit(codec::Envelope& request) {
     Result<std::uint64_t> seq =
         next_.send(req.forward[0], proto::Command::kCommit,
                    codec::encode(proto::CommitRequest{req.manifest, rest_of(req.forward)}), nullptr,
-                   req.forward.size());
+                   rest_of(req.forward));
     if (!seq.ok()) return seq.status();
     forwarded = seq.value();
   }

@@ -72,21 +72,27 @@ TEST_CASE("an ERROR from the next peer is forward_failed with its reason") {
   CHECK(got[0].reply.status().failed_endpoint() == fake.endpoint);
 }
 
-TEST_CASE("a forward_failed from the next peer still blames the peer that failed further on") {
+TEST_CASE("a forward_failed from the next peer blames the later peer it names, if the request went there") {
   zmq::context_t ctx;
   test::HeldPeer fake(ctx);
   peer::NextPeers next(ctx, 5000ms);
-  REQUIRE(next.send(fake.endpoint, proto::Command::kPing, ping(), nullptr, 2).ok());
-  codec::Envelope request = fake.take();
-  const Status theirs{ErrorCode::kForwardFailed, "tcp://127.0.0.1:7002: connection closed or refused",
-                      "tcp://127.0.0.1:7002"};
-  REQUIRE(codec::send_error(fake.socket, codec::Layout::kRouter, request, theirs).ok());
-  std::vector<peer::NextPeers::Answer> got = answers_of(next);
-  REQUIRE(got.size() == 1);
-  const Status& s = got[0].reply.status();
-  CHECK(s.code() == ErrorCode::kForwardFailed);
-  CHECK(s.message() == fake.endpoint + ": forward_failed: tcp://127.0.0.1:7002: connection closed or refused");
-  CHECK(s.failed_endpoint() == "tcp://127.0.0.1:7002");
+  // The blame the next peer sends back for the request -> the one kept.
+  auto blamed = [&](const std::string& theirs) {
+    REQUIRE(next.send(fake.endpoint, proto::Command::kPing, ping(), nullptr, {"tcp://127.0.0.1:7002"}).ok());
+    codec::Envelope request = fake.take();
+    const Status failure{ErrorCode::kForwardFailed, theirs + ": connection closed or refused", theirs};
+    REQUIRE(codec::send_error(fake.socket, codec::Layout::kRouter, request, failure).ok());
+    std::vector<peer::NextPeers::Answer> got = answers_of(next);
+    REQUIRE(got.size() == 1);
+    const Status& s = got[0].reply.status();
+    CHECK(s.code() == ErrorCode::kForwardFailed);
+    CHECK(s.message() == fake.endpoint + ": forward_failed: " + theirs + ": connection closed or refused");
+    return s.failed_endpoint();
+  };
+  CHECK(blamed("tcp://127.0.0.1:7002") == "tcp://127.0.0.1:7002");
+  // A peer the request never went to, or this one: the next peer's own failure.
+  CHECK(blamed("tcp://127.0.0.1:7009") == fake.endpoint);
+  CHECK(blamed(fake.endpoint) == fake.endpoint);
 }
 
 TEST_CASE("a request the next peer does not answer in time fails and its late answer is dropped") {
@@ -120,7 +126,8 @@ TEST_CASE("a request that travels on past the next peer waits one timeout per ho
   test::HeldPeer fake(ctx);
   peer::NextPeers next(ctx, 100ms);
   const auto sent_at = Clock::now();
-  Result<std::uint64_t> far = next.send(fake.endpoint, proto::Command::kPing, ping(), nullptr, 3);
+  Result<std::uint64_t> far =
+      next.send(fake.endpoint, proto::Command::kPing, ping(), nullptr, {"tcp://127.0.0.1:7002", "tcp://127.0.0.1:7003"});
   REQUIRE(far.ok());
   CHECK(next.next_deadline() >= sent_at + 300ms);
   std::vector<peer::NextPeers::Answer> got = answers_of(next);
