@@ -96,8 +96,9 @@ int run_put(zmq::context_t& ctx, const GlobalOptions& global, const PutOptions& 
   PutRequest request{name, options.replicas, options.force, {}};
   while (attempts.next()) {
     if (attempts.made() > 1 && !global.quiet)
-      std::fprintf(stderr, "p2p: warning: put of '%s' failed (%s); trying again\n", name.c_str(),
-                   failure.status.to_string().c_str());
+      std::fprintf(stderr, "p2p: warning: put of '%s' failed (%s); trying again%s\n", name.c_str(),
+                   failure.status.to_string().c_str(),
+                   failure.peer_id.empty() ? "" : (" without peer " + failure.peer_id).c_str());
     ProgressBar bar("put " + name, reader.size(), progress_enabled(global.quiet));
     // Each attempt reads the file from its start (Session::put rewinds it).
     put = session.put(request, reader, &failure, [&](std::uint64_t bytes) { bar.add(bytes); });
