@@ -1,35 +1,31 @@
 #!/usr/bin/env bash
 # Ceilings of this machine, measured in the same run as the figures they bound
 # (bench/run): what one TCP stream, one core of SHA-256, one raw ZeroMQ stream
-# and one process start can do. Writes $PARTS_DIR/ceilings.tsv.
+# and one process start can do. Writes $PARTS_DIR/ceilings.tsv. (The tracker's
+# ceiling, ZeroMQ round trips through an echo ROUTER, is measured by p2p.sh, in
+# turns with the tracker runs.)
 #
 #   iperf3_mb_s      iperf3 -c 127.0.0.1 -t $IPERF_S, 1 stream (end.sum_received)
 #   sha256_mb_s      openssl speed -evp sha256 -bytes 1048576 (1 core, SHA-NI)
 #   zmq_router_mb_s  p2p-bench-zmq-stream --pattern router: a get's shape (peer ROUTER -> client DEALER)
 #   zmq_dealer_mb_s  p2p-bench-zmq-stream --pattern dealer: a put's shape (client DEALER -> peer ROUTER)
-#   zmq_echo_req_s   p2p-bench-tracker-load --echo against p2p-bench-zmq-echo: ZeroMQ round trips
-#                    alone with the tracker figure's clients and load tool (the tracker's ceiling);
-#                    zmq_echo_zmq_req_s the same with --wire zmq (libzmq DEALER clients)
 #   disk_write_mb_s  dd 1 GiB with oflag=direct conv=fdatasync into TMPDIR (where the peers' data dirs
 #                    are; O_DIRECT, as chunks are written);
 #                    disk_write_k3_mb_s is a third of it, the bound of a k=3 put on one disk
 #   proc_start_ms    whole-process time of `p2p --help` (exec, dynamic linking, exit), p50
 #
-# Environment: RUNS (3), IPERF_S (3), ZMQ_MB (1024), TRACKER_CLIENTS (64), TRACKER_S (5),
-# BUILD_DIR (build), PARTS_DIR, TMPDIR.
+# Environment: RUNS (3), IPERF_S (3), ZMQ_MB (1024), BUILD_DIR (build), PARTS_DIR, TMPDIR.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 IPERF_S=${IPERF_S:-3}
 ZMQ_MB=${ZMQ_MB:-1024}
-TRACKER_CLIENTS=${TRACKER_CLIENTS:-64}
-TRACKER_S=${TRACKER_S:-5}
 BUILD_DIR=${BUILD_DIR:-build}
 BIN=$BUILD_DIR/bin
 START_TIMEOUT_S=15
 WORK_PREFIX=p2p-bench-ceil
-NEED_BINS="p2p p2p-bench-zmq-stream p2p-bench-zmq-echo p2p-bench-tracker-load"
+NEED_BINS="p2p p2p-bench-zmq-stream"
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 part_begin ceilings
@@ -96,25 +92,6 @@ for pattern in router dealer; do
   done
   emit "zmq_${pattern}_mb_s" "$(median "${runs[@]}")" MB/s "$(joined "${runs[@]}")" "p2p-bench-zmq-stream --pattern $pattern"
 done
-
-"$BIN/p2p-bench-zmq-echo" >"$work/echo.out" 2>"$work/echo.log" </dev/null &
-echo_pid=$!
-pids+=("$echo_pid")
-echo_ep=$(listening "$work/echo.out" "$echo_pid")
-for wire in zmtp zmq; do
-  say "ZeroMQ round trips: $TRACKER_CLIENTS $wire clients against an echo ROUTER, $RUNS x ${TRACKER_S} s"
-  runs=()
-  for ((r = 1; r <= RUNS; r++)); do
-    "$BIN/p2p-bench-tracker-load" --echo --wire "$wire" --tracker "$echo_ep" --clients "$TRACKER_CLIENTS" \
-      --duration "$TRACKER_S" --json "$work/echo.json" >"$work/echo.txt" 2>&1 ||
-      { cat "$work/echo.txt" >&2; die "p2p-bench-tracker-load --echo --wire $wire failed"; }
-    runs+=("$(jq '.req_per_s | round' "$work/echo.json")")
-  done
-  key=zmq_echo_req_s
-  [[ $wire == zmq ]] && key=zmq_echo_zmq_req_s
-  emit "$key" "$(median "${runs[@]}")" req/s "$(joined "${runs[@]}")" "p2p-bench-tracker-load --echo --wire $wire"
-done
-stop_pid "$echo_pid"
 
 say "process start: p2p --help, 50 runs"
 for _ in $(seq 50); do

@@ -24,6 +24,10 @@
 #                            index the steps above filled; tracker_cpu_us_per_req is the tracker's
 #                            CPU time (all its threads) per request in that run
 #   tracker_zmq_req_s, tracker_zmq_p50_ms, tracker_zmq_p99_ms   the same with --wire zmq: libzmq DEALERs
+#   zmq_echo_req_s, zmq_echo_zmq_req_s   the tracker's ceiling: the same load tool and clients
+#                            (--echo --wire zmtp / zmq) against p2p-bench-zmq-echo, a ROUTER that
+#                            sends every message back and does nothing else; RUNS runs each, every
+#                            one right before a tracker run, so that the two see the same host
 #   get1k_p50_ms, get1k_p99_ms   whole-process time of `p2p get` of a 1 KiB file, GET1K_RUNS runs
 #   puts4k_per_s, puts4k_p99_ms   p2p-load --clients PUT_CLIENTS --mix put=1 --sizes 4KiB:1 for PUT_S s,
 #                            k=3, no retries: puts whose write pipelines cross the same 3 peers at once
@@ -49,7 +53,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 BIN=$BUILD_DIR/bin
 START_TIMEOUT_S=15
 WORK_PREFIX=p2p-bench
-NEED_BINS="p2p-tracker p2p-peer p2p p2p-load p2p-bench-tracker-load p2p-bench-disk-get"
+NEED_BINS="p2p-tracker p2p-peer p2p p2p-load p2p-bench-tracker-load p2p-bench-zmq-echo p2p-bench-disk-get"
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 part_begin p2p
@@ -199,11 +203,23 @@ small_files_run() {
 say "$SMALL_FILES files of 4 KiB, got one after another by one p2p-load client: run 1 of $RUNS"
 small_files_run
 
-# tracker_load WIRE PREFIX: RUNS runs of p2p-bench-tracker-load; emits PREFIX_req_s, PREFIX_p50_ms and
-# PREFIX_p99_ms (medians, with the runs) and, for the ZMTP clients, the tracker's CPU per request.
+# echo_load WIRE: one run of the load tool against the echo ROUTER; prints its req/s.
+echo_load() {
+  sync
+  "$BIN/p2p-bench-tracker-load" --echo --wire "$1" --tracker "$echo_ep" --clients "$TRACKER_CLIENTS" \
+    --duration "$TRACKER_S" --json "$work/echo.json" >"$work/echo.txt" 2>&1 ||
+    { cat "$work/echo.txt" >&2; die "p2p-bench-tracker-load --echo --wire $1 failed"; }
+  echo "   echo: $(cat "$work/echo.txt")" >&2
+  jq '.req_per_s | round' "$work/echo.json"
+}
+
+# tracker_load WIRE PREFIX ECHO_KEY: RUNS runs of p2p-bench-tracker-load, each right after a run
+# against the echo ROUTER; emits PREFIX_req_s, PREFIX_p50_ms and PREFIX_p99_ms (medians, with the
+# runs), ECHO_KEY (the echo's median) and, for the ZMTP clients, the tracker's CPU per request.
 tracker_load() {
-  local wire=$1 prefix=$2 r rates=() p50s=() p99s=() ticks=0 answered=0 t0
+  local wire=$1 prefix=$2 echo_key=$3 r rates=() echoes=() p50s=() p99s=() ticks=0 answered=0 t0
   for ((r = 1; r <= RUNS; r++)); do
+    echoes+=("$(echo_load "$wire")")
     sync  # like every timed step: no writeback of the steps before in its CPU
     t0=$(cpu_ticks "$tracker_pid")
     "$BIN/p2p-bench-tracker-load" --wire "$wire" --clients "$TRACKER_CLIENTS" --duration "$TRACKER_S" \
@@ -217,6 +233,8 @@ tracker_load() {
     echo "   $(cat "$work/tload.txt")" >&2
   done
   emit "${prefix}_req_s" "$(median "${rates[@]}")" req/s "$(joined "${rates[@]}")" "median of $RUNS runs, --wire $wire"
+  emit "$echo_key" "$(median "${echoes[@]}")" req/s "$(joined "${echoes[@]}")" \
+    "p2p-bench-tracker-load --echo --wire $wire, each run right before a tracker run"
   emit "${prefix}_p50_ms" "$(median "${p50s[@]}")" ms "$(joined "${p50s[@]}")"
   emit "${prefix}_p99_ms" "$(median "${p99s[@]}")" ms "$(joined "${p99s[@]}")"
   # CPU from before each run to after it, over every request answered (warm-ups included).
@@ -226,10 +244,15 @@ tracker_load() {
   return 0
 }
 
-say "tracker: $TRACKER_CLIENTS concurrent ZMTP clients, LOCATE + SEARCH, $RUNS x ${TRACKER_S} s"
-tracker_load zmtp tracker
-say "tracker: $TRACKER_CLIENTS libzmq DEALER clients (as our client library connects), $RUNS x ${TRACKER_S} s"
-tracker_load zmq tracker_zmq
+"$BIN/p2p-bench-zmq-echo" >"$work/echo.out" 2>"$work/echo.log" </dev/null &
+echo_pid=$!
+pids+=("$echo_pid")
+echo_ep=$(listening "$work/echo.out" "$echo_pid")
+say "tracker: $TRACKER_CLIENTS concurrent ZMTP clients, LOCATE + SEARCH, $RUNS x ${TRACKER_S} s, each after as long against an echo ROUTER"
+tracker_load zmtp tracker zmq_echo_req_s
+say "tracker: $TRACKER_CLIENTS libzmq DEALER clients (as our client library connects), $RUNS x ${TRACKER_S} s, the same"
+tracker_load zmq tracker_zmq zmq_echo_zmq_req_s
+stop_pid "$echo_pid"
 
 say "whole-process p2p get of a 1 KiB file, $GET1K_RUNS runs"
 head -c 1024 /dev/urandom >"$work/tiny.bin"
