@@ -15,12 +15,11 @@ constexpr std::size_t kMaxLinks = 32;
 // own requests are not starved by one busy next peer.
 constexpr int kReadBatch = 64;
 
-// The next peer at `endpoint` failed: it is the one to blame.
-Status failed(const std::string& endpoint, const std::string& why) {
+}  // namespace
+
+Status forward_failure(const std::string& endpoint, const std::string& why) {
   return {ErrorCode::kForwardFailed, endpoint + ": " + why, endpoint};
 }
-
-}  // namespace
 
 NextPeers::NextPeers(zmq::context_t& ctx, std::chrono::milliseconds timeout) : ctx_(ctx), timeout_(timeout) {}
 
@@ -36,7 +35,7 @@ Result<zmq::socket_t*> NextPeers::link_to(const std::string& endpoint) {
     auto idle = links_.begin();
     while (idle != links_.end() && has_waiting(idle->first)) ++idle;
     if (idle == links_.end())
-      return failed(endpoint, std::to_string(kMaxLinks) + " next peers busy at once");
+      return forward_failure(endpoint, std::to_string(kMaxLinks) + " next peers busy at once");
     links_.erase(idle);
   }
   try {
@@ -44,7 +43,7 @@ Result<zmq::socket_t*> NextPeers::link_to(const std::string& endpoint) {
     DisconnectWatch watch = connect_watched(ctx_, s, endpoint);
     return &links_.emplace(endpoint, Link{std::move(s), std::move(watch)}).first->second.socket;
   } catch (const zmq::error_t& e) {
-    return failed(endpoint, e.what());
+    return forward_failure(endpoint, e.what());
   }
 }
 
@@ -61,7 +60,7 @@ Result<std::uint64_t> NextPeers::send(const std::string& endpoint, proto::Comman
     // socket is closed too because a send that failed after its first frame
     // would leave a torn message in it.
     drop(endpoint, s.to_string(), dropped_);
-    return failed(endpoint, s.to_string());
+    return forward_failure(endpoint, s.to_string());
   }
   const std::chrono::milliseconds wait = timeout_ * static_cast<long>(1 + after.size());
   waiting_.emplace(seq, Waiting{endpoint, std::move(after), Clock::now() + wait, wait});
@@ -93,7 +92,7 @@ void NextPeers::drop(const std::string& endpoint, const std::string& why, std::v
   links_.erase(endpoint);
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     auto next = std::next(it);
-    if (it->second.endpoint == endpoint) answer(it, failed(endpoint, why), out);
+    if (it->second.endpoint == endpoint) answer(it, forward_failure(endpoint, why), out);
     it = next;
   }
 }
@@ -119,7 +118,7 @@ void NextPeers::collect(const std::vector<zmq::pollitem_t>& items, std::size_t f
   while (!waiting_.empty() && waiting_.begin()->second.deadline <= now) {
     auto it = waiting_.begin();
     const std::string why = "no reply within " + std::to_string(it->second.wait.count()) + " ms";
-    answer(it, failed(it->second.endpoint, why), out);
+    answer(it, forward_failure(it->second.endpoint, why), out);
   }
 }
 
@@ -149,7 +148,7 @@ void NextPeers::read_replies(const std::string& endpoint, std::vector<Answer>& o
                     further ? theirs.failed_endpoint() : endpoint},
              out);
     } else if (reply.cmd() != proto::Command::kOk) {
-      answer(it, failed(endpoint, "unexpected reply command"), out);
+      answer(it, forward_failure(endpoint, "unexpected reply command"), out);
     } else {
       answer(it, std::move(reply), out);
     }

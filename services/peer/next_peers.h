@@ -36,6 +36,10 @@
 
 namespace p2p::peer {
 
+// kForwardFailed "<endpoint>: why", blaming the next peer at `endpoint`
+// (Status::failed_endpoint).
+Status forward_failure(const std::string& endpoint, const std::string& why);
+
 class NextPeers {
  public:
   struct Answer {

@@ -180,9 +180,10 @@ TransferWorker::Outcome TransferWorker::put_chunk(codec::Envelope& request) {
   if (Status s = room_for_step(); !s.ok()) return s;
   zmq::message_t copy;
   copy.copy(request.data);
-  Result<std::uint64_t> seq = next_.send(
-      req.forward[0], proto::Command::kPutChunk, codec::encode(proto::PutChunkRequest{req.hash, rest_of(req.forward)}),
-      &copy, rest_of(req.forward));
+  proto::PutChunkRequest onward{req.hash, rest_of(req.forward)};
+  zmq::message_t body = codec::encode(onward);
+  Result<std::uint64_t> seq =
+      next_.send(req.forward[0], proto::Command::kPutChunk, std::move(body), &copy, std::move(onward.forward));
   if (!seq.ok()) return seq.status();
   // On a failure here the next peer's answer finds no Step and is dropped.
   Result<ChunkStore::StagedChunk> staged = store_.stage_chunk(req.hash, request.data.data(), size);
@@ -208,10 +209,10 @@ TransferWorker::Outcome TransferWorker::commit(codec::Envelope& request) {
   std::optional<std::uint64_t> forwarded;
   if (!req.forward.empty()) {
     if (Status s = room_for_step(); !s.ok()) return s;
+    std::vector<std::string> after = rest_of(req.forward);
+    zmq::message_t body = codec::encode(proto::CommitRequest{req.manifest, after});
     Result<std::uint64_t> seq =
-        next_.send(req.forward[0], proto::Command::kCommit,
-                   codec::encode(proto::CommitRequest{req.manifest, rest_of(req.forward)}), nullptr,
-                   rest_of(req.forward));
+        next_.send(req.forward[0], proto::Command::kCommit, std::move(body), nullptr, std::move(after));
     if (!seq.ok()) return seq.status();
     forwarded = seq.value();
   }
@@ -272,7 +273,7 @@ Result<TransferWorker::Reply> TransferWorker::finish_commit(Step& step, NextPeer
   proto::CommitReply theirs;
   if (Status s = codec::decode(answer.reply->body, &theirs);
       !s.ok() || theirs.file_id != step.file_id || theirs.peer_ids.size() != step.peers_after)
-    return Status{ErrorCode::kForwardFailed, answer.endpoint + ": bad COMMIT reply", answer.endpoint};
+    return forward_failure(answer.endpoint, "bad COMMIT reply");
   proto::CommitReply reply{step.file_id, {config_.peer_id}};
   reply.peer_ids.insert(reply.peer_ids.end(), theirs.peer_ids.begin(), theirs.peer_ids.end());
   return Reply{codec::encode(reply), {}, false};
