@@ -203,14 +203,17 @@ small_files_run() {
 say "$SMALL_FILES files of 4 KiB, got one after another by one p2p-load client: run 1 of $RUNS"
 small_files_run
 
-# echo_load WIRE: one run of the load tool against the echo ROUTER; prints its req/s.
-echo_load() {
+# load_run NAME ARGS...: one run of p2p-bench-tracker-load ARGS (TRACKER_CLIENTS clients, TRACKER_S
+# seconds) after a sync, like every timed step (no writeback of the steps before in its CPU);
+# its figures in $work/NAME.json, its line on stderr.
+load_run() {
+  local name=$1
+  shift
   sync
-  "$BIN/p2p-bench-tracker-load" --echo --wire "$1" --tracker "$echo_ep" --clients "$TRACKER_CLIENTS" \
-    --duration "$TRACKER_S" --json "$work/echo.json" >"$work/echo.txt" 2>&1 ||
-    { cat "$work/echo.txt" >&2; die "p2p-bench-tracker-load --echo --wire $1 failed"; }
-  echo "   echo: $(cat "$work/echo.txt")" >&2
-  jq '.req_per_s | round' "$work/echo.json"
+  "$BIN/p2p-bench-tracker-load" "$@" --clients "$TRACKER_CLIENTS" --duration "$TRACKER_S" \
+    --json "$work/$name.json" >"$work/$name.txt" 2>&1 ||
+    { cat "$work/$name.txt" >&2; die "p2p-bench-tracker-load $* failed"; }
+  echo "   $name: $(cat "$work/$name.txt")" >&2
 }
 
 # tracker_load WIRE PREFIX ECHO_KEY: RUNS runs of p2p-bench-tracker-load, each right after a run
@@ -219,18 +222,15 @@ echo_load() {
 tracker_load() {
   local wire=$1 prefix=$2 echo_key=$3 r rates=() echoes=() p50s=() p99s=() ticks=0 answered=0 t0
   for ((r = 1; r <= RUNS; r++)); do
-    echoes+=("$(echo_load "$wire")")
-    sync  # like every timed step: no writeback of the steps before in its CPU
+    load_run echo --echo --wire "$wire" --tracker "$echo_ep"
+    echoes+=("$(jq '.req_per_s | round' "$work/echo.json")")
     t0=$(cpu_ticks "$tracker_pid")
-    "$BIN/p2p-bench-tracker-load" --wire "$wire" --clients "$TRACKER_CLIENTS" --duration "$TRACKER_S" \
-      --json "$work/tracker.json" >"$work/tload.txt" 2>&1 ||
-      { cat "$work/tload.txt" >&2; die "p2p-bench-tracker-load --wire $wire failed"; }
+    load_run tracker --wire "$wire"
     ticks=$((ticks + $(cpu_ticks "$tracker_pid") - t0))
     answered=$((answered + $(jq '.answered' "$work/tracker.json")))
     rates+=("$(jq '.req_per_s | round' "$work/tracker.json")")
     p50s+=("$(jq '.p50_ms' "$work/tracker.json")")
     p99s+=("$(jq '.p99_ms' "$work/tracker.json")")
-    echo "   $(cat "$work/tload.txt")" >&2
   done
   emit "${prefix}_req_s" "$(median "${rates[@]}")" req/s "$(joined "${rates[@]}")" "median of $RUNS runs, --wire $wire"
   emit "$echo_key" "$(median "${echoes[@]}")" req/s "$(joined "${echoes[@]}")" \
