@@ -159,13 +159,16 @@ class Fetcher {
   }
 
   // Every holder takes what is pending first; only then may an idle one be
-  // asked for another's straggler.
+  // asked for another's straggler. One `now` for the whole pass: read per
+  // holder, a preemption between two reads could make a straggler due for a
+  // later holder but not an earlier one, and the hedge would skip a holder.
   void fill_windows() {
     for (Holder& h : holders_) fill_window(h);
     if (!hedging()) return;
+    const Clock::time_point now = Clock::now();
     for (Holder& h : holders_)
       while (h.has_room(options_.window)) {
-        std::optional<Request> late = straggler_for(h);
+        std::optional<Request> late = straggler_for(h, now);
         if (!late) break;
         const Clock::time_point asked_before = last_asked_[late->index];  // ask() moves it to now
         if (!ask(h, late->index)) break;
@@ -212,9 +215,8 @@ class Fetcher {
     }
   }
 
-  // The straggler `h` could be asked too that has waited longest, if any is due now.
-  std::optional<Request> straggler_for(const Holder& h) const {
-    const Clock::time_point now = Clock::now();
+  // The straggler `h` could be asked too that has waited longest, if any is due by `now`.
+  std::optional<Request> straggler_for(const Holder& h, Clock::time_point now) const {
     std::optional<Request> first;
     Clock::time_point first_due = Clock::time_point::max();
     for_each_hedgeable(h, [&](const Request& r, Clock::time_point due) {

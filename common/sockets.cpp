@@ -18,7 +18,7 @@ std::string normalize_bind_endpoint(std::string endpoint) {
 }
 
 std::chrono::milliseconds until(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
   return left.count() < 0 ? std::chrono::milliseconds(0) : left;
 }
 

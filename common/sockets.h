@@ -25,7 +25,9 @@ std::string normalize_bind_endpoint(std::string endpoint);
 
 using Clock = std::chrono::steady_clock;
 
-// Milliseconds from now to `deadline`, at least 0: a poll timeout.
+// Milliseconds from now to `deadline`, at least 0, rounded up: a poll timeout
+// that never ends before the deadline (rounded down, a poll woken 0.7 ms early
+// would be followed by polls of 0 ms, a busy loop, until the deadline).
 std::chrono::milliseconds until(Clock::time_point deadline);
 
 }  // namespace p2p
