@@ -348,13 +348,21 @@ Status ChunkStore::keep_if_intact(StagedChunk& staged) {
 }
 
 Result<zmq::message_t> ChunkStore::read_chunk(const Hash& hash) const {
-  if (!has_chunk(hash)) return Status{ErrorCode::kNotFound, "no chunk " + hash.hex()};
+  const std::string path = chunk_path(hash).string();
+  int fd = -1;
+  {
+    // Looked up and opened under the mutex, as remove_file unlinks under it
+    // and keep() renames into place before indexing: a chunk indexed here is
+    // on disk, and once open it reads whole even if unlinked next. Checked
+    // apart, a remove and a re-put between the two could make a present
+    // chunk an I/O error, which drops the whole holder from a fetch.
+    std::lock_guard lock(mu_);
+    if (!chunks_.contains(hash)) return Status{ErrorCode::kNotFound, "no chunk " + hash.hex()};
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  if (fd < 0) return errno_status("open", path, errno);
   // Straight into the message that will be sent: no second copy.
-  Result<zmq::message_t> bytes = read_direct(chunk_path(hash).string(), limits::kMaxChunkSize);
-  // Removed with its file since the check: not_found, which costs a fetch
-  // this chunk only, where an I/O error would drop this whole holder.
-  if (!bytes.ok() && !has_chunk(hash)) return Status{ErrorCode::kNotFound, "no chunk " + hash.hex()};
-  return bytes;
+  return read_direct_from(fd, path, limits::kMaxChunkSize);
 }
 
 bool ChunkStore::has_chunk(const Hash& hash) const {

@@ -73,6 +73,10 @@ Result<std::size_t> pread_to_end(int fd, char* buf, std::size_t capacity, const 
 Result<zmq::message_t> read_direct(const std::string& path, std::size_t max_size) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno_status("open", path, errno);
+  return read_direct_from(fd, path, max_size);
+}
+
+Result<zmq::message_t> read_direct_from(int fd, const std::string& path, std::size_t max_size) {
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }

@@ -66,6 +66,9 @@ inline bool direct_aligned(std::uint64_t offset) { return offset % kDirectAlignm
 // kIo naming `path` on errors, a file larger than max_size, or one that
 // changes size while read.
 Result<zmq::message_t> read_direct(const std::string& path, std::size_t max_size);
+// As read_direct, from `fd`, open for reading on `path` (named in errors).
+// Takes `fd`: closes it on every path.
+Result<zmq::message_t> read_direct_from(int fd, const std::string& path, std::size_t max_size);
 
 // One block of bytes on its way to a file: an aligned buffer, reused.
 // Thread-compatible: one thread at a time (a write-behind queue hands it over).

@@ -371,6 +371,41 @@ TEST_CASE("removing a file keeps the chunks of a manifest being written") {
   CHECK(incomplete == 0);
 }
 
+TEST_CASE("a chunk read while its file is removed is not_found and never an I/O error") {
+  // not_found costs a fetch one chunk; an I/O error would drop the whole holder.
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store(dir.path(), 8 << 20);
+  load_ok(store);
+  std::vector<std::string> pieces;
+  Manifest m = manifest_of("raced.bin", bytes_of(limits::kMinChunkSize, 'r'), &pieces);
+  std::atomic<bool> done{false};
+  std::thread remover([&] {
+    for (int round = 0; round < 300; ++round) {
+      if (store.put_chunk(m.chunks[0], pieces[0].data(), pieces[0].size()).ok() && store.put_manifest(m).ok())
+        (void)store.remove_file(m.file_id());
+    }
+    done = true;
+  });
+  int read = 0;
+  int not_found = 0;
+  std::vector<Status> others;
+  while (!done) {
+    Result<zmq::message_t> r = store.read_chunk(m.chunks[0]);
+    if (r.ok()) {
+      ++read;
+      if (r->to_string() != pieces[0]) others.push_back({ErrorCode::kBadChunk, "wrong bytes"});
+    } else if (r.status().code() == ErrorCode::kNotFound) {
+      ++not_found;
+    } else {
+      others.push_back(r.status());
+    }
+  }
+  remover.join();
+  CHECK(read > 0);
+  CHECK(not_found > 0);
+  for (const Status& s : others) FAIL_CHECK(s.to_string());
+}
+
 TEST_CASE("removing a file that is not stored is not_found and changes nothing") {
   TempDir dir{"p2p-chunk-store-test"};
   ChunkStore store(dir.path(), 1 << 20);
