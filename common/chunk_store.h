@@ -90,7 +90,9 @@ class ChunkStore {
   // from the tail: it keeps no bytes in memory while it waits.
   Status keep_if_intact(StagedChunk& staged);
 
-  // The chunk's bytes in a message of exactly its size; kNotFound if absent.
+  // The chunk's bytes in a message of exactly its size; kNotFound if absent,
+  // also when its last file is being removed at the same time (never kIo for
+  // that: a holder answering kIo is dropped from the whole fetch).
   Result<zmq::message_t> read_chunk(const Hash& hash) const;
   bool has_chunk(const Hash& hash) const;
 

@@ -315,6 +315,7 @@ TEST_CASE("a silent service is dead before a flood of requests that never emptie
   // is run again with a new silent service; the SEARCHes themselves take
   // microseconds, so an undisturbed one excuses nothing.
   int dead_at_the_end = 0;  // of the last flood: clients whose last answer sees no live peer
+  bool last_read_dead = false;  // of the last flood: the last answer to arrive sees no live peer
   CHECK(run_until_proven(t.broker, [&](int attempt) {
     Dealer silent(t.ctx, t.endpoint);
     REQUIRE(silent.call<proto::StatusReply>(Command::kStatus, proto::Empty{}).ok());  // connected, not registered
@@ -330,20 +331,37 @@ TEST_CASE("a silent service is dead before a flood of requests that never emptie
     REQUIRE(registered.ok());
     CHECK(registered->peers >= 1);  // the silent peer is live, with the flood still waiting
 
-    dead_at_the_end = 0;
-    for (int i = 0; i < kClients; ++i) {
-      // The first answers come after the whole flood: longer than kPatience under a sanitizer.
-      std::optional<codec::Envelope> env;
-      while ((env = clients[i]->recv(30s)) && env->seq != last[i]) {
+    // The last STATUSes are taken as they arrive, from all clients at once:
+    // the last to arrive was read last, at the end of the flood. One read
+    // early is no proof either way: fair queueing can read a connection
+    // whose messages all arrived first well ahead of the rest (1 client of
+    // 64 saw the peer alive in a clean-clone run, all others dead).
+    std::vector<bool> answered(kClients, false);
+    std::vector<bool> dead_in_order;  // by arrival
+    // The first answers come after the whole flood: longer than kPatience under a sanitizer.
+    const auto deadline = Clock::now() + 30s;
+    while (dead_in_order.size() < static_cast<std::size_t>(kClients) && Clock::now() < deadline) {
+      std::vector<zmq::pollitem_t> items;
+      for (auto& c : clients) items.push_back({c->socket.handle(), 0, ZMQ_POLLIN, 0});
+      zmq::poll(items, until(deadline));
+      for (int i = 0; i < kClients; ++i) {
+        if (answered[i] || !(items[i].revents & ZMQ_POLLIN)) continue;
+        std::optional<codec::Envelope> env = clients[i]->recv(0ms);
+        if (!env || env->seq != last[i]) continue;
+        proto::StatusReply status;
+        REQUIRE(codec::decode(env->body, &status).ok());
+        answered[i] = true;
+        dead_in_order.push_back(status.peers == 0);
       }
-      REQUIRE(env.has_value());
-      proto::StatusReply status;
-      REQUIRE(codec::decode(env->body, &status).ok());
-      if (status.peers == 0) ++dead_at_the_end;
     }
+    REQUIRE(dead_in_order.size() == static_cast<std::size_t>(kClients));
+    dead_at_the_end = static_cast<int>(std::count(dead_in_order.begin(), dead_in_order.end(), true));
+    last_read_dead = dead_in_order.back();
     // A slower host only lengthens the flood, and a death despite postponed
     // expiry proves the rule; a survival may be the postponement's doing.
-    return dead_at_the_end == kClients ? Proof::kAlways : Proof::kIfUndisturbed;
+    return last_read_dead ? Proof::kAlways : Proof::kIfUndisturbed;
   }));
-  CHECK(dead_at_the_end == kClients);
+  INFO(dead_at_the_end << " of " << kClients << " clients' last answers saw the silent peer dead");
+  CHECK(last_read_dead);
+  CHECK(dead_at_the_end > kClients / 2);  // the flood's end, not only its last message
 }
