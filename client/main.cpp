@@ -17,6 +17,7 @@
 #include "client/query_commands.h"
 #include "client/session_flags.h"
 #include "common/log.h"
+#include "common/malloc_tuning.h"
 #include "common/sockets.h"
 
 namespace {
@@ -125,6 +126,9 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any thread starts (mallopt is process-wide); best effort: a
+  // sanitizer's malloc ignores it. See common/malloc_tuning.h.
+  (void)p2p::keep_chunk_memory_mapped();
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {

@@ -1,6 +1,8 @@
 #include "common/chunk_buffer_pool.h"
 
+#include <cstdint>
 #include <cstdlib>
+#include <string>
 
 #include "common/direct_io.h"
 
@@ -38,6 +40,28 @@ void ChunkBufferPool::give(char* buffer, std::size_t bytes) {
     }
   }
   std::free(buffer);
+}
+
+namespace {
+
+// ZeroMQ's free function for a pooled message: `hint` is the size the
+// buffer was taken with.
+void give_back(void* data, void* hint) {
+  ChunkBufferPool::instance().give(static_cast<char*>(data), reinterpret_cast<std::uintptr_t>(hint));
+}
+
+}  // namespace
+
+Result<zmq::message_t> pooled_message(std::size_t size) {
+  const std::size_t capacity = direct_padded(size);
+  char* buffer = ChunkBufferPool::instance().take(capacity);
+  if (buffer == nullptr) return Status{ErrorCode::kInternal, "out of memory for a " + std::to_string(capacity) + "-byte chunk buffer"};
+  try {
+    return zmq::message_t(buffer, size, give_back, reinterpret_cast<void*>(static_cast<std::uintptr_t>(capacity)));
+  } catch (const zmq::error_t& e) {
+    ChunkBufferPool::instance().give(buffer, capacity);  // libzmq failed before it owned the buffer (ENOMEM)
+    return Status{ErrorCode::kInternal, std::string("zmq message: ") + e.what()};
+  }
 }
 
 std::size_t ChunkBufferPool::kept() const {

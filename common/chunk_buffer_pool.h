@@ -8,9 +8,14 @@
 // zeroed its 256 pages again (258 faults a chunk, measured): ~5% of all CPU
 // samples of a get from tmpfs, where the get is CPU-bound. With the pool the
 // peers' CPU per 1 GiB get from 3 holders fell from 1.30-1.46 to 0.65-0.79 s
-// (docs/performance.md "Where the time goes"). Telling glibc to keep freed
-// memory did about as well but kept up to 64 MiB more per peer; the pool
-// keeps at most kKeptBuffers.
+// (docs/performance.md "Where the time goes"). The pool bounds what it keeps
+// (kKeptBuffers) whatever the allocator; malloc_tuning.h keeps the buffers
+// ZeroMQ itself allocates for received chunks, which no pool of ours reaches.
+//
+// The client's put reads the chunks of its input into the same pool
+// (pooled_message): it sent each from a fresh 1 MiB malloc that ZeroMQ's I/O
+// thread freed, and faulted in 28,800 pages a 1 GiB put (~10 us a fault on
+// this VM; docs/performance.md).
 //
 // Buffers of up to kPooledBytes (the default chunk size) are pooled, all of
 // that size; larger ones (a --chunk-size above 1 MiB) come from and go back
@@ -25,7 +30,10 @@
 #include <mutex>
 #include <vector>
 
+#include <zmq.hpp>
+
 #include "common/limits.h"
+#include "common/status.h"
 
 namespace p2p {
 
@@ -60,5 +68,12 @@ class ChunkBufferPool {
   mutable std::mutex mu_;
   std::vector<char*> free_;  // each kPooledBytes, at most kKeptBuffers
 };
+
+// A message of `size` bytes whose buffer is taken from the process's pool
+// and given back to it when ZeroMQ has done with the message (after the
+// send, on ZeroMQ's I/O thread). Its buffer holds direct_padded(size) bytes,
+// kDirectAlignment-aligned, so an O_DIRECT read of whole blocks fits; the
+// bytes are not initialised. kInternal when out of memory.
+Result<zmq::message_t> pooled_message(std::size_t size);
 
 }  // namespace p2p

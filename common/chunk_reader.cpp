@@ -9,6 +9,7 @@
 #include <cstring>
 #include <utility>
 
+#include "common/chunk_buffer_pool.h"
 #include "common/manifest.h"
 #include "common/sha256.h"
 
@@ -65,7 +66,11 @@ Result<std::optional<Chunk>> ChunkReader::next() {
   chunk.index = next_index_;
   chunk.offset = next_index_ * chunk_size_;
   auto length = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size_, size_ - chunk.offset));
-  chunk.data.rebuild(length);
+  // A pooled buffer, not a fresh one: ZeroMQ's I/O thread frees the chunk
+  // after the send, and fresh memory is faulted in again for every chunk.
+  Result<zmq::message_t> buffer = pooled_message(length);
+  if (!buffer.ok()) return buffer.status();
+  chunk.data = std::move(buffer.value());
   auto* out = static_cast<char*>(chunk.data.data());
   std::size_t done = 0;
   while (done < length) {

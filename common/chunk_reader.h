@@ -1,7 +1,8 @@
 // ChunkReader: streams a local file as chunks of `chunk_size` bytes, each
 // with its SHA-256. Only one chunk is in memory at a time, whatever the file
 // size, and each chunk is read straight into a zmq::message_t so it can be
-// sent without another copy.
+// sent without another copy. The message's buffer comes from ChunkBufferPool
+// and goes back to it when ZeroMQ has sent the chunk.
 //
 // Ownership: owns the file descriptor (closed on destruction); move-only.
 // Thread affinity: one thread at a time.

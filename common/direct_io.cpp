@@ -47,12 +47,6 @@ int open_maybe_direct(const std::string& path, int flags, unsigned mode, bool wa
 
 namespace {
 
-// ZeroMQ's free function for a message read_direct filled: `hint` is the
-// buffer's size as taken from the pool.
-void give_back(void* data, void* hint) {
-  ChunkBufferPool::instance().give(static_cast<char*>(data), reinterpret_cast<std::uintptr_t>(hint));
-}
-
 // Reads from offset 0 into `buf` until `capacity` bytes or the end of the
 // file; the bytes read. An O_DIRECT read asks for whole blocks and gets the
 // file's exact size at its end.
@@ -94,22 +88,16 @@ Result<zmq::message_t> read_direct_from(int fd, const std::string& path, std::si
   // for O_DIRECT, ZeroMQ's own otherwise. No copy after the read.
   const std::size_t padded = direct_padded(size);
   zmq::message_t msg;
-  try {
-    if (direct) {
-      char* buf = ChunkBufferPool::instance().take(padded);
-      if (!buf) return Status{ErrorCode::kInternal, "out of memory reading " + path};
-      try {
-        // Gives buf back from here on, also on the paths below.
-        msg.rebuild(buf, size, give_back, reinterpret_cast<void*>(static_cast<std::uintptr_t>(padded)));
-      } catch (...) {
-        ChunkBufferPool::instance().give(buf, padded);  // libzmq failed before it owned buf (ENOMEM)
-        throw;
-      }
-    } else {
+  if (direct) {
+    Result<zmq::message_t> pooled = pooled_message(size);
+    if (!pooled.ok()) return pooled.status();
+    msg = std::move(pooled.value());
+  } else {
+    try {
       msg.rebuild(size);
+    } catch (const zmq::error_t& e) {
+      return Status{ErrorCode::kInternal, std::string("zmq message: ") + e.what()};
     }
-  } catch (const zmq::error_t& e) {
-    return Status{ErrorCode::kInternal, std::string("zmq message: ") + e.what()};
   }
   // A count other than the size shows a file that changed since fstat.
   Result<std::size_t> got = pread_to_end(fd, static_cast<char*>(msg.data()), direct ? padded : size, path);

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/chunk_buffer_pool.h"
 #include "common/manifest.h"
 #include "common/sha256.h"
 
@@ -38,7 +39,9 @@ Result<std::optional<Chunk>> GeneratedFile::next() {
   chunk.index = next_index_++;
   chunk.offset = chunk.index * chunk_size_;
   const auto length = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size_, size_ - chunk.offset));
-  chunk.data.rebuild(length);
+  Result<zmq::message_t> buffer = pooled_message(length);  // as ChunkReader: no fresh pages a chunk
+  if (!buffer.ok()) return buffer.status();
+  chunk.data = std::move(buffer.value());
   fill(chunk.index, static_cast<char*>(chunk.data.data()), length);
   chunk.hash = p2p::sha256(chunk.data.data(), length);
   return std::optional<Chunk>(std::move(chunk));

@@ -21,6 +21,7 @@
 #include "client/load/load_client.h"
 #include "client/session_flags.h"
 #include "common/log.h"
+#include "common/malloc_tuning.h"
 
 namespace {
 
@@ -197,6 +198,9 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any thread starts (mallopt is process-wide); best effort: a
+  // sanitizer's malloc ignores it. See common/malloc_tuning.h.
+  (void)p2p::keep_chunk_memory_mapped();
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {

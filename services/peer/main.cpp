@@ -11,6 +11,7 @@
 
 #include "common/chunk_store.h"
 #include "common/log.h"
+#include "common/malloc_tuning.h"
 #include "common/stop_signals.h"
 #include "services/peer/peer_id.h"
 #include "services/peer/peer_options.h"
@@ -86,6 +87,8 @@ int main(int argc, char** argv) {
 
   log::set_component("peer");
   log::set_level(log::parse_level(o.log_level).value_or(log::Level::kInfo));
+  // Before any thread starts (mallopt is process-wide): see malloc_tuning.h.
+  if (!keep_chunk_memory_mapped()) P2P_INFO("malloc: chunk buffers not kept (this allocator ignores mallopt)");
 
   std::error_code ec;
   std::filesystem::create_directories(o.data_dir, ec);

@@ -122,3 +122,18 @@ TEST_CASE("the chunk buffer pool keeps at most kKeptBuffers and never a larger b
   CHECK(pool.kept() == kKeptBuffers - 1);
   pool.give(small, direct_padded(100 * 1024));
 }
+
+TEST_CASE("a pooled message holds its size in an aligned pool buffer that goes back when the message is dropped") {
+  ChunkBufferPool& pool = ChunkBufferPool::instance();
+  pool.give(pool.take(kPooledBytes), kPooledBytes);  // at least one kept, whatever ran before
+  const std::size_t before = pool.kept();
+  {
+    Result<zmq::message_t> msg = pooled_message(kPooledBytes - 100);
+    REQUIRE(msg.ok());
+    CHECK(msg->size() == kPooledBytes - 100);
+    CHECK(reinterpret_cast<std::uintptr_t>(msg->data()) % kDirectAlignment == 0);
+    std::memset(msg->data(), 1, direct_padded(kPooledBytes - 100));  // the whole padded buffer is ours (ASan checks)
+    CHECK(pool.kept() == before - 1);
+  }
+  CHECK(pool.kept() == before);
+}

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/chunk_buffer_pool.h"
 #include "common/chunk_reader.h"
 #include "common/limits.h"
 #include "tests/support/file_bytes.h"
@@ -109,4 +110,22 @@ TEST_CASE("chunk reader reports a file that shrank while being read") {
   auto next = reader->next();
   REQUIRE(!next.ok());
   CHECK(next.status().code() == ErrorCode::kIo);
+}
+
+TEST_CASE("chunk reader reads each chunk into a pooled buffer that goes back when the chunk is sent") {
+  TempDir dir;
+  const std::string bytes = p2p::test::patterned_bytes(2 * kPooledBytes);
+  Result<ChunkReader> reader = ChunkReader::open(write_file(dir, bytes), static_cast<std::uint32_t>(kPooledBytes));
+  REQUIRE(reader.ok());
+  ChunkBufferPool& pool = ChunkBufferPool::instance();
+  pool.give(pool.take(kPooledBytes), kPooledBytes);  // at least one kept, whatever ran before
+  const std::size_t before = pool.kept();
+  {
+    auto chunk = reader->next();
+    REQUIRE(chunk.ok());
+    REQUIRE(chunk.value());
+    CHECK(chunk.value()->data.size() == kPooledBytes);
+    CHECK(pool.kept() == before - 1);  // taken from the pool, not fresh memory
+  }
+  CHECK(pool.kept() == before);  // ZeroMQ's free function gave it back
 }

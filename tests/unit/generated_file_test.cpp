@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "client/load/generated_file.h"
+#include "common/chunk_buffer_pool.h"
 #include "common/sha256.h"
 
 using p2p::client::load::GeneratedFile;
@@ -80,4 +81,18 @@ TEST_CASE("an empty generated file streams no chunk") {
   auto next = file.next();
   REQUIRE(next.ok());
   CHECK_FALSE(next.value().has_value());
+}
+
+TEST_CASE("a generated file's chunks are in pooled buffers that go back when the chunks are sent") {
+  GeneratedFile file(7, 2 * p2p::kPooledBytes, static_cast<std::uint32_t>(p2p::kPooledBytes));
+  p2p::ChunkBufferPool& pool = p2p::ChunkBufferPool::instance();
+  pool.give(pool.take(p2p::kPooledBytes), p2p::kPooledBytes);  // at least one kept, whatever ran before
+  const std::size_t before = pool.kept();
+  {
+    auto chunk = file.next();
+    REQUIRE(chunk.ok());
+    REQUIRE(chunk.value());
+    CHECK(pool.kept() == before - 1);
+  }
+  CHECK(pool.kept() == before);
 }
