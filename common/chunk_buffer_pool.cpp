@@ -55,7 +55,8 @@ void give_back(void* data, void* hint) {
 Result<zmq::message_t> pooled_message(std::size_t size) {
   const std::size_t capacity = direct_padded(size);
   char* buffer = ChunkBufferPool::instance().take(capacity);
-  if (buffer == nullptr) return Status{ErrorCode::kInternal, "out of memory for a " + std::to_string(capacity) + "-byte chunk buffer"};
+  if (buffer == nullptr)
+    return Status{ErrorCode::kInternal, "out of memory for a " + std::to_string(capacity) + "-byte chunk buffer"};
   try {
     return zmq::message_t(buffer, size, give_back, reinterpret_cast<void*>(static_cast<std::uintptr_t>(capacity)));
   } catch (const zmq::error_t& e) {
