@@ -9,10 +9,11 @@
 // to the kernel as soon as it exceeds twice the largest block freed
 // (M_TRIM_THRESHOLD, adjusted dynamically): a burst of chunks in flight
 // grows the heap past that, the burst's frees trim it, and the next burst
-// faults in and zeroes every page again. A 1 GiB put at k=3 took 10k-210k
-// page faults in each peer, ~10 us each on the bench VM (PVM), and 3.6-8.2
-// CPU-s in the peers from run to run; with the thresholds below, 0.1k-4k
-// faults and 3.6-4.9 CPU-s (docs/performance.md, "Where the time goes").
+// faults in and zeroes every page again. A 1 GiB put at k=3 took up to 110k
+// page faults in a peer (27k-193k in the three), ~10 us each on the bench
+// VM (PVM), and 4.0-8.2 CPU-s in the peers from run to run; with the
+// thresholds below, at most 4k a peer and 3.6-4.9 CPU-s (docs/performance.md,
+// "Where the time goes").
 //
 // Thread affinity: call once at the start of main, before any thread starts
 // (mallopt is process-wide).
