@@ -32,10 +32,11 @@ namespace p2p {
 inline constexpr std::size_t kMmapThresholdBytes = 2 * limits::kMaxChunkSize;
 static_assert(kMmapThresholdBytes > limits::kMaxDataMessage);
 
-// Free memory at the top of a heap beyond this goes back to the kernel. The
-// chunks one connection has in flight (a few MiB) fit below it; an idle
+// Free memory at the top of a heap beyond this goes back to the kernel. A
+// put's window (8 chunks of 1 MiB, client/put_pipeline.h) fits below it with
+// room for the chunks queued behind it; a get asks 4 a holder. An idle
 // process keeps at most this much per malloc arena (measured: peers' peak
-// RSS 17-20 -> 20-24 MiB over a put and a get).
+// RSS 16-22 -> 19-26 MiB over puts and gets).
 inline constexpr std::size_t kTrimThresholdBytes = 16u << 20;
 
 // Applies both thresholds. False when the allocator refused them (another
