@@ -92,7 +92,8 @@ class ChunkStore {
 
   // The chunk's bytes in a message of exactly its size; kNotFound if absent,
   // also when its last file is being removed at the same time (never kIo for
-  // that: a holder answering kIo is dropped from the whole fetch).
+  // that: a holder answering kIo is dropped from the whole fetch). Read
+  // through the page cache: a chunk got again is served from memory.
   Result<zmq::message_t> read_chunk(const Hash& hash) const;
   bool has_chunk(const Hash& hash) const;
 

@@ -62,15 +62,9 @@ Result<std::size_t> pread_to_end(int fd, char* buf, std::size_t capacity, const 
   return done;
 }
 
-}  // namespace
-
-Result<zmq::message_t> read_direct(const std::string& path, std::size_t max_size) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno_status("open", path, errno);
-  return read_direct_from(fd, path, max_size);
-}
-
-Result<zmq::message_t> read_direct_from(int fd, const std::string& path, std::size_t max_size) {
+// read_direct_from and read_cached_from: the whole file from `fd` into a
+// message, with O_DIRECT when `try_direct` and the file is large enough.
+Result<zmq::message_t> read_whole(int fd, const std::string& path, std::size_t max_size, bool try_direct) {
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
@@ -83,12 +77,13 @@ Result<zmq::message_t> read_direct_from(int fd, const std::string& path, std::si
   // Only a large file turns O_DIRECT on (Linux allows it on an open
   // descriptor); a file system without it refuses with EINVAL and the read
   // stays buffered.
-  const bool direct = size >= kDirectMinBytes && ::fcntl(fd, F_SETFL, O_DIRECT) == 0;
-  // The message owns its buffer either way: an aligned one of whole blocks
-  // for O_DIRECT, ZeroMQ's own otherwise. No copy after the read.
+  const bool direct = try_direct && size >= kDirectMinBytes && ::fcntl(fd, F_SETFL, O_DIRECT) == 0;
+  // The message owns its buffer either way: a pooled one for a chunk-sized
+  // file (whole blocks, aligned, as O_DIRECT needs), ZeroMQ's own for a
+  // small one. No copy after the read.
   const std::size_t padded = direct_padded(size);
   zmq::message_t msg;
-  if (direct) {
+  if (size >= kDirectMinBytes) {
     Result<zmq::message_t> pooled = pooled_message(size);
     if (!pooled.ok()) return pooled.status();
     msg = std::move(pooled.value());
@@ -104,6 +99,22 @@ Result<zmq::message_t> read_direct_from(int fd, const std::string& path, std::si
   if (!got.ok()) return got.status();
   if (got.value() != size) return Status{ErrorCode::kIo, path + " changed size while read"};
   return msg;
+}
+
+}  // namespace
+
+Result<zmq::message_t> read_direct(const std::string& path, std::size_t max_size) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno_status("open", path, errno);
+  return read_direct_from(fd, path, max_size);
+}
+
+Result<zmq::message_t> read_direct_from(int fd, const std::string& path, std::size_t max_size) {
+  return read_whole(fd, path, max_size, true);
+}
+
+Result<zmq::message_t> read_cached_from(int fd, const std::string& path, std::size_t max_size) {
+  return read_whole(fd, path, max_size, false);
 }
 
 void DirectBuffer::Free::operator()(char* p) const { std::free(p); }

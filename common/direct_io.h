@@ -1,5 +1,5 @@
-// Direct I/O: chunk files of kDirectMinBytes or more written and read with
-// O_DIRECT, bypassing the page cache.
+// Direct I/O: chunk files of kDirectMinBytes or more written (and, except
+// when served to a get, read) with O_DIRECT, bypassing the page cache.
 //
 // Why: on this class of VM the first touch of page-cache memory is the most
 // expensive thing a transfer does. `dd bs=1M count=1024` into a new file takes
@@ -16,9 +16,14 @@
 // is padded with zeros: the caller truncates the file to its real size.
 // File systems without O_DIRECT (tmpfs) fall back to ordinary writes.
 //
-// Reads go the same way, into an aligned buffer that the ZeroMQ message then
-// owns (zero copy; the buffer comes from and goes back to ChunkBufferPool): a chunk stored with O_DIRECT is not in the page cache, and
-// a buffered read would first fault in new page-cache pages to copy it from.
+// Reads go into a buffer that the ZeroMQ message then owns (zero copy; it
+// comes from and goes back to ChunkBufferPool). Reads that check what is on
+// disk (a peer's start, a staged chunk) bypass the page cache: they would
+// only fill it. A chunk served to a get goes through it (read_cached_from):
+// in an A/B on 2026-12-07 a cold get from 3 holders ran 10% faster that way
+// (the kernel's readahead; 405-453 -> 463-516 MB/s) and a second get of the
+// same file 27% faster (440-493 -> 502-607), from chunks still in memory,
+// which is how a popular file should be served (docs/performance.md).
 //
 // Thread affinity: see each class; read_direct is thread-safe.
 #pragma once
@@ -69,6 +74,9 @@ Result<zmq::message_t> read_direct(const std::string& path, std::size_t max_size
 // As read_direct, from `fd`, open for reading on `path` (named in errors).
 // Takes `fd`: closes it on every path.
 Result<zmq::message_t> read_direct_from(int fd, const std::string& path, std::size_t max_size);
+// As read_direct_from, through the page cache: what is cached is served from
+// memory, and what is read stays cached for the next reader.
+Result<zmq::message_t> read_cached_from(int fd, const std::string& path, std::size_t max_size);
 
 // One block of bytes on its way to a file: an aligned buffer, reused.
 // Thread-compatible: one thread at a time (a write-behind queue hands it over).

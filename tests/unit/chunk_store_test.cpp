@@ -551,3 +551,25 @@ TEST_CASE("a small chunk is stored through the page cache and a large one past i
   if (p2p::test::direct_io_supported(dir.path()))
     CHECK(p2p::test::cached_pages(ChunkStore::chunk_path_in(dir.path(), hash_of(large))) == std::size_t{0});
 }
+
+TEST_CASE("a large chunk a get reads stays in the page cache, while the store's check at start leaves none cached") {
+  TempDir dir{"p2p-chunk-store-test"};
+  const std::string large = bytes_of(kDirectMinBytes + 100, 'g');
+  const std::filesystem::path path = ChunkStore::chunk_path_in(dir.path(), hash_of(large));
+  {
+    ChunkStore store(dir.path(), 16 << 20);
+    load_ok(store);
+    REQUIRE(store.put_chunk(hash_of(large), large.data(), large.size()).ok());
+    // A file uses it: a chunk no manifest names is deleted at start.
+    REQUIRE(store.put_manifest(Manifest{"cached.bin", large.size(), limits::kDefaultChunkSize, {hash_of(large)}, 1}).ok());
+  }
+  REQUIRE(p2p::test::evict_from_page_cache(path));
+  ChunkStore again(dir.path(), 16 << 20);
+  load_ok(again);  // re-hashes every chunk: a check of the disk, not a read to serve
+  if (p2p::test::direct_io_supported(dir.path())) CHECK(p2p::test::cached_pages(path) == std::size_t{0});
+
+  Result<zmq::message_t> read = again.read_chunk(hash_of(large));
+  REQUIRE(read.ok());
+  CHECK(std::string(static_cast<const char*>(read->data()), read->size()) == large);
+  CHECK(p2p::test::cached_pages(path) == (large.size() + kDirectAlignment - 1) / kDirectAlignment);
+}

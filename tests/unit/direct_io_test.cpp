@@ -142,3 +142,40 @@ TEST_CASE("read_direct reads a small file through the page cache and a large one
   // Without O_DIRECT (tmpfs) the page cache is where the file lives.
   if (p2p::test::direct_io_supported(dir.path())) CHECK(p2p::test::cached_pages(large) == std::size_t{0});
 }
+
+TEST_CASE("read_cached_from reads a large file through the page cache, so the next read is served from memory") {
+  p2p::test::TempDir dir("p2p-direct-io");
+  const fs::path large = dir.path() / "large";
+  const std::string bytes = test::patterned_bytes(kDirectMinBytes + 5000, 3);
+  write_bytes(large, bytes);
+  REQUIRE(p2p::test::evict_from_page_cache(large));
+  const std::size_t pages = (bytes.size() + kDirectAlignment - 1) / kDirectAlignment;
+
+  // A check of what is on disk (read_direct_from) leaves nothing cached ...
+  int fd = ::open(large.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  Result<zmq::message_t> checked = read_direct_from(fd, large.string(), 4 << 20);
+  REQUIRE(checked.ok());
+  CHECK(std::string(static_cast<const char*>(checked->data()), checked->size()) == bytes);
+  if (p2p::test::direct_io_supported(dir.path())) CHECK(p2p::test::cached_pages(large) == std::size_t{0});
+
+  // ... and a read for a get leaves the whole file cached.
+  fd = ::open(large.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  Result<zmq::message_t> served = read_cached_from(fd, large.string(), 4 << 20);
+  REQUIRE(served.ok());
+  CHECK(std::string(static_cast<const char*>(served->data()), served->size()) == bytes);
+  CHECK(p2p::test::cached_pages(large) == pages);
+}
+
+TEST_CASE("read_cached_from refuses a file larger than the limit and names it") {
+  p2p::test::TempDir dir("p2p-direct-io");
+  const fs::path large = dir.path() / "large";
+  write_bytes(large, test::patterned_bytes(kDirectMinBytes + 1, 4));
+  const int fd = ::open(large.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  Result<zmq::message_t> r = read_cached_from(fd, large.string(), kDirectMinBytes);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == ErrorCode::kIo);
+  CHECK(r.status().message().find(large.string()) != std::string::npos);
+}
