@@ -10,9 +10,9 @@
 // then --depth threads per holder (the get keeps that many chunks in flight
 // per holder, each read by one of the holder's workers) read its share of the
 // chunks (chunk i from holder i mod n, as the fetch spreads them) through
-// the page cache, as a peer serves them (read_cached_from), and each writes what it read at its offset of
-// PATH with O_DIRECT through an aligned buffer, as the client does; then
-// truncate and fsync PATH, as the client does. No network, no hashing, no
+// the page cache, as a peer serves them (read_cached), and each writes what
+// it read at its offset of PATH with O_DIRECT through an aligned buffer, as
+// the client does; then truncate and fsync PATH, as the client does. No network, no hashing, no
 // ZeroMQ: only the get's disk work, with at least the get's parallelism
 // (the client has one writer thread; here every reader writes).
 //
@@ -106,10 +106,8 @@ int run(const Options& o) {
       p2p::DirectWriter writer;
       // The holder's chunks are r, r + n, r + 2n, ...; its depth threads take turns.
       for (std::uint64_t i = t; i < m.chunk_count() && !failed.load(); i += n * o.depth) {
-        const std::string path = p2p::ChunkStore::chunk_path_in(dirs[r], m.chunks[i]).string();
-        const int chunk_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        p2p::Result<zmq::message_t> bytes = chunk_fd < 0 ? p2p::Result<zmq::message_t>(p2p::errno_status("open", path, errno))
-                                                         : p2p::read_cached_from(chunk_fd, path, p2p::limits::kMaxChunkSize);
+        p2p::Result<zmq::message_t> bytes = p2p::read_cached(p2p::ChunkStore::chunk_path_in(dirs[r], m.chunks[i]).string(),
+                                                                p2p::limits::kMaxChunkSize);
         Status s = bytes.ok() ? writer.pwrite(fd, direct, bytes->data(), bytes->size(), m.chunk_offset(i), o.out)
                               : bytes.status();
         if (!s.ok()) {

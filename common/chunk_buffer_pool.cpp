@@ -52,7 +52,14 @@ void give_back(void* data, void* hint) {
 
 }  // namespace
 
-Result<zmq::message_t> pooled_message(std::size_t size) {
+Result<zmq::message_t> chunk_message(std::size_t size) {
+  if (size < kDirectMinBytes) {
+    try {
+      return zmq::message_t(size);
+    } catch (const zmq::error_t& e) {
+      return Status{ErrorCode::kInternal, std::string("zmq message: ") + e.what()};
+    }
+  }
   const std::size_t capacity = direct_padded(size);
   char* buffer = ChunkBufferPool::instance().take(capacity);
   if (buffer == nullptr)

@@ -1,6 +1,6 @@
-// ChunkBufferPool: the aligned buffers chunks are read into with O_DIRECT
-// (read_direct), given back when ZeroMQ has sent the message that owns one,
-// and taken again by the next read instead of fresh memory.
+// ChunkBufferPool: the aligned buffers chunks are read into (a peer's chunk
+// files, the client's input), given back when ZeroMQ has sent the message
+// that owns one, and taken again by the next read instead of fresh memory.
 //
 // Why: a peer reads every chunk it serves into a 1 MiB buffer that ZeroMQ's
 // I/O thread frees after the send. With glibc's defaults a block freed by
@@ -13,9 +13,9 @@
 // ZeroMQ itself allocates for received chunks, which no pool of ours reaches.
 //
 // The client's put reads the chunks of its input into the same pool
-// (pooled_message): it sent each from a fresh 1 MiB malloc that ZeroMQ's I/O
-// thread freed, and faulted in 28,800 pages a 1 GiB put (~10 us a fault on
-// this VM; docs/performance.md).
+// (chunk_message): it sent each from a fresh 1 MiB malloc that ZeroMQ's I/O
+// thread freed, and faulted in 29k-65k pages a 1 GiB put (~10 us a fault on
+// the bench VM; docs/performance.md).
 //
 // Buffers of up to kPooledBytes (the default chunk size) are pooled, all of
 // that size; larger ones (a --chunk-size above 1 MiB) come from and go back
@@ -69,11 +69,13 @@ class ChunkBufferPool {
   std::vector<char*> free_;  // each kPooledBytes, at most kKeptBuffers
 };
 
-// A message of `size` bytes whose buffer is taken from the process's pool
-// and given back to it when ZeroMQ has done with the message (after the
-// send, on ZeroMQ's I/O thread). Its buffer holds direct_padded(size) bytes,
-// kDirectAlignment-aligned, so an O_DIRECT read of whole blocks fits; the
-// bytes are not initialised. kInternal when out of memory.
-Result<zmq::message_t> pooled_message(std::size_t size);
+// A message for `size` bytes of a chunk, not initialised. From
+// kDirectMinBytes up its buffer is taken from the process's pool and given
+// back when ZeroMQ has done with the message (after the send, on ZeroMQ's
+// I/O thread); it holds direct_padded(size) bytes, kDirectAlignment-aligned,
+// so an O_DIRECT read of whole blocks fits. A smaller one is ZeroMQ's own:
+// a pooled 1 MiB for a few bytes would be waste, and such a file is never
+// read with O_DIRECT. kInternal when out of memory.
+Result<zmq::message_t> chunk_message(std::size_t size);
 
 }  // namespace p2p

@@ -68,7 +68,7 @@ Result<std::optional<Chunk>> ChunkReader::next() {
   auto length = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size_, size_ - chunk.offset));
   // A pooled buffer, not a fresh one: ZeroMQ's I/O thread frees the chunk
   // after the send, and a fresh buffer a chunk faults in all its pages.
-  Result<zmq::message_t> buffer = pooled_message(length);
+  Result<zmq::message_t> buffer = chunk_message(length);
   if (!buffer.ok()) return buffer.status();
   chunk.data = std::move(buffer.value());
   auto* out = static_cast<char*>(chunk.data.data());

@@ -78,27 +78,16 @@ Result<zmq::message_t> read_whole(int fd, const std::string& path, std::size_t m
   // descriptor); a file system without it refuses with EINVAL and the read
   // stays buffered.
   const bool direct = try_direct && size >= kDirectMinBytes && ::fcntl(fd, F_SETFL, O_DIRECT) == 0;
-  // The message owns its buffer either way: a pooled one for a chunk-sized
-  // file (whole blocks, aligned, as O_DIRECT needs), ZeroMQ's own for a
-  // small one. No copy after the read.
-  const std::size_t padded = direct_padded(size);
-  zmq::message_t msg;
-  if (size >= kDirectMinBytes) {
-    Result<zmq::message_t> pooled = pooled_message(size);
-    if (!pooled.ok()) return pooled.status();
-    msg = std::move(pooled.value());
-  } else {
-    try {
-      msg.rebuild(size);
-    } catch (const zmq::error_t& e) {
-      return Status{ErrorCode::kInternal, std::string("zmq message: ") + e.what()};
-    }
-  }
+  // Read straight into the message that will be sent; its buffer holds
+  // whole blocks when the read is direct (chunk_message).
+  Result<zmq::message_t> msg = chunk_message(size);
+  if (!msg.ok()) return msg.status();
   // A count other than the size shows a file that changed since fstat.
-  Result<std::size_t> got = pread_to_end(fd, static_cast<char*>(msg.data()), direct ? padded : size, path);
+  Result<std::size_t> got =
+      pread_to_end(fd, static_cast<char*>(msg->data()), direct ? direct_padded(size) : size, path);
   if (!got.ok()) return got.status();
   if (got.value() != size) return Status{ErrorCode::kIo, path + " changed size while read"};
-  return msg;
+  return std::move(msg.value());
 }
 
 }  // namespace
@@ -107,6 +96,12 @@ Result<zmq::message_t> read_direct(const std::string& path, std::size_t max_size
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno_status("open", path, errno);
   return read_direct_from(fd, path, max_size);
+}
+
+Result<zmq::message_t> read_cached(const std::string& path, std::size_t max_size) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno_status("open", path, errno);
+  return read_cached_from(fd, path, max_size);
 }
 
 Result<zmq::message_t> read_direct_from(int fd, const std::string& path, std::size_t max_size) {

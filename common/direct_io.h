@@ -25,7 +25,7 @@
 // same file 27% faster (440-493 -> 502-607), from chunks still in memory,
 // which is how a popular file should be served (docs/performance.md).
 //
-// Thread affinity: see each class; read_direct is thread-safe.
+// Thread affinity: see each class; the read functions are thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -74,8 +74,10 @@ Result<zmq::message_t> read_direct(const std::string& path, std::size_t max_size
 // As read_direct, from `fd`, open for reading on `path` (named in errors).
 // Takes `fd`: closes it on every path.
 Result<zmq::message_t> read_direct_from(int fd, const std::string& path, std::size_t max_size);
-// As read_direct_from, through the page cache: what is cached is served from
-// memory, and what is read stays cached for the next reader.
+// As read_direct and read_direct_from, through the page cache: what is
+// cached is served from memory, and what is read stays cached for the next
+// reader.
+Result<zmq::message_t> read_cached(const std::string& path, std::size_t max_size);
 Result<zmq::message_t> read_cached_from(int fd, const std::string& path, std::size_t max_size);
 
 // One block of bytes on its way to a file: an aligned buffer, reused.

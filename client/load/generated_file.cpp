@@ -39,7 +39,7 @@ Result<std::optional<Chunk>> GeneratedFile::next() {
   chunk.index = next_index_++;
   chunk.offset = chunk.index * chunk_size_;
   const auto length = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size_, size_ - chunk.offset));
-  Result<zmq::message_t> buffer = pooled_message(length);  // as ChunkReader: no fresh pages a chunk
+  Result<zmq::message_t> buffer = chunk_message(length);  // as ChunkReader: no fresh pages a chunk
   if (!buffer.ok()) return buffer.status();
   chunk.data = std::move(buffer.value());
   fill(chunk.index, static_cast<char*>(chunk.data.data()), length);

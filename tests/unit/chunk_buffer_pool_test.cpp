@@ -123,17 +123,27 @@ TEST_CASE("the chunk buffer pool keeps at most kKeptBuffers and never a larger b
   pool.give(small, direct_padded(100 * 1024));
 }
 
-TEST_CASE("a pooled message holds its size in an aligned pool buffer that goes back when the message is dropped") {
+TEST_CASE("a chunk message holds its size in an aligned pool buffer that goes back when the message is dropped") {
   ChunkBufferPool& pool = ChunkBufferPool::instance();
   pool.give(pool.take(kPooledBytes), kPooledBytes);  // at least one kept, whatever ran before
   const std::size_t before = pool.kept();
   {
-    Result<zmq::message_t> msg = pooled_message(kPooledBytes - 100);
+    Result<zmq::message_t> msg = chunk_message(kPooledBytes - 100);
     REQUIRE(msg.ok());
     CHECK(msg->size() == kPooledBytes - 100);
     CHECK(reinterpret_cast<std::uintptr_t>(msg->data()) % kDirectAlignment == 0);
     std::memset(msg->data(), 1, direct_padded(kPooledBytes - 100));  // the whole padded buffer is ours (ASan checks)
     CHECK(pool.kept() == before - 1);
   }
+  CHECK(pool.kept() == before);
+}
+
+TEST_CASE("a chunk message of a small file is ZeroMQ's own, not a pooled buffer") {
+  ChunkBufferPool& pool = ChunkBufferPool::instance();
+  pool.give(pool.take(kPooledBytes), kPooledBytes);  // at least one kept, whatever ran before
+  const std::size_t before = pool.kept();
+  Result<zmq::message_t> msg = chunk_message(kDirectMinBytes - 1);
+  REQUIRE(msg.ok());
+  CHECK(msg->size() == kDirectMinBytes - 1);
   CHECK(pool.kept() == before);
 }
