@@ -88,7 +88,7 @@ emit disk_write_k3_mb_s "$(awk -v d="$disk" 'BEGIN { printf "%.1f", d / 3 }')" M
 
 # What a k=3 put of 1 GiB makes this disk do: 3 writers (its 3 peers) at once,
 # 1 GiB each. A virtual disk can serve several streams faster than one (here
-# 1.4-1.7x of one stream's rate in total), so a third of dd understates it.
+# 1.2-1.6x of one stream's rate in total), so a third of dd understates it.
 say "disk write, 3 at once: 3 x dd 1 GiB, bs=1M, oflag=direct conv=fdatasync, in TMPDIR"
 runs=()
 for ((r = 1; r <= RUNS; r++)); do
