@@ -332,7 +332,11 @@ TEST_CASE("a peer killed and restarted on the same data dir serves its files aga
   RunResult last;
   bool unavailable = eventually(
       [&] {
-        last = c.p2p({kChunkTimeout, kChunkTimeoutMs, "get", "solo.bin", "-o", out.string(), "--force"}, 30s);
+        // --retry-ms 0: exit 6 at the first failure rather than ask the
+        // tracker again for 10 s (the default), which only finds the same
+        // dead holder.
+        last = c.p2p({kChunkTimeout, kChunkTimeoutMs, "get", "solo.bin", "-o", out.string(), "--force", "--retry-ms", "0"},
+                     30s);
         return last.exit_code == 6;  // unavailable: its only holder is gone
       },
       20s, 200ms);
