@@ -347,7 +347,7 @@ Status ChunkStore::keep_if_intact(StagedChunk& staged) {
   return keep(staged);
 }
 
-Result<zmq::message_t> ChunkStore::read_chunk(const Hash& hash) const {
+Result<zmq::message_t> ChunkStore::read_chunk(const Hash& hash) {
   const std::string path = chunk_path(hash).string();
   int fd = -1;
   {
@@ -357,14 +357,46 @@ Result<zmq::message_t> ChunkStore::read_chunk(const Hash& hash) const {
     // apart, a remove and a re-put between the two could make a present
     // chunk an I/O error, which drops the whole holder from a fetch.
     std::lock_guard lock(mu_);
-    if (!chunks_.contains(hash)) return Status{ErrorCode::kNotFound, "no chunk " + hash.hex()};
+    auto it = chunks_.find(hash);
+    if (it == chunks_.end()) return Status{ErrorCode::kNotFound, "no chunk " + hash.hex()};
     fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+      // So it was deleted behind our back: nothing of ours unlinks an
+      // indexed chunk outside this mutex. Forgotten here, a put or a copy
+      // can store it again.
+      P2P_WARN("store: chunk %s is gone from disk; the files that used it are no longer whole here", path.c_str());
+      stored_bytes_ -= it->second;
+      chunks_.erase(it);
+      lost_chunks_.push_back(hash);
+      return Status{ErrorCode::kNotFound, "chunk " + hash.hex() + " is gone from disk"};
+    }
   }
   if (fd < 0) return errno_status("open", path, errno);
   // Straight into the message that will be sent: no second copy. Through
   // the page cache, so a chunk many clients get is read from disk once
   // (direct_io.h).
   return read_cached_from(fd, path, limits::kMaxChunkSize);
+}
+
+std::optional<Hash> ChunkStore::take_lost_file() {
+  std::lock_guard lock(mu_);
+  if (!lost_chunks_.empty()) {
+    // Matched here, on the owner's thread, not in read_chunk: a worker
+    // serving a get should not walk every manifest.
+    const std::set<Hash> lost(lost_chunks_.begin(), lost_chunks_.end());
+    lost_chunks_.clear();
+    for (const auto& [id, m] : manifests_) {
+      const bool uses = std::any_of(m.chunks.begin(), m.chunks.end(), [&](const Hash& h) { return lost.contains(h); });
+      // Whole again (a put or copy stored the chunk since) is not lost.
+      const bool whole = std::all_of(m.chunks.begin(), m.chunks.end(), [&](const Hash& h) { return chunks_.contains(h); });
+      if (uses && !whole && std::find(lost_files_.begin(), lost_files_.end(), id) == lost_files_.end())
+        lost_files_.push_back(id);
+    }
+  }
+  if (lost_files_.empty()) return std::nullopt;
+  Hash id = lost_files_.front();
+  lost_files_.pop_front();
+  return id;
 }
 
 bool ChunkStore::has_chunk(const Hash& hash) const {

@@ -23,9 +23,11 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -94,8 +96,16 @@ class ChunkStore {
   // also when its last file is being removed at the same time (never kIo for
   // that: a holder answering kIo is dropped from the whole fetch). Read
   // through the page cache: a chunk got again is served from memory.
-  Result<zmq::message_t> read_chunk(const Hash& hash) const;
+  // A chunk indexed here whose file is gone from disk (deleted behind the
+  // store's back) is kNotFound too: it leaves the index, and the files that
+  // used it become lost files (take_lost_file).
+  Result<zmq::message_t> read_chunk(const Hash& hash);
   bool has_chunk(const Hash& hash) const;
+  // One file made incomplete here by a chunk read_chunk found gone, oldest
+  // first, each once; nullopt when there is none. Its manifest stays (as
+  // load() keeps an incomplete one): the file is no longer held in full, so
+  // the owner tells the tracker, which copies it again from other holders.
+  std::optional<Hash> take_lost_file();
 
   // Makes every chunk written so far durable with the manifest, then names
   // the manifest by its file id, durably. kMissingChunks when a chunk of it
@@ -167,6 +177,9 @@ class ChunkStore {
   std::uint64_t stored_bytes_ = 0;                              // guarded by mu_
   std::uint64_t reserved_bytes_ = 0;                            // guarded by mu_: puts in progress
   std::uint64_t tmp_counter_ = 0;                               // guarded by mu_
+  // Chunks read_chunk found gone from disk, not yet matched to their files.
+  std::vector<Hash> lost_chunks_;                               // guarded by mu_
+  std::deque<Hash> lost_files_;                                 // guarded by mu_: for take_lost_file
   SyncGroup data_sync_;          // sync_chunks(), shared by the commits running at once
   SyncGroup manifest_dir_sync_;  // fsync of manifests/, shared likewise
 };

@@ -1,5 +1,7 @@
 #include "services/peer/storage_service.h"
 
+#include <optional>
+
 #include "common/limits.h"
 #include "common/log.h"
 #include "services/peer/committed_event.h"
@@ -53,6 +55,7 @@ void StorageService::run() {
       for (const auto& cmd : events.commands) on_command(link, cmd);
       if (drain_requested_ && !draining_) start_drain(link, "stop signal");
       if (items[1].revents & ZMQ_POLLIN) drain_committed(pull);
+      report_lost_files();
       send_queued(link);
     }
     link.leave();
@@ -127,6 +130,17 @@ void StorageService::remove(const codec::Envelope& cmd) {
     return;
   }
   control_.add_removed(ref.file_id);  // sent by send_queued, ahead of announcements
+}
+
+void StorageService::report_lost_files() {
+  // Without room the file waits in the store: a REMOVED is never dropped.
+  while (control_.has_room()) {
+    std::optional<Hash> id = store_.take_lost_file();
+    if (!id) return;
+    P2P_WARN("storage: file %s lost a chunk on disk; REMOVED to the tracker, which copies it from other holders",
+             id->hex().c_str());
+    control_.add_removed(*id);
+  }
 }
 
 void StorageService::announce_all() {

@@ -17,6 +17,9 @@
 //   and goes ahead of announcement batches. When that queue is full
 //   (`max_pending_removals` ids) the DELETE is not carried out: the file
 //   stays, and the tracker, hearing no REMOVED, stops counting this holder.
+// - A file no longer whole here because a get found one of its chunks gone
+//   from disk (ChunkStore::take_lost_file) is REMOVED too, unasked, so the
+//   tracker copies it again from its other holders (within a poll interval).
 // - Drain: drain() (a stop signal) or a DRAIN from the tracker (`p2p leave`)
 //   makes the peer draining: it sends DRAIN to the tracker and keeps serving.
 //   DRAIN waits in the ControlQueue too, and goes only once every queued
@@ -83,6 +86,9 @@ class StorageService {
   // Sends queued announcements until the link's queue is full or none is left.
   void send_announcements(ServiceLink& link);
   void drain_committed(zmq::socket_t& pull);
+  // Owes REMOVED for each file the store found no longer whole here
+  // (ChunkStore::take_lost_file), while the control queue has room.
+  void report_lost_files();
 
   zmq::context_t& ctx_;
   ChunkStore& store_;

@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tests/support/cluster.h"
@@ -45,6 +47,20 @@ std::string copy_throughput(const Cluster& c) {
                 static_cast<double>(total.fetched_bytes) / kMiB,
                 total.copy_seconds > 0 ? static_cast<double>(total.fetched_bytes) / 1e6 / total.copy_seconds : 0.0);
   return text;
+}
+
+// One file of `size` bytes put at `replicas` and the cluster indexes of its
+// holders (as many as `replicas`, or the case fails).
+struct HeldFile {
+  std::vector<TestFile> files;  // the one file, as put_files and friends take it
+  std::vector<std::size_t> holders;
+};
+HeldFile put_one_file(const Cluster& c, std::string_view prefix, std::uint64_t size, unsigned seed, unsigned replicas) {
+  HeldFile held{write_files(c, prefix, {size}, seed), {}};
+  put_files(c, held.files, replicas);
+  for (const auto& id : holder_ids(c, held.files[0].name)) held.holders.push_back(c.peer_index(id).value());
+  REQUIRE(held.holders.size() == replicas);
+  return held;
 }
 
 }  // namespace
@@ -95,13 +111,8 @@ TEST_CASE("every file of a peer killed with SIGKILL is back at k live holders an
 TEST_CASE("a file two of whose three holders are killed at once stays gettable from the third and is repaired to k",
           "[replication][repair]") {
   Cluster c(replication_cluster(5));
-  auto files = write_files(c, "pair", {8 * kMiB + 3}, 200);
-  put_files(c, files, 3);
+  auto [files, holders] = put_one_file(c, "pair", 8 * kMiB + 3, 200, 3);
   const std::string& name = files[0].name;
-  auto ids = holder_ids(c, name);
-  REQUIRE(ids.size() == 3);
-  std::vector<std::size_t> holders;
-  for (const auto& id : ids) holders.push_back(c.peer_index(id).value());
   const std::string survivor_id = c.peer_id(holders[2]);
 
   // Both signalled before either is reaped.
@@ -134,6 +145,52 @@ TEST_CASE("a file two of whose three holders are killed at once stays gettable f
   c.stop_peer(holders[2], SIGKILL);
   REQUIRE(c.wait_for_peers(2, 10s));
   auto bad = files_not_identical(c, files, c.path("out-copies"));
+  INFO(join_lines(bad));
+  CHECK(bad.empty());
+}
+
+TEST_CASE("a holder whose chunk files are deleted behind its back serves the rest, reports the file lost, and the file "
+          "is copied back to k whole holders",
+          "[replication][repair]") {
+  Cluster c(replication_cluster(3));
+  auto [files, holders] = put_one_file(c, "gone", 8 * kMiB + 3, 300, 2);
+  const std::size_t damaged = holders[0];
+  const std::size_t intact = holders[1];
+  const std::string damaged_id = c.peer_id(damaged);
+
+  // The peer keeps running; its manifest stays, its chunk files go.
+  std::size_t deleted = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(c.peer_data(damaged) / "chunks"))
+    if (entry.is_regular_file()) deleted += fs::remove(entry.path()) ? 1 : 0;
+  REQUIRE(deleted >= 2);
+
+  // A get asks both holders; the damaged one answers not_found for each chunk
+  // it lost, so the other serves them.
+  {
+    auto bad = files_not_identical(c, files, c.path("out-now"));
+    INFO(join_lines(bad));
+    CHECK(bad.empty());
+  }
+  // The tracker hears REMOVED from the damaged peer without having asked.
+  auto reported_removed = [&] {
+    std::istringstream log(read_text(c.tracker_log()));
+    for (std::string line; std::getline(log, line);)
+      if (line.find("removed file=") != std::string::npos && line.find(" peer=" + damaged_id) != std::string::npos)
+        return true;
+    return false;
+  };
+  bool reported = eventually(reported_removed, 10s, 50ms);
+  INFO(read_text(c.tracker_log(), 4000));
+  REQUIRE(reported);
+
+  std::vector<std::string> off = wait_files_at(c, files, 2, kRepairGrace + 20s);
+  INFO(join_lines(off));
+  REQUIRE(off.empty());
+  // The copy is real: with the intact holder gone, the file comes back whole
+  // from the new one (the damaged peer refilled, or the third).
+  c.stop_peer(intact, SIGKILL);
+  REQUIRE(c.wait_for_peers(2, 10s));
+  auto bad = files_not_identical(c, files, c.path("out-copy"));
   INFO(join_lines(bad));
   CHECK(bad.empty());
 }

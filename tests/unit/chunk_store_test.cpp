@@ -3,7 +3,9 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,6 +47,12 @@ Manifest manifest_of(const std::string& name, const std::string& content, std::v
     if (chunks) chunks->push_back(piece);
   }
   return m;
+}
+
+// Stores every piece of `m` and then `m` itself.
+void store_file(ChunkStore& store, const Manifest& m, const std::vector<std::string>& pieces) {
+  for (std::size_t i = 0; i < pieces.size(); ++i) REQUIRE(store.put_chunk(m.chunks[i], pieces[i].data(), pieces[i].size()).ok());
+  REQUIRE(store.put_manifest(m).ok());
 }
 
 ChunkStore::LoadReport load_ok(ChunkStore& store) {
@@ -404,6 +412,57 @@ TEST_CASE("a chunk read while its file is removed is not_found and never an I/O 
   CHECK(read > 0);
   CHECK(not_found > 0);
   for (const Status& s : others) FAIL_CHECK(s.to_string());
+}
+
+TEST_CASE("a chunk deleted from disk behind the store is not_found, leaves the index, and its files are reported lost once") {
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store(dir.path(), 8 << 20);
+  load_ok(store);
+  // Two files share the chunk that will go; a third does not use it.
+  std::vector<std::string> a_pieces, b_pieces, c_pieces;
+  const std::string common = bytes_of(limits::kMinChunkSize, 'c');
+  Manifest a = manifest_of("a.bin", common + bytes_of(1000, 'a'), &a_pieces);
+  Manifest b = manifest_of("b.bin", common + bytes_of(2000, 'b'), &b_pieces);
+  Manifest c = manifest_of("c.bin", bytes_of(3000, 'x'), &c_pieces);
+  store_file(store, a, a_pieces);
+  store_file(store, b, b_pieces);
+  store_file(store, c, c_pieces);
+  CHECK_FALSE(store.take_lost_file().has_value());
+  const std::uint64_t before = store.stored_bytes();
+
+  const Hash gone = a.chunks[0];
+  REQUIRE(fs::remove(ChunkStore::chunk_path_in(dir.path(), gone)));
+  Result<zmq::message_t> read = store.read_chunk(gone);
+  REQUIRE_FALSE(read.ok());
+  CHECK(read.status().code() == ErrorCode::kNotFound);  // never kIo: a get keeps this holder
+  CHECK_FALSE(store.has_chunk(gone));
+  CHECK(store.stored_bytes() == before - common.size());
+  CHECK(store.read_chunk(a.chunks[1]).ok());  // the other chunks are still served
+
+  std::set<Hash> lost;
+  while (std::optional<Hash> id = store.take_lost_file()) CHECK(lost.insert(*id).second);
+  CHECK(lost == std::set<Hash>{a.file_id(), b.file_id()});
+  CHECK_FALSE(store.complete(a));
+  CHECK(store.manifest(a.file_id()).ok());  // kept, as load() keeps an incomplete one
+
+  // Stored again, it is served again, and nothing more is reported.
+  REQUIRE(store.put_chunk(gone, common.data(), common.size()).ok());
+  CHECK(store.read_chunk(gone).ok());
+  CHECK(store.complete(a));
+  CHECK_FALSE(store.take_lost_file().has_value());
+}
+
+TEST_CASE("a file made whole again before its loss is reported is not reported") {
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store(dir.path(), 8 << 20);
+  load_ok(store);
+  std::vector<std::string> pieces;
+  Manifest m = manifest_of("m.bin", bytes_of(limits::kMinChunkSize + 10, 'm'), &pieces);
+  store_file(store, m, pieces);
+  REQUIRE(fs::remove(ChunkStore::chunk_path_in(dir.path(), m.chunks[1])));
+  CHECK(store.read_chunk(m.chunks[1]).status().code() == ErrorCode::kNotFound);
+  REQUIRE(store.put_chunk(m.chunks[1], pieces[1].data(), pieces[1].size()).ok());
+  CHECK_FALSE(store.take_lost_file().has_value());
 }
 
 TEST_CASE("removing a file that is not stored is not_found and changes nothing") {
