@@ -365,9 +365,7 @@ Result<zmq::message_t> ChunkStore::read_chunk(const Hash& hash) {
       // indexed chunk outside this mutex. Forgotten here, a put or a copy
       // can store it again.
       P2P_WARN("store: chunk %s is gone from disk; the files that used it are no longer whole here", path.c_str());
-      stored_bytes_ -= it->second;
-      chunks_.erase(it);
-      lost_chunks_.push_back(hash);
+      forget_lost_locked(it);
       return Status{ErrorCode::kNotFound, "chunk " + hash.hex() + " is gone from disk"};
     }
   }
@@ -376,6 +374,64 @@ Result<zmq::message_t> ChunkStore::read_chunk(const Hash& hash) {
   // the page cache, so a chunk many clients get is read from disk once
   // (direct_io.h).
   return read_cached_from(fd, path, limits::kMaxChunkSize);
+}
+
+void ChunkStore::forget_lost_locked(std::unordered_map<Hash, std::uint32_t, HashHasher>::iterator chunk) {
+  stored_bytes_ -= chunk->second;
+  lost_chunks_.push_back(chunk->first);
+  chunks_.erase(chunk);
+}
+
+Result<ChunkStore::ScrubOutcome> ChunkStore::scrub_chunk(const Hash& hash) {
+  const std::string path = chunk_path(hash).string();
+  int fd = -1;
+  struct stat before {};
+  {
+    // Opened under the mutex, as read_chunk does: an indexed chunk's file
+    // is there unless something outside the store deleted it.
+    std::lock_guard lock(mu_);
+    auto it = chunks_.find(hash);
+    if (it == chunks_.end()) return ScrubOutcome{};
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+      P2P_WARN("store: scrub: chunk %s is gone from disk; the files that used it are no longer whole here",
+               path.c_str());
+      forget_lost_locked(it);
+      return ScrubOutcome{0, true};
+    }
+    if (fd >= 0 && ::fstat(fd, &before) != 0) {
+      const int err = errno;
+      ::close(fd);
+      return errno_status("fstat", path, err);
+    }
+  }
+  if (fd < 0) return errno_status("open", path, errno);
+  Result<zmq::message_t> bytes = read_direct_from(fd, path, limits::kMaxChunkSize);
+  if (!bytes.ok()) return bytes.status();
+  const std::size_t size = bytes->size();
+  if (sha256(bytes->data(), size) == hash) return ScrubOutcome{size, false};
+
+  std::lock_guard lock(mu_);
+  auto it = chunks_.find(hash);
+  struct stat now {};
+  // Removed, or removed and stored again (a new file), while it was read:
+  // what was read is not what is stored now.
+  if (it == chunks_.end() || ::stat(path.c_str(), &now) != 0 || now.st_ino != before.st_ino ||
+      now.st_mtim.tv_sec != before.st_mtim.tv_sec || now.st_mtim.tv_nsec != before.st_mtim.tv_nsec)
+    return ScrubOutcome{size, false};
+  if (::unlink(path.c_str()) != 0) return errno_status("unlink", path, errno);
+  P2P_WARN("store: scrub: chunk %s does not match its name: deleted; the files that used it are no longer whole here",
+           path.c_str());
+  forget_lost_locked(it);
+  return ScrubOutcome{size, true};
+}
+
+std::vector<Hash> ChunkStore::chunk_hashes() const {
+  std::lock_guard lock(mu_);
+  std::vector<Hash> hashes;
+  hashes.reserve(chunks_.size());
+  for (const auto& [hash, size] : chunks_) hashes.push_back(hash);
+  return hashes;
 }
 
 std::optional<Hash> ChunkStore::take_lost_file() {

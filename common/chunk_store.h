@@ -101,11 +101,26 @@ class ChunkStore {
   // used it become lost files (take_lost_file).
   Result<zmq::message_t> read_chunk(const Hash& hash);
   bool has_chunk(const Hash& hash) const;
-  // One file made incomplete here by a chunk read_chunk found gone, oldest
-  // first, each once; nullopt when there is none. Its manifest stays (as
-  // load() keeps an incomplete one): the file is no longer held in full, so
-  // the owner tells the tracker, which copies it again from other holders.
+  // One file made incomplete here by a chunk read_chunk found gone or
+  // scrub_chunk dropped, oldest first, each once; nullopt when there is none.
+  // Its manifest stays (as load() keeps an incomplete one): the file is no
+  // longer held in full, so the owner tells the tracker, which copies it
+  // again from other holders.
   std::optional<Hash> take_lost_file();
+
+  // A background scrub's check of one chunk against its name: its bytes read
+  // with O_DIRECT (the disk's copy, not a cached page) and hashed. A chunk
+  // whose bytes do not match, or whose file is gone, is deleted and forgotten
+  // as read_chunk forgets a gone one (its files become lost files). A chunk
+  // whose file was replaced while it was read is left for the next pass.
+  struct ScrubOutcome {
+    std::size_t bytes = 0;  // read and hashed; 0 when the chunk is no longer stored
+    bool dropped = false;   // corrupt or gone: forgotten, its files lost
+  };
+  // kIo when the chunk cannot be read (kept: the error may pass).
+  Result<ScrubOutcome> scrub_chunk(const Hash& hash);
+  // The hash of every stored chunk, for a scrub pass.
+  std::vector<Hash> chunk_hashes() const;
 
   // Makes every chunk written so far durable with the manifest, then names
   // the manifest by its file id, durably. kMissingChunks when a chunk of it
@@ -164,6 +179,9 @@ class ChunkStore {
   Status sync_chunks();
   void unreserve(std::size_t size);
   Status load_chunks(LoadReport* report);
+  // A chunk found gone or corrupt on disk: out of the index and the stored
+  // bytes, and on the list take_lost_file matches to files. REQUIRES: mu_ held.
+  void forget_lost_locked(std::unordered_map<Hash, std::uint32_t, HashHasher>::iterator chunk);
   Status load_manifests(LoadReport* report);
 
   const std::filesystem::path dir_;
@@ -177,7 +195,7 @@ class ChunkStore {
   std::uint64_t stored_bytes_ = 0;                              // guarded by mu_
   std::uint64_t reserved_bytes_ = 0;                            // guarded by mu_: puts in progress
   std::uint64_t tmp_counter_ = 0;                               // guarded by mu_
-  // Chunks read_chunk found gone from disk, not yet matched to their files.
+  // Chunks found gone or corrupt on disk, not yet matched to their files.
   std::vector<Hash> lost_chunks_;                               // guarded by mu_
   std::deque<Hash> lost_files_;                                 // guarded by mu_: for take_lost_file
   SyncGroup data_sync_;          // sync_chunks(), shared by the commits running at once

@@ -61,6 +61,13 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1L, 86400000L));
   app.add_option("--max-copies", o.max_copies, "REPLICATE copies run at once; more orders wait in a queue")
       ->capture_default_str()->check(CLI::Range(1u, 64u));
+  std::string scrub_rate_text = std::to_string(o.scrub_rate >> 20) + "M";
+  app.add_option("--scrub-rate", scrub_rate_text,
+                 "bytes a second the background re-read of every stored chunk reads, K/M/G suffixes (0: off)")
+      ->capture_default_str();
+  long scrub_interval_ms = o.scrub_interval.count();
+  app.add_option("--scrub-interval-ms", scrub_interval_ms, "between the starts of two scrub passes; the first one after start")
+      ->capture_default_str()->check(CLI::Range(1L, 31L * 86400000L));
   app.add_option("--log-level", o.log_level, "debug|info|warn|error")
       ->capture_default_str()->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   try {
@@ -80,6 +87,15 @@ int main(int argc, char** argv) {
     }
     o.capacity = *capacity;
   }
+  if (scrub_rate_text == "0") {
+    o.scrub_rate = 0;
+  } else if (std::optional<std::uint64_t> rate = peer::parse_byte_size(scrub_rate_text); rate && *rate != 0) {
+    o.scrub_rate = *rate;
+  } else {
+    std::fprintf(stderr, "--scrub-rate: '%s' is not 0 or a size like 8M\n", scrub_rate_text.c_str());
+    return kExitUsage;
+  }
+  o.scrub_interval = std::chrono::milliseconds(scrub_interval_ms);
   if (o.advertise.empty() && peer::is_wildcard_endpoint(o.listen)) {
     std::fprintf(stderr, "--advertise is required when listening on all interfaces (%s)\n", o.listen.c_str());
     return kExitUsage;
@@ -155,8 +171,10 @@ int main(int argc, char** argv) {
   replication_options.fetch.hedge_after = o.hedge_after;
   replication_options.committed_endpoint = peer::kCommittedEndpoint;
   peer::ReplicationService replication(ctx, store, replication_options);
+  peer::Scrubber scrubber(store, peer::ScrubOptions{o.scrub_rate, o.scrub_interval});
   storage.start();
   replication.start();
+  scrubber.start();
 
   std::printf("listening %s\n", endpoint->c_str());
   std::fflush(stdout);
@@ -185,9 +203,11 @@ int main(int argc, char** argv) {
   storage.stop();
   replication.stop();
   transfer.stop();
+  scrubber.stop();
   storage.join();
   replication.join();
   transfer.join();
+  scrubber.join();
   P2P_INFO("stopped");
   return 0;
 }

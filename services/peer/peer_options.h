@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "common/chunk_fetcher.h"
+#include "services/peer/scrubber.h"
 
 namespace p2p::peer {
 
@@ -37,6 +38,10 @@ struct PeerOptions {
   // REPLICATE copies this peer runs at once (--max-copies): 2, like HDFS's
   // dfs.namenode.replication.max-streams, so copies never crowd out gets.
   unsigned max_copies = 2;
+  // The background re-read of every stored chunk (services/peer/scrubber.h
+  // says why these defaults): bytes a second (0: off) and pass interval.
+  std::uint64_t scrub_rate = ScrubOptions{}.bytes_per_second;
+  std::chrono::milliseconds scrub_interval = ScrubOptions{}.interval;
   std::string log_level = "info";
 };
 

@@ -18,8 +18,9 @@
 //   (`max_pending_removals` ids) the DELETE is not carried out: the file
 //   stays, and the tracker, hearing no REMOVED, stops counting this holder.
 // - A file no longer whole here because a get found one of its chunks gone
-//   from disk (ChunkStore::take_lost_file) is REMOVED too, unasked, so the
-//   tracker copies it again from its other holders (within a poll interval).
+//   from disk, or the scrub (scrubber.h) found one gone or corrupt
+//   (ChunkStore::take_lost_file), is REMOVED too, unasked, so the tracker
+//   copies it again from its other holders (within a poll interval).
 // - Drain: drain() (a stop signal) or a DRAIN from the tracker (`p2p leave`)
 //   makes the peer draining: it sends DRAIN to the tracker and keeps serving.
 //   DRAIN waits in the ControlQueue too, and goes only once every queued

@@ -6,6 +6,7 @@
 
 #include "tests/support/cluster.h"
 #include "tests/support/json_output.h"
+#include "tests/support/temp_dir.h"
 
 using namespace p2p::test;
 using namespace std::chrono_literals;
@@ -55,5 +56,15 @@ TEST_CASE("the tracker exits 0 on SIGINT and on SIGTERM", "[lifecycle]") {
     int code = c.stop_tracker(sig);
     INFO("signal " << sig << "\n" << c.logs());
     CHECK(code == 0);
+  }
+}
+
+TEST_CASE("a peer refuses a --scrub-rate that is neither 0 nor a size with a usage error", "[lifecycle][scrub]") {
+  TempDir dir{"p2p-lifecycle-test"};
+  for (const char* rate : {"fast", "-1", "8X"}) {
+    RunResult r = run(bin_path("p2p-peer"), {"--data", (dir.path() / "data").string(), "--scrub-rate", rate}, 10s);
+    INFO(describe(r));
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("--scrub-rate") != std::string::npos);
   }
 }

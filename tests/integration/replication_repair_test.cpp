@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -61,6 +62,37 @@ HeldFile put_one_file(const Cluster& c, std::string_view prefix, std::uint64_t s
   for (const auto& id : holder_ids(c, held.files[0].name)) held.holders.push_back(c.peer_index(id).value());
   REQUIRE(held.holders.size() == replicas);
   return held;
+}
+
+// Whether the tracker's log has a REMOVED from `peer_id` ("removed file=...
+// peer=<id>"): a DELETE answered, or a loss the peer reported unasked.
+bool tracker_heard_removed_from(const Cluster& c, const std::string& peer_id) {
+  std::istringstream log(read_text(c.tracker_log()));
+  for (std::string line; std::getline(log, line);)
+    if (line.find("removed file=") != std::string::npos && line.find(" peer=" + peer_id) != std::string::npos)
+      return true;
+  return false;
+}
+
+// After peer `damaged` lost its copy of the one file in `files` (k=2) while
+// running: the tracker hears REMOVED from it unasked, the file is back at 2
+// holders, and the copy is real: with `intact` killed, the file comes back
+// whole from the new holder (the damaged peer refilled, or the third).
+void check_loss_reported_and_repaired(Cluster& c, const std::vector<TestFile>& files, std::size_t damaged,
+                                      std::size_t intact) {
+  const std::string damaged_id = c.peer_id(damaged);
+  bool reported = eventually([&] { return tracker_heard_removed_from(c, damaged_id); }, 15s);
+  INFO(read_text(c.tracker_log(), 4000));
+  INFO(read_text(c.peer_log(damaged), 4000));
+  REQUIRE(reported);
+  std::vector<std::string> off = wait_files_at(c, files, 2, kRepairGrace + 20s);
+  INFO(join_lines(off));
+  REQUIRE(off.empty());
+  c.stop_peer(intact, SIGKILL);
+  REQUIRE(c.wait_for_peers(2, 10s));
+  auto bad = files_not_identical(c, files, c.path("out-copy"));
+  INFO(join_lines(bad));
+  CHECK(bad.empty());
 }
 
 }  // namespace
@@ -156,7 +188,6 @@ TEST_CASE("a holder whose chunk files are deleted behind its back serves the res
   auto [files, holders] = put_one_file(c, "gone", 8 * kMiB + 3, 300, 2);
   const std::size_t damaged = holders[0];
   const std::size_t intact = holders[1];
-  const std::string damaged_id = c.peer_id(damaged);
 
   // The peer keeps running; its manifest stays, its chunk files go.
   std::size_t deleted = 0;
@@ -171,28 +202,32 @@ TEST_CASE("a holder whose chunk files are deleted behind its back serves the res
     INFO(join_lines(bad));
     CHECK(bad.empty());
   }
-  // The tracker hears REMOVED from the damaged peer without having asked.
-  auto reported_removed = [&] {
-    std::istringstream log(read_text(c.tracker_log()));
-    for (std::string line; std::getline(log, line);)
-      if (line.find("removed file=") != std::string::npos && line.find(" peer=" + damaged_id) != std::string::npos)
-        return true;
-    return false;
-  };
-  bool reported = eventually(reported_removed, 10s, 50ms);
-  INFO(read_text(c.tracker_log(), 4000));
-  REQUIRE(reported);
+  check_loss_reported_and_repaired(c, files, damaged, intact);
+}
 
-  std::vector<std::string> off = wait_files_at(c, files, 2, kRepairGrace + 20s);
-  INFO(join_lines(off));
-  REQUIRE(off.empty());
-  // The copy is real: with the intact holder gone, the file comes back whole
-  // from the new one (the damaged peer refilled, or the third).
-  c.stop_peer(intact, SIGKILL);
-  REQUIRE(c.wait_for_peers(2, 10s));
-  auto bad = files_not_identical(c, files, c.path("out-copy"));
-  INFO(join_lines(bad));
-  CHECK(bad.empty());
+TEST_CASE("a chunk corrupted on a holder's disk is found by its scrub with no get, and the file is copied back to k "
+          "whole holders",
+          "[replication][repair][scrub]") {
+  Cluster c(replication_cluster(3).with_peer_args({"--scrub-interval-ms", "300", "--scrub-rate", "1G"}));
+  auto [files, holders] = put_one_file(c, "rot", 8 * kMiB + 3, 400, 2);
+  const std::size_t damaged = holders[0];
+  const std::size_t intact = holders[1];
+
+  // One byte of one chunk flipped on disk, while the peer runs.
+  bool flipped = false;
+  for (const auto& entry : fs::recursive_directory_iterator(c.peer_data(damaged) / "chunks")) {
+    if (!entry.is_regular_file() || entry.file_size() < 100) continue;
+    std::fstream f(entry.path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(99);
+    const char was = static_cast<char>(f.get());
+    f.seekp(99);
+    f.put(static_cast<char>(was ^ 0x20));
+    flipped = f.good();
+    break;
+  }
+  REQUIRE(flipped);
+
+  check_loss_reported_and_repaired(c, files, damaged, intact);
 }
 
 TEST_CASE("a tracker killed with SIGKILL mid-repair and restarted on the same port gets its index back and finishes "

@@ -61,6 +61,22 @@ ChunkStore::LoadReport load_ok(ChunkStore& store) {
   return r.value();
 }
 
+// A loaded store holding one file of two chunks, the file of chunk `gone`
+// deleted behind the store's back.
+struct StoreMissingChunk {
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store{dir.path(), 8 << 20};
+  std::vector<std::string> pieces;
+  Manifest m;
+
+  explicit StoreMissingChunk(std::size_t gone) {
+    load_ok(store);
+    m = manifest_of("m.bin", bytes_of(limits::kMinChunkSize + 10, 'm'), &pieces);
+    store_file(store, m, pieces);
+    REQUIRE(fs::remove(ChunkStore::chunk_path_in(dir.path(), m.chunks[gone])));
+  }
+};
+
 }  // namespace
 
 TEST_CASE("stored chunk reads back with its exact bytes") {
@@ -453,16 +469,65 @@ TEST_CASE("a chunk deleted from disk behind the store is not_found, leaves the i
 }
 
 TEST_CASE("a file made whole again before its loss is reported is not reported") {
+  StoreMissingChunk s(1);
+  CHECK(s.store.read_chunk(s.m.chunks[1]).status().code() == ErrorCode::kNotFound);
+  REQUIRE(s.store.put_chunk(s.m.chunks[1], s.pieces[1].data(), s.pieces[1].size()).ok());
+  CHECK_FALSE(s.store.take_lost_file().has_value());
+}
+
+TEST_CASE("a scrub drops a chunk whose bytes on disk no longer match its name and reports its file lost") {
   TempDir dir{"p2p-chunk-store-test"};
   ChunkStore store(dir.path(), 8 << 20);
   load_ok(store);
   std::vector<std::string> pieces;
-  Manifest m = manifest_of("m.bin", bytes_of(limits::kMinChunkSize + 10, 'm'), &pieces);
+  // Chunks of 64 KiB: read with O_DIRECT, as the scrub reads every large one.
+  Manifest m;
+  m.name = "m.bin";
+  m.chunk_size = 64 * 1024;
+  for (char seed : {'p', 'q'}) {
+    pieces.push_back(bytes_of(m.chunk_size, seed));
+    m.chunks.push_back(hash_of(pieces.back()));
+  }
+  m.size = 2 * m.chunk_size;
   store_file(store, m, pieces);
-  REQUIRE(fs::remove(ChunkStore::chunk_path_in(dir.path(), m.chunks[1])));
-  CHECK(store.read_chunk(m.chunks[1]).status().code() == ErrorCode::kNotFound);
-  REQUIRE(store.put_chunk(m.chunks[1], pieces[1].data(), pieces[1].size()).ok());
+  for (const Hash& h : m.chunks) {
+    Result<ChunkStore::ScrubOutcome> ok = store.scrub_chunk(h);
+    REQUIRE(ok.ok());
+    CHECK(ok->bytes == m.chunk_size);
+    CHECK_FALSE(ok->dropped);
+  }
+  // One byte flipped in the chunk's file, behind the store.
+  const fs::path bad = ChunkStore::chunk_path_in(dir.path(), m.chunks[1]);
+  {
+    std::fstream f(bad, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1000);
+    f.put(static_cast<char>(pieces[1][1000] ^ 0x01));
+  }
+  const std::uint64_t before = store.stored_bytes();
+  Result<ChunkStore::ScrubOutcome> dropped = store.scrub_chunk(m.chunks[1]);
+  REQUIRE(dropped.ok());
+  CHECK(dropped->dropped);
+  CHECK_FALSE(fs::exists(bad));
+  CHECK_FALSE(store.has_chunk(m.chunks[1]));
+  CHECK(store.stored_bytes() == before - m.chunk_size);
+  CHECK(store.has_chunk(m.chunks[0]));
+  CHECK(store.take_lost_file() == std::optional<Hash>(m.file_id()));
   CHECK_FALSE(store.take_lost_file().has_value());
+  // A chunk no longer stored is not read.
+  Result<ChunkStore::ScrubOutcome> gone = store.scrub_chunk(m.chunks[1]);
+  REQUIRE(gone.ok());
+  CHECK(gone->bytes == 0);
+  CHECK_FALSE(gone->dropped);
+}
+
+TEST_CASE("a scrub drops a chunk whose file is gone from disk") {
+  StoreMissingChunk s(0);
+  Result<ChunkStore::ScrubOutcome> outcome = s.store.scrub_chunk(s.m.chunks[0]);
+  REQUIRE(outcome.ok());
+  CHECK(outcome->dropped);
+  CHECK_FALSE(s.store.has_chunk(s.m.chunks[0]));
+  CHECK(s.store.chunk_hashes() == std::vector<Hash>{s.m.chunks[1]});
+  CHECK(s.store.take_lost_file() == std::optional<Hash>(s.m.file_id()));
 }
 
 TEST_CASE("removing a file that is not stored is not_found and changes nothing") {
