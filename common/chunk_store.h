@@ -112,7 +112,8 @@ class ChunkStore {
   // with O_DIRECT (the disk's copy, not a cached page) and hashed. A chunk
   // whose bytes do not match, or whose file is gone, is deleted and forgotten
   // as read_chunk forgets a gone one (its files become lost files). A chunk
-  // whose file was replaced while it was read is left for the next pass.
+  // whose file was replaced while it was read, or that a commit in progress
+  // uses, is left for the next pass.
   struct ScrubOutcome {
     std::size_t bytes = 0;  // read and hashed; 0 when the chunk is no longer stored
     bool dropped = false;   // corrupt or gone: forgotten, its files lost
