@@ -19,7 +19,9 @@ using namespace std::chrono_literals;
 
 TEST_CASE("a chaos load test kills and restarts peers and ends with zero failed gets and zero corrupt bytes",
           "[load][chaos]") {
-  ScriptCluster sc(ScriptClusterOptions{});
+  // The scrub runs throughout (a pass every 200 ms, restarts included), so
+  // its checks meet puts, gets, removals and kills: it must drop no good chunk.
+  ScriptCluster sc(ScriptClusterOptions{}.with_scrub("256M", 200));
   const fs::path json = sc.path("chaos.json");
   // Two kills in 5 s (1.5 s up between them), each peer down 0.8 s: past the
   // tracker's 5 x 100 ms detection window, so puts meet both a dead peer still
@@ -51,6 +53,19 @@ TEST_CASE("a chaos load test kills and restarts peers and ends with zero failed 
   // --chaos shortens the chunk timeout and keeps hedging on below it.
   CHECK(j["timeouts_ms"]["chunk"] == 1000);
   CHECK(j["timeouts_ms"]["hedge"] == 250);
+
+  // The scrub ran and found nothing wrong: every chunk it dropped would have
+  // been a good one.
+  std::size_t passes = 0;
+  for (std::size_t i = 1; i <= sc.peer_count(); ++i) {
+    const std::string log = read_text(sc.run_dir() / ("peer" + std::to_string(i) + ".log"));
+    for (std::size_t at = log.find("scrub: pass done"); at != std::string::npos; at = log.find("scrub: pass done", at + 1))
+      ++passes;
+    INFO("peer" << i << " log");
+    CHECK(log.find("store: scrub:") == std::string::npos);       // a chunk dropped
+    CHECK(log.find("scrub: chunk") == std::string::npos);        // a chunk not checked
+  }
+  CHECK(passes > 0);
 
   // Every peer is running again and registered.
   CHECK(sc.running_peers() == sc.peer_count());

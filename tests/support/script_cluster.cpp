@@ -54,10 +54,12 @@ std::filesystem::path build_dir() { return std::filesystem::path(bin_path("p2p")
 
 ScriptCluster::ScriptCluster(ScriptClusterOptions options)
     : options_(options), dir_("p2p-script"), run_dir_(dir_ / "run") {
-  RunResult r = script("cluster", {"start", std::to_string(options_.peers)}, kStartTimeout,
-                       {"PORT=0", "HEARTBEAT_MS=" + std::to_string(options_.heartbeat_ms),
-                        "LIVENESS=" + std::to_string(options_.liveness),
-                        "FORWARD_TIMEOUT_MS=" + std::to_string(options_.forward_timeout_ms)});
+  std::vector<std::string> env = {"PORT=0", "HEARTBEAT_MS=" + std::to_string(options_.heartbeat_ms),
+                                  "LIVENESS=" + std::to_string(options_.liveness),
+                                  "FORWARD_TIMEOUT_MS=" + std::to_string(options_.forward_timeout_ms)};
+  if (!options_.scrub_rate.empty()) env.push_back("SCRUB_RATE=" + options_.scrub_rate);
+  if (options_.scrub_interval_ms != 0) env.push_back("SCRUB_INTERVAL_MS=" + std::to_string(options_.scrub_interval_ms));
+  RunResult r = script("cluster", {"start", std::to_string(options_.peers)}, kStartTimeout, env);
   tracker_endpoint_ = first_line(run_dir_ / "tracker.endpoint");
   if (r.exit_code != 0 || tracker_endpoint_.empty())
     throw std::runtime_error("scripts/cluster start failed\n" + describe(r) + logs());

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/support/process.h"
@@ -27,8 +28,16 @@ struct ScriptClusterOptions {
   int heartbeat_ms = 100;          // HEARTBEAT_MS: deaths seen within a second
   int liveness = 5;                // LIVENESS: room for a CPU-starved peer on a 2-core box
   int forward_timeout_ms = 1000;   // FORWARD_TIMEOUT_MS: a dead next peer stalls a pipeline 1 s, not 10 s
+  std::string scrub_rate;          // SCRUB_RATE; empty: the peer's default
+  int scrub_interval_ms = 0;       // SCRUB_INTERVAL_MS; 0: the peer's default (a day)
 
   ScriptClusterOptions with_peers(std::size_t n) const { auto o = *this; o.peers = n; return o; }
+  ScriptClusterOptions with_scrub(std::string rate, int interval_ms) const {
+    auto o = *this;
+    o.scrub_rate = std::move(rate);
+    o.scrub_interval_ms = interval_ms;
+    return o;
+  }
 };
 
 // The source tree (P2P_SOURCE_DIR from tests/CMakeLists.txt), for scripts/.
