@@ -347,36 +347,40 @@ Status ChunkStore::keep_if_intact(StagedChunk& staged) {
   return keep(staged);
 }
 
+Result<int> ChunkStore::open_stored_chunk(const Hash& hash, const std::string& path, bool* gone) {
+  *gone = false;
+  // Looked up and opened under the mutex, as remove_file unlinks under it
+  // and keep() renames into place before indexing: a chunk indexed here is
+  // on disk, and once open it reads whole even if unlinked next. Checked
+  // apart, a remove and a re-put between the two could make a present
+  // chunk an I/O error, which drops the whole holder from a fetch.
+  std::lock_guard lock(mu_);
+  auto it = chunks_.find(hash);
+  if (it == chunks_.end()) return Status{ErrorCode::kNotFound, "no chunk " + hash.hex()};
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) return fd;
+  if (errno != ENOENT) return errno_status("open", path, errno);
+  // So it was deleted behind our back: nothing of ours unlinks an indexed
+  // chunk outside this mutex. Forgotten here, a put or a copy can store it
+  // again.
+  P2P_WARN("store: chunk %s is gone from disk; the files that used it are no longer whole here", path.c_str());
+  forget_lost_locked(it);
+  *gone = true;
+  return Status{ErrorCode::kNotFound, "chunk " + hash.hex() + " is gone from disk"};
+}
+
 Result<zmq::message_t> ChunkStore::read_chunk(const Hash& hash) {
   const std::string path = chunk_path(hash).string();
-  int fd = -1;
-  {
-    // Looked up and opened under the mutex, as remove_file unlinks under it
-    // and keep() renames into place before indexing: a chunk indexed here is
-    // on disk, and once open it reads whole even if unlinked next. Checked
-    // apart, a remove and a re-put between the two could make a present
-    // chunk an I/O error, which drops the whole holder from a fetch.
-    std::lock_guard lock(mu_);
-    auto it = chunks_.find(hash);
-    if (it == chunks_.end()) return Status{ErrorCode::kNotFound, "no chunk " + hash.hex()};
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-      // So it was deleted behind our back: nothing of ours unlinks an
-      // indexed chunk outside this mutex. Forgotten here, a put or a copy
-      // can store it again.
-      P2P_WARN("store: chunk %s is gone from disk; the files that used it are no longer whole here", path.c_str());
-      forget_lost_locked(it);
-      return Status{ErrorCode::kNotFound, "chunk " + hash.hex() + " is gone from disk"};
-    }
-  }
-  if (fd < 0) return errno_status("open", path, errno);
+  bool gone = false;
+  Result<int> fd = open_stored_chunk(hash, path, &gone);
+  if (!fd.ok()) return fd.status();
   // Straight into the message that will be sent: no second copy. Through
   // the page cache, so a chunk many clients get is read from disk once
   // (direct_io.h).
-  return read_cached_from(fd, path, limits::kMaxChunkSize);
+  return read_cached_from(fd.value(), path, limits::kMaxChunkSize);
 }
 
-void ChunkStore::forget_lost_locked(std::unordered_map<Hash, std::uint32_t, HashHasher>::iterator chunk) {
+void ChunkStore::forget_lost_locked(ChunkIndex::iterator chunk) {
   stored_bytes_ -= chunk->second;
   lost_chunks_.push_back(chunk->first);
   chunks_.erase(chunk);
@@ -384,29 +388,20 @@ void ChunkStore::forget_lost_locked(std::unordered_map<Hash, std::uint32_t, Hash
 
 Result<ChunkStore::ScrubOutcome> ChunkStore::scrub_chunk(const Hash& hash) {
   const std::string path = chunk_path(hash).string();
-  int fd = -1;
-  struct stat before {};
-  {
-    // Opened under the mutex, as read_chunk does: an indexed chunk's file
-    // is there unless something outside the store deleted it.
-    std::lock_guard lock(mu_);
-    auto it = chunks_.find(hash);
-    if (it == chunks_.end()) return ScrubOutcome{};
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-      P2P_WARN("store: scrub: chunk %s is gone from disk; the files that used it are no longer whole here",
-               path.c_str());
-      forget_lost_locked(it);
-      return ScrubOutcome{0, true};
-    }
-    if (fd >= 0 && ::fstat(fd, &before) != 0) {
-      const int err = errno;
-      ::close(fd);
-      return errno_status("fstat", path, err);
-    }
+  bool gone = false;
+  Result<int> fd = open_stored_chunk(hash, path, &gone);
+  if (!fd.ok()) {
+    if (gone) return ScrubOutcome{0, true};
+    if (fd.status().code() == ErrorCode::kNotFound) return ScrubOutcome{};  // removed since the pass began
+    return fd.status();
   }
-  if (fd < 0) return errno_status("open", path, errno);
-  Result<zmq::message_t> bytes = read_direct_from(fd, path, limits::kMaxChunkSize);
+  struct stat before {};
+  if (::fstat(fd.value(), &before) != 0) {
+    const int err = errno;
+    ::close(fd.value());
+    return errno_status("fstat", path, err);
+  }
+  Result<zmq::message_t> bytes = read_direct_from(fd.value(), path, limits::kMaxChunkSize);
   if (!bytes.ok()) return bytes.status();
   const std::size_t size = bytes->size();
   if (sha256(bytes->data(), size) == hash) return ScrubOutcome{size, false};
@@ -424,8 +419,11 @@ Result<ChunkStore::ScrubOutcome> ChunkStore::scrub_chunk(const Hash& hash) {
   // such chunks; the next pass finds this one in an indexed manifest.
   for (const Manifest* m : pending_)
     if (std::find(m->chunks.begin(), m->chunks.end(), hash) != m->chunks.end()) return ScrubOutcome{size, false};
-  if (::unlink(path.c_str()) != 0) return errno_status("unlink", path, errno);
-  P2P_WARN("store: scrub: chunk %s does not match its name: deleted; the files that used it are no longer whole here",
+  // Forgotten even if it cannot be deleted: bytes that do not match their
+  // name must not be served (load() drops the file at the next start).
+  if (::unlink(path.c_str()) != 0)
+    P2P_WARN("store: scrub: cannot delete corrupt chunk %s: %s", path.c_str(), std::strerror(errno));
+  P2P_WARN("store: scrub: chunk %s does not match its name; the files that used it are no longer whole here",
            path.c_str());
   forget_lost_locked(it);
   return ScrubOutcome{size, true};
@@ -448,11 +446,10 @@ std::optional<Hash> ChunkStore::take_lost_file() {
     const std::set<Hash> lost(lost_chunks_.begin(), lost_chunks_.end());
     lost_chunks_.clear();
     for (const auto& [id, m] : manifests_) {
-      const bool uses = std::any_of(m.chunks.begin(), m.chunks.end(), [&](const Hash& h) { return lost.contains(h); });
+      if (std::none_of(m.chunks.begin(), m.chunks.end(), [&](const Hash& h) { return lost.contains(h); })) continue;
       // Whole again (a put or copy stored the chunk since) is not lost.
       const bool whole = std::all_of(m.chunks.begin(), m.chunks.end(), [&](const Hash& h) { return chunks_.contains(h); });
-      if (uses && !whole && std::find(lost_files_.begin(), lost_files_.end(), id) == lost_files_.end())
-        lost_files_.push_back(id);
+      if (!whole && std::find(lost_files_.begin(), lost_files_.end(), id) == lost_files_.end()) lost_files_.push_back(id);
     }
   }
   if (lost_files_.empty()) return std::nullopt;

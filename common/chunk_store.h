@@ -28,6 +28,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -109,9 +110,10 @@ class ChunkStore {
   std::optional<Hash> take_lost_file();
 
   // A background scrub's check of one chunk against its name: its bytes read
-  // with O_DIRECT (the disk's copy, not a cached page) and hashed. A chunk
-  // whose bytes do not match, or whose file is gone, is deleted and forgotten
-  // as read_chunk forgets a gone one (its files become lost files). A chunk
+  // as load() reads them (read_direct: from kDirectMinBytes with O_DIRECT,
+  // the disk's copy and not a cached page) and hashed. A chunk whose bytes do
+  // not match, or whose file is gone, is forgotten as read_chunk forgets a
+  // gone one (its files become lost files), and its file deleted. A chunk
   // whose file was replaced while it was read, or that a commit in progress
   // uses, is left for the next pass.
   struct ScrubOutcome {
@@ -180,15 +182,20 @@ class ChunkStore {
   Status sync_chunks();
   void unreserve(std::size_t size);
   Status load_chunks(LoadReport* report);
+  using ChunkIndex = std::unordered_map<Hash, std::uint32_t, HashHasher>;  // hash -> size
+  // An indexed chunk's file, open for reading (the caller closes it).
+  // kNotFound when the chunk is not indexed, or when its file is gone from
+  // disk: then *gone is set and the chunk is forgotten (forget_lost_locked).
+  Result<int> open_stored_chunk(const Hash& hash, const std::string& path, bool* gone);
   // A chunk found gone or corrupt on disk: out of the index and the stored
   // bytes, and on the list take_lost_file matches to files. REQUIRES: mu_ held.
-  void forget_lost_locked(std::unordered_map<Hash, std::uint32_t, HashHasher>::iterator chunk);
+  void forget_lost_locked(ChunkIndex::iterator chunk);
   Status load_manifests(LoadReport* report);
 
   const std::filesystem::path dir_;
   mutable std::mutex mu_;
   std::uint64_t capacity_;                                      // guarded by mu_
-  std::unordered_map<Hash, std::uint32_t, HashHasher> chunks_;  // guarded by mu_: hash -> size
+  ChunkIndex chunks_;                                           // guarded by mu_
   std::map<Hash, Manifest> manifests_;                          // guarded by mu_
   // Manifests in put_manifest between its chunk check and their indexing,
   // owned by their callers: remove_file keeps their chunks.

@@ -87,10 +87,8 @@ int main(int argc, char** argv) {
     }
     o.capacity = *capacity;
   }
-  if (scrub_rate_text == "0") {
-    o.scrub_rate = 0;
-  } else if (std::optional<std::uint64_t> rate = peer::parse_byte_size(scrub_rate_text); rate && *rate != 0) {
-    o.scrub_rate = *rate;
+  if (std::optional<std::uint64_t> rate = peer::parse_byte_size(scrub_rate_text)) {
+    o.scrub_rate = *rate;  // 0: no scrub
   } else {
     std::fprintf(stderr, "--scrub-rate: '%s' is not 0 or a size like 8M\n", scrub_rate_text.c_str());
     return kExitUsage;
