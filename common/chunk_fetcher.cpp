@@ -120,6 +120,23 @@ class Fetcher {
     if (wanted_[index] && asked_[index] == 0) pending_.push_front(index);
   }
 
+  // CHECK_CHUNK to a holder about to be dropped for wrong bytes of `index`,
+  // so that it checks its copy from disk (docs/protocol.md 5.3). Nothing
+  // waits for the answer; the socket lingers kCheckChunkLinger when the drop
+  // closes it, so the report leaves first. Best effort: a report that
+  // cannot be sent is only logged (the holder's scrub finds the chunk later).
+  void report_wrong_bytes(Holder& h, std::uint64_t index) {
+    try {
+      h.conn->socket.set(zmq::sockopt::linger, static_cast<int>(kCheckChunkLinger.count()));
+    } catch (const zmq::error_t& e) {
+      P2P_WARN("cannot set linger to report wrong bytes to %s: %s", h.label().c_str(), e.what());
+    }
+    Status s = codec::send_envelope(h.conn->socket, codec::Layout::kDealer, nullptr, proto::Command::kCheckChunk,
+                                    h.conn->next_seq++, codec::encode(proto::ChunkRef{manifest_.chunks[index]}),
+                                    nullptr, zmq::send_flags::dontwait);
+    if (!s.ok()) P2P_WARN("cannot report wrong bytes to %s: %s", h.label().c_str(), s.message().c_str());
+  }
+
   // Forgets a holder: its outstanding chunks go back to the front of the queue.
   void drop(Holder& h, const std::string& why) {
     last_failure_ = h.label() + ": " + why;
@@ -337,10 +354,15 @@ class Fetcher {
       return Status::Ok();
     }
     const std::uint32_t length = manifest_.chunk_length(index);
-    if (env.cmd() != proto::Command::kOk || !env.has_data || env.data.size() != length ||
-        sha256(env.data.data(), env.data.size()) != manifest_.chunks[index]) {
+    if (env.cmd() != proto::Command::kOk || !env.has_data || env.data.size() != length) {
       requeue(index);
-      drop(h, "sent a bad reply or wrong bytes for " + chunk);
+      drop(h, "sent a bad reply for " + chunk);
+      return Status::Ok();
+    }
+    if (sha256(env.data.data(), env.data.size()) != manifest_.chunks[index]) {
+      requeue(index);
+      report_wrong_bytes(h, index);
+      drop(h, "sent wrong bytes for " + chunk + " (told it so)");
       return Status::Ok();
     }
     wanted_[index] = false;

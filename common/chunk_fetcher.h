@@ -5,6 +5,8 @@
 // replies matched by seq (credit-based flow control, zguide ch.7). Every
 // chunk's length and SHA-256 are checked before the sink sees a byte.
 // - not_found from a holder: that holder lacks that chunk; others may have it.
+// - wrong bytes (the chunk's length, not its SHA-256): the holder is told so
+//   with CHECK_CHUNK, so it checks its copy from disk, and is dropped as below.
 // - any other error, a bad reply, wrong bytes, more than
 //   kMaxUnsolicitedReplies replies to no request, no reply for
 //   `chunk_timeout`, or its connection closing or refused with requests in
@@ -113,6 +115,12 @@ struct FetchOptions {
 // pooled connection is reused only with nothing in flight, so a well-behaved
 // holder sends none; the bound keeps a misbehaving one from holding the fetch.
 inline constexpr std::size_t kMaxUnsolicitedReplies = 16;
+
+// How long a holder connection closed right after a CHECK_CHUNK keeps trying
+// to send it: the chunk just came over that connection, so it is up, and a
+// report needs one write. Also the longest such a report can hold back the
+// context's termination at exit.
+inline constexpr std::chrono::milliseconds kCheckChunkLinger{100};
 
 // The longest a fetch with `cancelled` set waits before asking it again:
 // bounds how long a stopping peer waits for a copy to give up.

@@ -386,7 +386,7 @@ void ChunkStore::forget_lost_locked(ChunkIndex::iterator chunk) {
   chunks_.erase(chunk);
 }
 
-Result<ChunkStore::ScrubOutcome> ChunkStore::scrub_chunk(const Hash& hash) {
+Result<ChunkStore::ScrubOutcome> ChunkStore::scrub_chunk(const Hash& hash, ScrubRead how) {
   const std::string path = chunk_path(hash).string();
   bool gone = false;
   Result<int> fd = open_stored_chunk(hash, path, &gone);
@@ -401,6 +401,9 @@ Result<ChunkStore::ScrubOutcome> ChunkStore::scrub_chunk(const Hash& hash) {
     ::close(fd.value());
     return errno_status("fstat", path, err);
   }
+  // Only clean pages go (chunks are never rewritten in place); failing is
+  // harmless: the read then sees what GET_CHUNK would.
+  if (how == ScrubRead::kCachedPagesDropped) (void)::posix_fadvise(fd.value(), 0, 0, POSIX_FADV_DONTNEED);
   Result<zmq::message_t> bytes = read_direct_from(fd.value(), path, limits::kMaxChunkSize);
   if (!bytes.ok()) return bytes.status();
   const std::size_t size = bytes->size();

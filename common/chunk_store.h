@@ -120,8 +120,13 @@ class ChunkStore {
     std::size_t bytes = 0;  // read and hashed; 0 when the chunk is no longer stored
     bool dropped = false;   // corrupt or gone: forgotten, its files lost
   };
+  // kCachedPagesDropped: the chunk's cached pages are dropped before it is
+  // read, for a chunk someone got wrong bytes of (CHECK_CHUNK): below
+  // kDirectMinBytes the read goes through the page cache, and a page that
+  // went bad in memory must not be what is checked, nor served again.
+  enum class ScrubRead { kFromDisk, kCachedPagesDropped };
   // kIo when the chunk cannot be read (kept: the error may pass).
-  Result<ScrubOutcome> scrub_chunk(const Hash& hash);
+  Result<ScrubOutcome> scrub_chunk(const Hash& hash, ScrubRead how = ScrubRead::kFromDisk);
   // The hash of every stored chunk, for a scrub pass.
   std::vector<Hash> chunk_hashes() const;
 

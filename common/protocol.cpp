@@ -28,6 +28,7 @@ const char* command_name(Command c) {
     case Command::kCommit: return "COMMIT";
     case Command::kGetManifest: return "GET_MANIFEST";
     case Command::kPing: return "PING";
+    case Command::kCheckChunk: return "CHECK_CHUNK";
     case Command::kOk: return "OK";
     case Command::kError: return "ERROR";
   }

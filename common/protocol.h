@@ -51,6 +51,7 @@ enum class Command : std::uint8_t {
   kCommit = 32,       // CommitRequest -> CommitReply
   kGetManifest = 33,  // FileRef -> ManifestReply
   kPing = 34,         // Empty -> Empty
+  kCheckChunk = 35,   // ChunkRef -> Empty: the bytes you sent for this chunk were wrong; check it
   // replies
   kOk = 100,     // body is the reply struct of the request
   kError = 101,  // ErrorBody

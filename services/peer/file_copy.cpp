@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "common/log.h"
+
 namespace p2p::peer {
 
 namespace {
@@ -39,6 +41,23 @@ Status validate_order(const proto::ReplicateOrder& order) {
 Result<CopyReport> copy_file(zmq::context_t& ctx, ChunkStore& store, const proto::ReplicateOrder& order,
                              const FetchOptions& fetch) {
   const Manifest& m = order.manifest;
+  // Chunks of this file already here (a copy ordered back to a peer that
+  // lost part of it, or chunks other files share) are checked from disk
+  // first, since they are about to be vouched for again: where one chunk of
+  // a file went bad, its neighbours may have too. A corrupt one is dropped
+  // (its files reported lost) and fetched like a missing one. A new holder
+  // has none of them and reads nothing here.
+  std::uint64_t checked = 0, dropped = 0;
+  for (const Hash& h : std::set<Hash>(m.chunks.begin(), m.chunks.end())) {
+    if (!store.has_chunk(h)) continue;
+    Result<ChunkStore::ScrubOutcome> outcome = store.scrub_chunk(h);
+    if (!outcome.ok()) return outcome.status();  // unreadable: not vouched for
+    ++checked;
+    if (outcome->dropped) ++dropped;
+  }
+  if (checked > 0)
+    P2P_INFO("copy of %s: %llu chunks already here checked from disk, %llu of them corrupt and fetched again",
+             m.name.c_str(), static_cast<unsigned long long>(checked), static_cast<unsigned long long>(dropped));
   const std::vector<Hash> missing = store.missing_chunks(m);
   const std::set<Hash> wanted(missing.begin(), missing.end());
   // One index per missing hash: a chunk repeated in the file is fetched once.

@@ -26,9 +26,12 @@ struct CopyReport {
   std::uint64_t fetched_bytes = 0;
 };
 
-// Fetches every chunk of `order.manifest` the store lacks (each verified by
-// the fetcher, stored durably), then stores the manifest durably. On OK the
-// file is complete here; announcing it is the caller's job.
+// Checks from disk each chunk of `order.manifest` the store already has
+// (ChunkStore::scrub_chunk: a corrupt one is dropped), fetches every chunk it
+// lacks then (each verified by the fetcher, stored durably), and stores the
+// manifest durably. On OK the file is complete here and every chunk of it
+// was read or fetched intact by this call; announcing it is the caller's job.
+// A chunk already here that cannot be read is its kIo.
 // Errors: kNoSpace when the missing bytes exceed the free capacity; the
 // fetcher's kUnavailable/kShuttingDown; the store's kIo/kNoSpace;
 // kMissingChunks if a chunk vanished meanwhile (a concurrent DELETE).

@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1u, 64u));
   std::string scrub_rate_text = std::to_string(o.scrub_rate >> 20) + "M";
   app.add_option("--scrub-rate", scrub_rate_text,
-                 "bytes a second the background re-read of every stored chunk reads, K/M/G suffixes (0: off)")
+                 "bytes a second the background re-read of every stored chunk reads, and the checks of chunks "
+                 "reported sent wrong; K/M/G suffixes (0: both off)")
       ->capture_default_str();
   long scrub_interval_ms = o.scrub_interval.count();
   app.add_option("--scrub-interval-ms", scrub_interval_ms, "between the starts of two scrub passes; the first one after start")
@@ -146,6 +147,11 @@ int main(int argc, char** argv) {
   link.heartbeat = o.heartbeat;
   link.liveness = o.liveness;
 
+  // Before the transfer service, which hands it CHECK_CHUNK reports from its
+  // workers: constructed first, it is destroyed after they are joined.
+  peer::Scrubber scrubber(store, peer::ScrubOptions{o.scrub_rate, o.scrub_interval});
+  scrubber.start();
+
   peer::TransferOptions transfer_options;
   transfer_options.listen = o.listen;
   transfer_options.advertise = o.advertise;
@@ -154,6 +160,7 @@ int main(int argc, char** argv) {
   transfer_options.drain_timeout = o.forward_timeout + std::chrono::seconds(1);
   transfer_options.committed_endpoint = peer::kCommittedEndpoint;
   transfer_options.link = link;
+  transfer_options.check_chunk = [&scrubber](const Hash& hash) { return scrubber.suspect(hash); };
   peer::TransferService transfer(ctx, store, transfer_options);
   Result<std::string> endpoint = transfer.start();
   if (!endpoint.ok()) {
@@ -169,10 +176,8 @@ int main(int argc, char** argv) {
   replication_options.fetch.hedge_after = o.hedge_after;
   replication_options.committed_endpoint = peer::kCommittedEndpoint;
   peer::ReplicationService replication(ctx, store, replication_options);
-  peer::Scrubber scrubber(store, peer::ScrubOptions{o.scrub_rate, o.scrub_interval});
   storage.start();
   replication.start();
-  scrubber.start();
 
   std::printf("listening %s\n", endpoint->c_str());
   std::fflush(stdout);

@@ -88,7 +88,7 @@ Result<std::string> TransferService::start() {
   }
 
   WorkerConfig config{backend_endpoint_, options_.link.ready.peer_id, options_.forward_timeout,
-                      options_.committed_endpoint};
+                      options_.committed_endpoint, options_.check_chunk};
   // start() returns once every worker is connected: a request that arrives
   // before any worker is would be refused as "busy".
   auto ready = std::make_shared<WorkersReady>();

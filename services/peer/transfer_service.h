@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,6 +39,7 @@ struct TransferOptions {
   // at most forward_timeout for the next peer, plus its own disk work.
   std::chrono::milliseconds drain_timeout{11000};
   std::string committed_endpoint;  // storage service's inproc PULL; empty = none
+  std::function<bool(const Hash&)> check_chunk;  // WorkerConfig::check_chunk; must outlive join()
   ServiceLinkOptions link;         // service and endpoint are filled in by start()
 };
 

@@ -122,6 +122,7 @@ TransferWorker::Outcome TransferWorker::dispatch(codec::Envelope& request) {
     case proto::Command::kPutChunk: return put_chunk(request);
     case proto::Command::kCommit: return commit(request);
     case proto::Command::kGetManifest: return now(get_manifest(request));
+    case proto::Command::kCheckChunk: return now(check_chunk(request));
     case proto::Command::kPing: {
       if (Status s = no_data_expected(request); !s.ok()) return s;
       proto::Empty empty;
@@ -236,6 +237,19 @@ Result<TransferWorker::Reply> TransferWorker::get_manifest(const codec::Envelope
   Result<Manifest> m = store_.manifest(ref.file_id);
   if (!m.ok()) return m.status();
   return Reply{codec::encode(proto::ManifestReply{std::move(m).value()}), {}, false};
+}
+
+Result<TransferWorker::Reply> TransferWorker::check_chunk(const codec::Envelope& request) {
+  if (Status s = no_data_expected(request); !s.ok()) return s;
+  proto::ChunkRef ref;
+  if (Status s = codec::decode(request.body, &ref); !s.ok()) return s;
+  if (!store_.has_chunk(ref.hash)) return Status{ErrorCode::kNotFound, "no chunk " + ref.hash.hex()};
+  // The reporter's word is not taken: the check re-reads the chunk from disk
+  // and drops it only if those bytes are wrong.
+  const bool queued = config_.check_chunk && config_.check_chunk(ref.hash);
+  P2P_INFO("transfer: chunk %s reported sent with wrong bytes; %s", ref.hash.hex().c_str(),
+           queued ? "checking it from disk" : "no check now (scrub off or busy); the next pass reads it");
+  return Reply{codec::encode(proto::Empty{}), {}, false};
 }
 
 void TransferWorker::finish(NextPeers::Answer& answer) {

@@ -1,5 +1,6 @@
 // TransferWorker: one data-plane worker. Answers the requests the transfer
-// service's proxy hands it (GET_CHUNK, PUT_CHUNK, COMMIT, GET_MANIFEST, PING)
+// service's proxy hands it (GET_CHUNK, PUT_CHUNK, COMMIT, GET_MANIFEST, PING,
+// CHECK_CHUNK)
 // and drives its part of a write pipeline: it forwards to the next peer
 // (NextPeers) and, while that peer works, serves other requests. A request
 // waiting on its next peer is a Step, answered when the next peer's answer
@@ -18,6 +19,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -43,6 +45,10 @@ struct WorkerConfig {
   std::string peer_id;           // reported in CommitReply
   std::chrono::milliseconds forward_timeout{10000};
   std::string committed_endpoint;  // inproc PULL of the storage service; empty = nobody listens
+  // CHECK_CHUNK of a stored chunk: queues its check from disk (the peer's
+  // Scrubber::suspect). Called from worker threads, so it must be
+  // thread-safe and not block. Null: reports are answered and not acted on.
+  std::function<bool(const Hash&)> check_chunk;
 };
 
 class TransferWorker {
@@ -82,6 +88,7 @@ class TransferWorker {
   Outcome put_chunk(codec::Envelope& request);
   Outcome commit(codec::Envelope& request);
   Result<Reply> get_manifest(const codec::Envelope& request);
+  Result<Reply> check_chunk(const codec::Envelope& request);
   // Answers the Step of `answer.seq`, if it still waits.
   void finish(NextPeers::Answer& answer);
   Result<Reply> finish_put_chunk(Step& step, Result<codec::Envelope>& answer);

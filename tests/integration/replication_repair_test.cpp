@@ -78,6 +78,30 @@ bool tracker_heard_removed_from(const Cluster& c, const std::string& peer_id) {
 // running: the tracker hears REMOVED from it unasked, the file is back at 2
 // holders, and the copy is real: with `intact` killed, the file comes back
 // whole from the new holder (the damaged peer refilled, or the third).
+// A file of 8 MiB put at k=2 on a cluster of 3: one holder to damage, the
+// other left intact.
+struct DamageCase {
+  std::vector<TestFile> files;
+  std::size_t damaged = 0;
+  std::size_t intact = 0;
+};
+DamageCase put_on_two(const Cluster& c, std::string_view prefix, unsigned seed) {
+  auto [files, holders] = put_one_file(c, prefix, 8 * kMiB + 3, seed, 2);
+  return DamageCase{files, holders[0], holders[1]};
+}
+
+// Flips one bit of the byte at `offset` of a file, behind its peer's back
+// (bit rot). False when the file is shorter or cannot be written.
+bool flip_bit(const fs::path& path, std::uint64_t offset) {
+  if (fs::file_size(path) <= offset) return false;
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(offset));
+  const char was = static_cast<char>(f.get());
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.put(static_cast<char>(was ^ 0x04));
+  return f.good();
+}
+
 void check_loss_reported_and_repaired(Cluster& c, const std::vector<TestFile>& files, std::size_t damaged,
                                       std::size_t intact) {
   const std::string damaged_id = c.peer_id(damaged);
@@ -185,9 +209,7 @@ TEST_CASE("a holder whose chunk files are deleted behind its back serves the res
           "is copied back to k whole holders",
           "[replication][repair]") {
   Cluster c(replication_cluster(3));
-  auto [files, holders] = put_one_file(c, "gone", 8 * kMiB + 3, 300, 2);
-  const std::size_t damaged = holders[0];
-  const std::size_t intact = holders[1];
+  auto [files, damaged, intact] = put_on_two(c, "gone", 300);
 
   // The peer keeps running; its manifest stays, its chunk files go.
   std::size_t deleted = 0;
@@ -209,24 +231,48 @@ TEST_CASE("a chunk corrupted on a holder's disk is found by its scrub with no ge
           "whole holders",
           "[replication][repair][scrub]") {
   Cluster c(replication_cluster(3).with_peer_args({"--scrub-interval-ms", "300", "--scrub-rate", "1G"}));
-  auto [files, holders] = put_one_file(c, "rot", 8 * kMiB + 3, 400, 2);
-  const std::size_t damaged = holders[0];
-  const std::size_t intact = holders[1];
+  auto [files, damaged, intact] = put_on_two(c, "rot", 400);
 
   // One byte of one chunk flipped on disk, while the peer runs.
   bool flipped = false;
-  for (const auto& entry : fs::recursive_directory_iterator(c.peer_data(damaged) / "chunks")) {
-    if (!entry.is_regular_file() || entry.file_size() < 100) continue;
-    std::fstream f(entry.path(), std::ios::in | std::ios::out | std::ios::binary);
-    f.seekg(99);
-    const char was = static_cast<char>(f.get());
-    f.seekp(99);
-    f.put(static_cast<char>(was ^ 0x20));
-    flipped = f.good();
-    break;
-  }
+  for (const auto& entry : fs::recursive_directory_iterator(c.peer_data(damaged) / "chunks"))
+    if (entry.is_regular_file() && (flipped = flip_bit(entry.path(), 99))) break;
   REQUIRE(flipped);
 
+  check_loss_reported_and_repaired(c, files, damaged, intact);
+}
+
+TEST_CASE("a holder a get met wrong bytes from is told, drops the chunk within its scrub's first read and not a day "
+          "later, and the file is copied back to k whole holders",
+          "[replication][repair][scrub]") {
+  // The scrub at its defaults: its first pass would come a day after start.
+  Cluster c(replication_cluster(3));
+  auto [files, damaged, intact] = put_on_two(c, "told", 500);
+
+  // One byte flipped in every chunk on one holder: whichever chunks a get asks
+  // of it come back wrong.
+  int flipped = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(c.peer_data(damaged) / "chunks"))
+    if (entry.is_regular_file() && flip_bit(entry.path(), 4321)) ++flipped;
+  REQUIRE(flipped >= 8);
+
+  // The get takes every chunk from the other holder and tells this one.
+  {
+    auto bad = files_not_identical(c, files, c.path("out-now"));
+    INFO(join_lines(bad));
+    CHECK(bad.empty());
+  }
+  bool dropped = eventually(
+      [&] { return read_text(c.peer_log(damaged)).find("reported sent wrong: does not match its hash on disk; dropped") !=
+                   std::string::npos; },
+      10s);
+  {
+    INFO(read_text(c.peer_log(damaged), 4000));
+    CHECK(dropped);
+    CHECK(read_text(c.peer_log(damaged)).find("scrub: pass done") == std::string::npos);
+  }
+  // Wherever the copy goes (back to this holder, which then checks the
+  // chunks it kept, or to the third peer), the file is whole at 2 holders.
   check_loss_reported_and_repaired(c, files, damaged, intact);
 }
 

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <thread>
 #include <set>
 
@@ -11,6 +12,7 @@
 #include "common/sockets.h"
 #include "common/sha256.h"
 #include "fake_peer.h"
+#include "tests/support/eventually.h"
 #include "tests/support/file_bytes.h"
 
 using namespace p2p;
@@ -217,6 +219,58 @@ TEST_CASE("a holder sending wrong bytes loses its chunks to the other") {
   check_complete(file, sink);
   CHECK(bad.requests() >= 1);
   CHECK(good.requests() == 12);
+}
+
+TEST_CASE("a holder sending wrong bytes is told which chunk with CHECK_CHUNK before it is dropped") {
+  zmq::context_t ctx;
+  TestFile file(12);
+  std::mutex mu;
+  std::vector<Hash> reported;  // guarded by mu
+  // Over tcp, as between processes: the report must leave before the
+  // connection that the drop closes.
+  FakePeer bad(ctx, "tcp://127.0.0.1:*", [&](const codec::Envelope& env) {
+    proto::ChunkRef ref;
+    if (env.cmd() == proto::Command::kCheckChunk && codec::decode(env.body, &ref).ok()) {
+      std::lock_guard lock(mu);
+      reported.push_back(ref.hash);
+      return FakeReply{};
+    }
+    return wrong_bytes()(env);
+  });
+  FakePeer good(ctx, holder("good").endpoint, serving(file));
+  const proto::HolderInfo bad_holder{"bad", bad.bound()};
+  REQUIRE_FALSE(bad_holder.endpoint.empty());
+  MemorySink sink;
+  REQUIRE(fetch_chunks(ctx, file.manifest, file.all(), {bad_holder, holder("good")}, quick(), sink).ok());
+  check_complete(file, sink);
+  REQUIRE(test::eventually(
+      [&] {
+        std::lock_guard lock(mu);
+        return !reported.empty();
+      },
+      std::chrono::seconds(5)));
+  std::lock_guard lock(mu);
+  CHECK(reported.size() == 1);  // the first wrong chunk; then the holder is dropped
+  CHECK(file.index_of(reported.front()).has_value());
+}
+
+TEST_CASE("a holder sending a reply of the wrong length is dropped without a CHECK_CHUNK") {
+  zmq::context_t ctx;
+  TestFile file(4);
+  std::atomic<int> reports{0};
+  FakePeer bad(ctx, holder("short").endpoint, [&](const codec::Envelope& env) {
+    if (env.cmd() == proto::Command::kCheckChunk) ++reports;
+    FakeReply r;
+    r.body = codec::encode(proto::ChunkRef{});
+    r.data = std::string(10, 'X');  // not a chunk's length: a broken reply, not bytes gone bad
+    return r;
+  });
+  FakePeer good(ctx, holder("good").endpoint, serving(file));
+  MemorySink sink;
+  REQUIRE(fetch_chunks(ctx, file.manifest, file.all(), {holder("short"), holder("good")}, quick(), sink).ok());
+  check_complete(file, sink);
+  CHECK(bad.requests() >= 1);
+  CHECK(reports == 0);
 }
 
 TEST_CASE("a silent holder times out and its chunks move, within its window") {

@@ -697,3 +697,39 @@ TEST_CASE("a large chunk a get reads stays in the page cache, while the store's 
   CHECK(std::string(static_cast<const char*>(read->data()), read->size()) == large);
   CHECK(p2p::test::cached_pages(path) == (large.size() + kDirectAlignment - 1) / kDirectAlignment);
 }
+
+TEST_CASE("a check of a chunk someone got wrong bytes of drops its cached pages and reads it from disk") {
+  TempDir dir{"p2p-chunk-store-test"};
+  ChunkStore store(dir.path(), 16 << 20);
+  load_ok(store);
+  const std::string small = bytes_of(4096, 's');  // below kDirectMinBytes: served and scrubbed through the cache
+  const std::string large = bytes_of(kDirectMinBytes + 100, 'l');
+  REQUIRE(store.put_chunk(hash_of(small), small.data(), small.size()).ok());
+  REQUIRE(store.put_chunk(hash_of(large), large.data(), large.size()).ok());
+  const fs::path large_path = ChunkStore::chunk_path_in(dir.path(), hash_of(large));
+  const fs::path small_path = ChunkStore::chunk_path_in(dir.path(), hash_of(small));
+  REQUIRE(store.read_chunk(hash_of(large)).ok());  // a get: the pages are now cached
+  REQUIRE(p2p::test::cached_pages(large_path).value_or(0) > 0);
+
+  // A routine scrub leaves a hot chunk's cached pages alone.
+  Result<ChunkStore::ScrubOutcome> routine = store.scrub_chunk(hash_of(large));
+  REQUIRE(routine.ok());
+  CHECK(p2p::test::cached_pages(large_path).value_or(0) > 0);
+
+  // A reported one is read from disk, and what GET_CHUNK serves next is too.
+  Result<ChunkStore::ScrubOutcome> checked =
+      store.scrub_chunk(hash_of(large), ChunkStore::ScrubRead::kCachedPagesDropped);
+  REQUIRE(checked.ok());
+  CHECK(checked->bytes == large.size());
+  CHECK_FALSE(checked->dropped);
+  CHECK(store.has_chunk(hash_of(large)));
+  if (p2p::test::direct_io_supported(dir.path())) CHECK(p2p::test::cached_pages(large_path) == std::size_t{0});
+
+  // A small chunk is checked through the cache, after its pages were dropped.
+  Result<ChunkStore::ScrubOutcome> small_checked =
+      store.scrub_chunk(hash_of(small), ChunkStore::ScrubRead::kCachedPagesDropped);
+  REQUIRE(small_checked.ok());
+  CHECK_FALSE(small_checked->dropped);
+  CHECK(small_checked->bytes == small.size());
+  CHECK(fs::exists(small_path));
+}

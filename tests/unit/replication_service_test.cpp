@@ -148,6 +148,16 @@ proto::ReplicatedBody replicated_of(FakeTracker& tracker, const Hash& file_id) {
   return body;
 }
 
+// The one order of a case: REPLICATE of `m` to the replication service that
+// registered with `tracker`, and its REPLICATED.
+proto::ReplicatedBody copy_ordered(FakeTracker& tracker, const Manifest& m,
+                                   const std::vector<proto::HolderInfo>& sources) {
+  std::optional<codec::Envelope> ready = tracker.next_of(proto::Command::kReady, "replication");
+  REQUIRE(ready);
+  order(tracker, *ready, m, sources);
+  return replicated_of(tracker, m.file_id());
+}
+
 bool announced(FakeTracker& tracker, const std::string& name) {
   return tracker
       .next_where([&](const codec::Envelope& e) {
@@ -160,35 +170,68 @@ bool announced(FakeTracker& tracker, const std::string& name) {
       .has_value();
 }
 
+// A source peer holding one file, and the peer under test, with nothing of
+// it yet. Members are built in order: the file is on the source before any
+// order can be sent.
+struct CopyCase {
+  zmq::context_t ctx;
+  FakeTracker tracker{ctx};
+  SourcePeer source{ctx};
+  TestFile file;
+  TargetPeer target{ctx, tracker};
+  CopyCase(const std::string& name, std::uint64_t chunks, char seed) : file(name, chunks, seed) {
+    file.store_in(source.temp.store);
+  }
+  // The path of chunk `i` in a store rooted at `dir`.
+  fs::path chunk_file(const fs::path& dir, std::size_t i) const {
+    return ChunkStore::chunk_path_in(dir, file.manifest.chunks[i]);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("REPLICATE copies the file from its holder, announces it and reports success") {
-  zmq::context_t ctx;
-  FakeTracker tracker(ctx);
-  SourcePeer source(ctx);
-  TestFile file("copied.bin", 5, 'a');
-  file.store_in(source.temp.store);
-  TargetPeer target(ctx, tracker);
+  CopyCase c("copied.bin", 5, 'a');
+  ChunkStore& store = c.target.temp.store;
   // One chunk is already here (another file shares it): only the rest moves.
-  REQUIRE(target.temp.store.put_chunk(file.manifest.chunks[0], file.pieces[0].data(), file.pieces[0].size()).ok());
+  REQUIRE(store.put_chunk(c.file.manifest.chunks[0], c.file.pieces[0].data(), c.file.pieces[0].size()).ok());
 
-  std::optional<codec::Envelope> ready = tracker.next_of(proto::Command::kReady, "replication");
-  REQUIRE(ready);
-  order(tracker, *ready, file.manifest, {source.holder});
-
-  proto::ReplicatedBody result = replicated_of(tracker, file.manifest.file_id());
+  proto::ReplicatedBody result = copy_ordered(c.tracker, c.file.manifest, {c.source.holder});
   CHECK(result.code == 0);
   CHECK(result.message.empty());
-  CHECK(target.temp.store.complete(file.manifest));
-  Result<Manifest> stored = target.temp.store.manifest(file.manifest.file_id());
+  CHECK(store.complete(c.file.manifest));
+  Result<Manifest> stored = store.manifest(c.file.manifest.file_id());
   REQUIRE(stored.ok());
   CHECK(stored->replicas == 2);
-  CHECK(target.temp.store.stored_bytes() == file.manifest.size);
+  CHECK(store.stored_bytes() == c.file.manifest.size);
   // The storage service announces once the tracker has answered it, as a real one does.
-  std::optional<codec::Envelope> storage_ready = tracker.next_of(proto::Command::kReady, "storage");
+  std::optional<codec::Envelope> storage_ready = c.tracker.next_of(proto::Command::kReady, "storage");
   REQUIRE(storage_ready);
-  tracker.send(*storage_ready, proto::Command::kHeartbeat, codec::encode(proto::HeartbeatBody{}));
-  CHECK(announced(tracker, "copied.bin"));
+  c.tracker.send(*storage_ready, proto::Command::kHeartbeat, codec::encode(proto::HeartbeatBody{}));
+  CHECK(announced(c.tracker, "copied.bin"));
+}
+
+TEST_CASE("REPLICATE to a peer holding part of the file checks those chunks from disk and fetches a corrupt one again") {
+  CopyCase c("partial.bin", 4, 'p');
+  ChunkStore& store = c.target.temp.store;
+  // Chunks 0-2 are here (as on a peer that lost chunk 3), and chunk 1 has gone
+  // bad on disk since it was stored.
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(store.put_chunk(c.file.manifest.chunks[i], c.file.pieces[i].data(), c.file.pieces[i].size()).ok());
+  {
+    std::fstream bad(c.chunk_file(c.target.temp.dir, 1), std::ios::in | std::ios::out | std::ios::binary);
+    bad.seekp(10);
+    bad.put(static_cast<char>(c.file.pieces[1][10] ^ 0x40));
+  }
+
+  proto::ReplicatedBody result = copy_ordered(c.tracker, c.file.manifest, {c.source.holder});
+  CHECK(result.code == 0);
+  REQUIRE(store.complete(c.file.manifest));
+  for (std::size_t i = 0; i < 4; ++i) {
+    Result<zmq::message_t> got = store.read_chunk(c.file.manifest.chunks[i]);
+    REQUIRE(got.ok());
+    CHECK(got->to_string() == c.file.pieces[i]);
+  }
 }
 
 TEST_CASE("REPLICATE of a file already held here succeeds at once without a source") {
@@ -197,34 +240,22 @@ TEST_CASE("REPLICATE of a file already held here succeeds at once without a sour
   TargetPeer target(ctx, tracker);
   TestFile file("held.bin", 2, 'h');
   file.store_in(target.temp.store);
-  std::optional<codec::Envelope> ready = tracker.next_of(proto::Command::kReady, "replication");
-  REQUIRE(ready);
-  order(tracker, *ready, file.manifest, {{"gone", "tcp://127.0.0.1:1"}});
-  proto::ReplicatedBody result = replicated_of(tracker, file.manifest.file_id());
+  proto::ReplicatedBody result = copy_ordered(tracker, file.manifest, {{"gone", "tcp://127.0.0.1:1"}});
   CHECK(result.code == 0);
 }
 
 TEST_CASE("REPLICATE whose only source sends bad bytes reports unavailable and stores nothing") {
-  zmq::context_t ctx;
-  FakeTracker tracker(ctx);
-  SourcePeer source(ctx);
-  TestFile file("rotten.bin", 2, 'r');
-  file.store_in(source.temp.store);
+  CopyCase c("rotten.bin", 2, 'r');
   // Corrupt a chunk on the source's disk after it was verified and indexed.
-  const std::string hex = file.manifest.chunks[1].hex();
   {
-    std::ofstream out(source.temp.dir / "chunks" / hex.substr(0, 2) / hex, std::ios::binary | std::ios::trunc);
-    out << std::string(file.pieces[1].size(), 'X');
+    std::ofstream out(c.chunk_file(c.source.temp.dir, 1), std::ios::binary | std::ios::trunc);
+    out << std::string(c.file.pieces[1].size(), 'X');
   }
-  TargetPeer target(ctx, tracker);
-  std::optional<codec::Envelope> ready = tracker.next_of(proto::Command::kReady, "replication");
-  REQUIRE(ready);
-  order(tracker, *ready, file.manifest, {source.holder});
-  proto::ReplicatedBody result = replicated_of(tracker, file.manifest.file_id());
+  proto::ReplicatedBody result = copy_ordered(c.tracker, c.file.manifest, {c.source.holder});
   CHECK(result.code == static_cast<std::uint16_t>(ErrorCode::kUnavailable));
   CHECK_FALSE(result.message.empty());
-  CHECK(target.temp.store.manifest(file.manifest.file_id()).status().code() == ErrorCode::kNotFound);
-  CHECK_FALSE(target.temp.store.has_chunk(file.manifest.chunks[1]));
+  CHECK(c.target.temp.store.manifest(c.file.manifest.file_id()).status().code() == ErrorCode::kNotFound);
+  CHECK_FALSE(c.target.temp.store.has_chunk(c.file.manifest.chunks[1]));
 }
 
 TEST_CASE("REPLICATE without usable sources or with a bad manifest is a bad_request") {

@@ -113,3 +113,65 @@ TEST_CASE("a scrubber with a rate of 0 never reads") {
   const bool idle = !eventually([&] { return scrubber.totals().chunks > 0; }, 200ms);
   CHECK(idle);
 }
+
+TEST_CASE("a chunk reported sent wrong is checked at once, long before the next pass, and dropped if wrong on disk") {
+  StoredFile f(3);
+  {
+    std::fstream bad(f.chunk_file(1), std::ios::in | std::ios::out | std::ios::binary);
+    bad.seekp(100);
+    bad.put('!');
+  }
+  peer::Scrubber scrubber(f.store, peer::ScrubOptions{1u << 30, std::chrono::hours(1)});
+  scrubber.start();
+  REQUIRE(scrubber.suspect(f.manifest.chunks[1]));
+  REQUIRE(eventually([&] { return scrubber.totals().suspects >= 1; }, 10s));
+  const peer::Scrubber::Totals t = scrubber.totals();
+  CHECK(t.passes == 0);
+  CHECK(t.chunks == 1);  // only the reported one
+  CHECK(t.dropped == 1);
+  CHECK_FALSE(f.store.has_chunk(f.manifest.chunks[1]));
+  CHECK_FALSE(fs::exists(f.chunk_file(1)));
+  CHECK(f.store.take_lost_file() == std::optional<Hash>(f.manifest.file_id()));
+}
+
+TEST_CASE("a chunk reported sent wrong whose bytes on disk match its name is kept") {
+  StoredFile f(2);
+  peer::Scrubber scrubber(f.store, peer::ScrubOptions{1u << 30, std::chrono::hours(1)});
+  scrubber.start();
+  REQUIRE(scrubber.suspect(f.manifest.chunks[0]));
+  REQUIRE(eventually([&] { return scrubber.totals().suspects >= 1; }, 10s));
+  CHECK(scrubber.totals().dropped == 0);
+  CHECK(f.store.has_chunk(f.manifest.chunks[0]));
+  CHECK_FALSE(f.store.take_lost_file().has_value());
+}
+
+TEST_CASE("reports wait at most kMaxSuspects deep, each once, and none is taken while the scrub is off") {
+  StoredFile f(1);
+  {
+    peer::Scrubber off(f.store, peer::ScrubOptions{0, 1ms});
+    off.start();
+    CHECK_FALSE(off.suspect(f.manifest.chunks[0]));
+    peer::Scrubber not_started(f.store, peer::ScrubOptions{1u << 30, 1ms});
+    CHECK_FALSE(not_started.suspect(f.manifest.chunks[0]));
+  }
+  // 1 byte/s: after its first check the thread waits out that read's pause
+  // until stopped, so whatever is reported next stays queued.
+  peer::Scrubber slow(f.store, peer::ScrubOptions{1, std::chrono::hours(1)});
+  slow.start();
+  REQUIRE(slow.suspect(f.manifest.chunks[0]));
+  REQUIRE(eventually([&] { return slow.totals().suspects >= 1; }, 10s));
+  std::vector<Hash> others;
+  for (std::size_t i = 0; i < peer::kMaxSuspects; ++i) {
+    const std::string name = "not stored " + std::to_string(i);
+    others.push_back(sha256(name.data(), name.size()));
+    CHECK(slow.suspect(others.back()));
+  }
+  CHECK(slow.suspect(others.front()));  // already waiting: still one entry
+  const std::string extra = "one too many";
+  CHECK_FALSE(slow.suspect(sha256(extra.data(), extra.size())));
+  const auto asked = Clock::now();
+  slow.stop();
+  slow.join();
+  CHECK(Clock::now() - asked < 2s);
+  CHECK_FALSE(slow.suspect(others.front()));  // stopped
+}

@@ -1,7 +1,9 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <map>
@@ -39,7 +41,7 @@ struct Peer {
   std::string endpoint;
 
   Peer(zmq::context_t& ctx, std::uint64_t capacity = 64 << 20, std::chrono::milliseconds forward_timeout = 5000ms,
-       unsigned workers = 2)
+       unsigned workers = 2, std::function<bool(const Hash&)> check_chunk = {})
       : store(dir, capacity) {
     REQUIRE(store.load().ok());
     peer::TransferOptions o;
@@ -50,6 +52,7 @@ struct Peer {
     o.link.tracker_endpoint = "tcp://127.0.0.1:1";
     o.link.ready.peer_id = peer_id;
     o.link.heartbeat = 100ms;
+    o.check_chunk = std::move(check_chunk);
     service = std::make_unique<peer::TransferService>(ctx, store, o);
     Result<std::string> ep = service->start();
     REQUIRE(ep.ok());
@@ -159,6 +162,37 @@ TEST_CASE("GET_CHUNK of an absent chunk is not_found") {
   Client client(ctx, peer.endpoint);
   codec::Envelope got = client.request(proto::Command::kGetChunk, proto::ChunkRef{hash_of("absent")});
   CHECK(status_of(got).code() == ErrorCode::kNotFound);
+}
+
+TEST_CASE("CHECK_CHUNK of a stored chunk is answered at once and hands the chunk to the check; of another, not_found") {
+  zmq::context_t ctx;
+  std::mutex mu;
+  std::vector<Hash> checked;  // guarded by mu: called from worker threads
+  Peer peer(ctx, 64 << 20, 5000ms, 2, [&](const Hash& h) {
+    std::lock_guard lock(mu);
+    checked.push_back(h);
+    return true;
+  });
+  Client client(ctx, peer.endpoint);
+  const std::string data = bytes_of(5000, 'c');
+  REQUIRE(peer.store.put_chunk(hash_of(data), data.data(), data.size()).ok());
+
+  CHECK(status_of(client.request(proto::Command::kCheckChunk, proto::ChunkRef{hash_of(data)})).ok());
+  CHECK(status_of(client.request(proto::Command::kCheckChunk, proto::ChunkRef{hash_of("absent")})).code() ==
+        ErrorCode::kNotFound);
+  CHECK(peer.store.has_chunk(hash_of(data)));  // a report alone never drops a chunk
+  std::lock_guard lock(mu);
+  CHECK(checked == std::vector<Hash>{hash_of(data)});
+}
+
+TEST_CASE("CHECK_CHUNK with no check to hand it to is still answered") {
+  zmq::context_t ctx;
+  Peer peer(ctx);
+  Client client(ctx, peer.endpoint);
+  const std::string data = bytes_of(5000, 'd');
+  REQUIRE(peer.store.put_chunk(hash_of(data), data.data(), data.size()).ok());
+  CHECK(status_of(client.request(proto::Command::kCheckChunk, proto::ChunkRef{hash_of(data)})).ok());
+  CHECK(peer.store.has_chunk(hash_of(data)));
 }
 
 TEST_CASE("PUT_CHUNK with a wrong hash is refused with bad_chunk") {
