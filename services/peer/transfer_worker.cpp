@@ -247,8 +247,10 @@ Result<TransferWorker::Reply> TransferWorker::check_chunk(const codec::Envelope&
   // The reporter's word is not taken: the check re-reads the chunk from disk
   // and drops it only if those bytes are wrong.
   const bool queued = config_.check_chunk && config_.check_chunk(ref.hash);
-  P2P_INFO("transfer: chunk %s reported sent with wrong bytes; %s", ref.hash.hex().c_str(),
-           queued ? "checking it from disk" : "no check now (scrub off or busy); the next pass reads it");
+  // Debug only: anyone may send these, and the check's outcome is logged
+  // once per check, at the scrub's pace.
+  P2P_DEBUG("transfer: chunk %s reported sent with wrong bytes; %s", ref.hash.hex().c_str(),
+            queued ? "checking it from disk" : "no check now (scrub off or busy); the next pass reads it");
   return Reply{codec::encode(proto::Empty{}), {}, false};
 }
 

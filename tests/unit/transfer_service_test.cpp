@@ -181,6 +181,9 @@ TEST_CASE("CHECK_CHUNK of a stored chunk is answered at once and hands the chunk
   CHECK(status_of(client.request(proto::Command::kCheckChunk, proto::ChunkRef{hash_of("absent")})).code() ==
         ErrorCode::kNotFound);
   CHECK(peer.store.has_chunk(hash_of(data)));  // a report alone never drops a chunk
+  // A report carries no bytes.
+  CHECK(status_of(client.request(proto::Command::kCheckChunk, proto::ChunkRef{hash_of(data)}, &data)).code() ==
+        ErrorCode::kBadRequest);
   std::lock_guard lock(mu);
   CHECK(checked == std::vector<Hash>{hash_of(data)});
 }
