@@ -50,6 +50,10 @@ Result<CopyReport> copy_file(zmq::context_t& ctx, ChunkStore& store, const proto
   std::uint64_t checked = 0, dropped = 0;
   for (const Hash& h : std::set<Hash>(m.chunks.begin(), m.chunks.end())) {
     if (!store.has_chunk(h)) continue;
+    // Between chunks, as the fetch does: a stopping peer must not wait out
+    // the re-read of a big file it kept.
+    if (fetch.cancelled && fetch.cancelled())
+      return Status{ErrorCode::kShuttingDown, "copy of '" + m.name + "' cancelled"};
     Result<ChunkStore::ScrubOutcome> outcome = store.scrub_chunk(h);
     if (!outcome.ok()) return outcome.status();  // unreadable: not vouched for
     ++checked;

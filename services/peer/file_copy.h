@@ -31,7 +31,8 @@ struct CopyReport {
 // lacks then (each verified by the fetcher, stored durably), and stores the
 // manifest durably. On OK the file is complete here and every chunk of it
 // was read or fetched intact by this call; announcing it is the caller's job.
-// A chunk already here that cannot be read is its kIo.
+// A chunk already here that cannot be read is its kIo. `fetch.cancelled`
+// is asked between the checks too (kShuttingDown).
 // Errors: kNoSpace when the missing bytes exceed the free capacity; the
 // fetcher's kUnavailable/kShuttingDown; the store's kIo/kNoSpace;
 // kMissingChunks if a chunk vanished meanwhile (a concurrent DELETE).

@@ -14,6 +14,7 @@
 #include "common/sockets.h"
 #include "fake_peer.h"
 #include "fake_tracker.h"
+#include "services/peer/file_copy.h"
 #include "services/peer/replication_service.h"
 #include "services/peer/storage_service.h"
 #include "services/peer/transfer_service.h"
@@ -232,6 +233,29 @@ TEST_CASE("REPLICATE to a peer holding part of the file checks those chunks from
     REQUIRE(got.ok());
     CHECK(got->to_string() == c.file.pieces[i]);
   }
+}
+
+TEST_CASE("a copy cancelled while it checks the chunks it kept stops before the next chunk and stores no manifest") {
+  TempStore temp;
+  TestFile file("kept.bin", 4, 'k');
+  // Three chunks kept, all gone bad on disk: each check drops the one it reads.
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(temp.store.put_chunk(file.manifest.chunks[i], file.pieces[i].data(), file.pieces[i].size()).ok());
+    std::fstream bad(ChunkStore::chunk_path_in(temp.dir, file.manifest.chunks[i]),
+                     std::ios::in | std::ios::out | std::ios::binary);
+    bad.put(static_cast<char>(file.pieces[i][0] ^ 0x01));
+  }
+  zmq::context_t ctx;
+  FetchOptions fetch;
+  int asked = 0;
+  fetch.cancelled = [&asked] { return ++asked > 1; };  // stop once the first kept chunk is checked
+  Result<peer::CopyReport> copied =
+      peer::copy_file(ctx, temp.store, proto::ReplicateOrder{file.manifest, {{"src", "tcp://127.0.0.1:1"}}}, fetch);
+  CHECK(copied.status().code() == ErrorCode::kShuttingDown);
+  int still_kept = 0;  // not checked yet
+  for (int i = 0; i < 3; ++i) still_kept += temp.store.has_chunk(file.manifest.chunks[i]) ? 1 : 0;
+  CHECK(still_kept == 2);
+  CHECK(temp.store.manifest(file.manifest.file_id()).status().code() == ErrorCode::kNotFound);
 }
 
 TEST_CASE("REPLICATE of a file already held here succeeds at once without a source") {
