@@ -112,7 +112,7 @@ bool Scrubber::check_a_suspect() {
       check(hash, ChunkStore::ScrubRead::kCachedPagesDropped, &bytes, &dropped, &failed);
   ++suspects_checked_;
   if (failed == 0)
-    P2P_INFO("scrub: chunk %s, reported sent wrong: %s", hash.hex().c_str(),
+    P2P_INFO("scrub: suspect chunk %s (reported sent wrong): %s", hash.hex().c_str(),
              dropped != 0  ? "does not match its hash on disk; dropped"
              : bytes == 0 ? "no longer stored"
                           : "matches its hash on disk; its cached pages were dropped");

@@ -264,7 +264,7 @@ TEST_CASE("a holder a get met wrong bytes from is told, drops the chunk within i
   }
   const auto got = Clock::now();
   bool dropped = eventually(
-      [&] { return read_text(c.peer_log(damaged)).find("reported sent wrong: does not match its hash on disk; dropped") !=
+      [&] { return read_text(c.peer_log(damaged)).find("(reported sent wrong): does not match its hash on disk; dropped") !=
                    std::string::npos; },
       10s, 5ms);
   {
