@@ -270,7 +270,8 @@ TEST_CASE("a holder sending a reply of the wrong length is dropped without a CHE
   REQUIRE(fetch_chunks(ctx, file.manifest, file.all(), {holder("short"), holder("good")}, quick(), sink).ok());
   check_complete(file, sink);
   CHECK(bad.requests() >= 1);
-  CHECK(reports == 0);
+  // A report would be on its way already: the fetch sent it before closing.
+  CHECK_FALSE(test::eventually([&] { return reports > 0; }, std::chrono::milliseconds(300)));
 }
 
 TEST_CASE("a silent holder times out and its chunks move, within its window") {
