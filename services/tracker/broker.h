@@ -44,6 +44,7 @@
 #include <atomic>
 #include <chrono>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -186,6 +187,8 @@ class Broker {
 
   proto::FileSummary summary(const FileRecord& file) const;
   std::vector<proto::HolderInfo> holder_infos(const FileRecord& file) const;
+  // LOCATE's order: random, draining holders last (docs/protocol.md 5.2).
+  void order_for_get(std::vector<proto::HolderInfo>& holders);
 
   // What a replication plan reads, by version: equal inputs, equal plan.
   struct PlanInputs {
@@ -230,6 +233,8 @@ class Broker {
   std::atomic<std::uint64_t> ticks_{0};  // replication ticks after safe mode
   std::atomic<std::uint64_t> plans_{0};  // of those, the ones that planned
   std::atomic<std::uint64_t> excused_stretches_{0};
+  // Shuffles LOCATE's holders. Not a secret: it only spreads gets.
+  std::minstd_rand holder_order_{std::random_device{}()};
 };
 
 }  // namespace p2p::tracker

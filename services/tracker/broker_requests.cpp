@@ -77,7 +77,18 @@ Result<proto::LocateReply> Broker::locate(const proto::QueryRequest& req, TimePo
   proto::LocateReply reply{file->id, file->manifest, holder_infos(*file)};
   if (reply.holders.empty())
     return Status{ErrorCode::kUnavailable, "no live peer holds '" + file->manifest.name + "' (" + file->id.hex() + ")"};
+  order_for_get(reply.holders);
   return reply;
+}
+
+void Broker::order_for_get(std::vector<proto::HolderInfo>& holders) {
+  // Holders come in peer-id order, and a get of up to 4 chunks asks only its
+  // first holder: without the shuffle one peer would serve every small get.
+  std::shuffle(holders.begin(), holders.end(), holder_order_);
+  std::stable_partition(holders.begin(), holders.end(), [&](const proto::HolderInfo& h) {
+    const PeerRecord* p = registry_.peer(h.peer_id);
+    return p == nullptr || !p->draining;
+  });
 }
 
 Result<proto::ListReply> Broker::search(const proto::SearchRequest& req, TimePoint) {

@@ -43,6 +43,48 @@ TEST_CASE("announced file is located at its live holder") {
   CHECK(code_of(client.call<proto::StatReply>(Command::kStat, proto::QueryRequest{"nope"})) == ErrorCode::kNotFound);
 }
 
+TEST_CASE("LOCATE lists a file's holders in a random order, draining holders last, and STAT by peer id") {
+  RunningBroker t(options());
+  Service a(t.ctx, t.endpoint, "peer-1"), b(t.ctx, t.endpoint, "peer-2"), c(t.ctx, t.endpoint, "peer-3");
+  Dealer client(t.ctx, t.endpoint);
+  Manifest m = manifest_of("popular.bin", 1000);
+  for (Service* s : {&a, &b, &c}) s->announce({m});
+  REQUIRE(eventually([&] {
+    auto found = client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"popular.bin"});
+    return found.ok() && found->holders.size() == 3;
+  }));
+  // A get of a small file asks its first holder only: every holder must
+  // come first some of the time (each misses 60 answers with odds (2/3)^60).
+  auto firsts = [&](int asks) {
+    std::set<std::string> seen;
+    std::set<std::string> lasts;
+    for (int i = 0; i < asks; ++i) {
+      auto found = client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"popular.bin"});
+      REQUIRE(found.ok());
+      REQUIRE(found->holders.size() == 3);
+      seen.insert(found->holders.front().peer_id);
+      lasts.insert(found->holders.back().peer_id);
+    }
+    return std::make_pair(seen, lasts);
+  };
+  CHECK(firsts(60).first == std::set<std::string>{"peer-1", "peer-2", "peer-3"});
+
+  c.send(Command::kDrain, proto::Empty{});
+  REQUIRE(eventually([&] {
+    auto st = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
+    return st.ok() && st->draining == 1;
+  }));
+  auto [seen, lasts] = firsts(60);
+  CHECK(seen == std::set<std::string>{"peer-1", "peer-2"});
+  CHECK(lasts == std::set<std::string>{"peer-3"});
+
+  auto stat = client.call<proto::StatReply>(Command::kStat, proto::QueryRequest{"popular.bin"});
+  REQUIRE(stat.ok());
+  REQUIRE(stat->holders.size() == 3);
+  CHECK(stat->holders[0].peer_id == "peer-1");
+  CHECK(stat->holders[2].peer_id == "peer-3");
+}
+
 TEST_CASE("invalid manifests in an announce are skipped") {
   RunningBroker t(options());
   Service storage(t.ctx, t.endpoint, "peer-1");
