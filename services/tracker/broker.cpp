@@ -189,7 +189,8 @@ void Broker::handle(codec::Envelope& env, const std::string& routing, TimePoint 
     }
     case Command::kPlace: return serve(env, &Broker::place, now);
     case Command::kPublish: return serve(env, &Broker::publish, now);
-    case Command::kLocate: return serve(env, &Broker::locate, now);
+    case Command::kLocate:
+      return serve_with<proto::QueryRequest>(env, [&](const proto::QueryRequest& r) { return locate(r, routing, now); });
     case Command::kSearch: return serve(env, &Broker::search, now);
     case Command::kList: return serve(env, &Broker::list, now);
     case Command::kStat: return serve(env, &Broker::stat, now);
@@ -212,9 +213,14 @@ void Broker::handle(codec::Envelope& env, const std::string& routing, TimePoint 
 template <class Request, class Reply>
 void Broker::serve(const codec::Envelope& env, Result<Reply> (Broker::*handler)(const Request&, TimePoint),
                    TimePoint now) {
+  serve_with<Request>(env, [&](const Request& r) { return (this->*handler)(r, now); });
+}
+
+template <class Request, class Handler>
+void Broker::serve_with(const codec::Envelope& env, Handler handler) {
   Request request;
   if (Status s = codec::decode(env.body, &request); !s.ok()) return reject(env, s);
-  Result<Reply> reply = (this->*handler)(request, now);
+  auto reply = handler(request);
   if (!reply.ok()) return reject(env, reply.status());
   Status sent = codec::send_reply(*socket_, kRouter, env, reply.value(), nullptr, kDontWait);
   if (!sent.ok()) log_dropped(sent, env);

@@ -44,7 +44,6 @@
 #include <atomic>
 #include <chrono>
 #include <optional>
-#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -168,7 +167,8 @@ class Broker {
   // Client requests: each returns the reply body or the error to send.
   Result<proto::PlaceReply> place(const proto::PlaceRequest& req, TimePoint now);
   Result<proto::PublishReply> publish(const proto::PublishRequest& req, TimePoint now);
-  Result<proto::LocateReply> locate(const proto::QueryRequest& req, TimePoint now);
+  // `routing`: the asking connection, whose own order of holders LOCATE gives.
+  Result<proto::LocateReply> locate(const proto::QueryRequest& req, const std::string& routing, TimePoint now);
   Result<proto::ListReply> search(const proto::SearchRequest& req, TimePoint now);
   Result<proto::ListReply> list(const proto::Empty& req, TimePoint now);
   Result<proto::StatReply> stat(const proto::QueryRequest& req, TimePoint now);
@@ -179,6 +179,9 @@ class Broker {
   // Decodes the request body, runs `handler` and sends its one reply.
   template <class Request, class Reply>
   void serve(const codec::Envelope& env, Result<Reply> (Broker::*handler)(const Request&, TimePoint), TimePoint now);
+  // The same for a handler called as `handler(request)` (one that needs more than `now`).
+  template <class Request, class Handler>
+  void serve_with(const codec::Envelope& env, Handler handler);
 
   // Logs the refusal and answers ERROR where a reply is possible.
   void reject(const codec::Envelope& env, const Status& why);
@@ -187,8 +190,9 @@ class Broker {
 
   proto::FileSummary summary(const FileRecord& file) const;
   std::vector<proto::HolderInfo> holder_infos(const FileRecord& file) const;
-  // LOCATE's order: random, draining holders last (docs/protocol.md 5.2).
-  void order_for_get(std::vector<proto::HolderInfo>& holders);
+  // LOCATE's order: the asking connection's own (rendezvous hashing of its
+  // routing id and each peer id), draining holders last (docs/protocol.md 5.2).
+  void order_for_get(std::vector<proto::HolderInfo>& holders, const std::string& routing) const;
 
   // What a replication plan reads, by version: equal inputs, equal plan.
   struct PlanInputs {
@@ -233,8 +237,6 @@ class Broker {
   std::atomic<std::uint64_t> ticks_{0};  // replication ticks after safe mode
   std::atomic<std::uint64_t> plans_{0};  // of those, the ones that planned
   std::atomic<std::uint64_t> excused_stretches_{0};
-  // Shuffles LOCATE's holders. Not a secret: it only spreads gets.
-  std::minstd_rand holder_order_{std::random_device{}()};
 };
 
 }  // namespace p2p::tracker

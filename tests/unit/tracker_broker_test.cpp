@@ -2,6 +2,7 @@
 // DEALER sockets speaking the real protocol through common/codec.
 #include "tracker_harness.h"
 
+#include <memory>
 #include <set>
 
 using namespace p2p;
@@ -43,42 +44,48 @@ TEST_CASE("announced file is located at its live holder") {
   CHECK(code_of(client.call<proto::StatReply>(Command::kStat, proto::QueryRequest{"nope"})) == ErrorCode::kNotFound);
 }
 
-TEST_CASE("LOCATE lists a file's holders in a random order, draining holders last, and STAT by peer id") {
+TEST_CASE("LOCATE gives each client its own order of a file's holders, draining holders last, and STAT by peer id") {
   RunningBroker t(options());
   Service a(t.ctx, t.endpoint, "peer-1"), b(t.ctx, t.endpoint, "peer-2"), c(t.ctx, t.endpoint, "peer-3");
-  Dealer client(t.ctx, t.endpoint);
   Manifest m = manifest_of("popular.bin", 1000);
   for (Service* s : {&a, &b, &c}) s->announce({m});
-  REQUIRE(eventually([&] {
+  // A get of a small file asks its first holder only. Each of 60 clients
+  // asks twice: the same order both times (its small gets stay with one
+  // holder), and every holder comes first for some client (each misses all
+  // 60 with odds (2/3)^60).
+  std::vector<std::unique_ptr<Dealer>> clients;
+  for (int i = 0; i < 60; ++i) clients.push_back(std::make_unique<Dealer>(t.ctx, t.endpoint));
+  auto holders_for = [&](Dealer& client) {
     auto found = client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"popular.bin"});
-    return found.ok() && found->holders.size() == 3;
-  }));
-  // A get of a small file asks its first holder only: every holder must
-  // come first some of the time (each misses 60 answers with odds (2/3)^60).
-  auto firsts = [&](int asks) {
-    std::set<std::string> seen;
-    std::set<std::string> lasts;
-    for (int i = 0; i < asks; ++i) {
-      auto found = client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"popular.bin"});
-      REQUIRE(found.ok());
-      REQUIRE(found->holders.size() == 3);
-      seen.insert(found->holders.front().peer_id);
-      lasts.insert(found->holders.back().peer_id);
-    }
-    return std::make_pair(seen, lasts);
+    std::vector<std::string> ids;
+    if (found.ok())
+      for (const auto& h : found->holders) ids.push_back(h.peer_id);
+    return ids;
   };
-  CHECK(firsts(60).first == std::set<std::string>{"peer-1", "peer-2", "peer-3"});
+  REQUIRE(eventually([&] { return holders_for(*clients[0]).size() == 3; }));
+  auto orders = [&] {
+    std::set<std::string> firsts, lasts;
+    for (auto& client : clients) {
+      const std::vector<std::string> order = holders_for(*client);
+      REQUIRE(order.size() == 3);
+      CHECK(holders_for(*client) == order);
+      firsts.insert(order.front());
+      lasts.insert(order.back());
+    }
+    return std::make_pair(firsts, lasts);
+  };
+  CHECK(orders().first == std::set<std::string>{"peer-1", "peer-2", "peer-3"});
 
   c.send(Command::kDrain, proto::Empty{});
   REQUIRE(eventually([&] {
-    auto st = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
+    auto st = clients[0]->call<proto::StatusReply>(Command::kStatus, proto::Empty{});
     return st.ok() && st->draining == 1;
   }));
-  auto [seen, lasts] = firsts(60);
-  CHECK(seen == std::set<std::string>{"peer-1", "peer-2"});
+  auto [firsts, lasts] = orders();
+  CHECK(firsts == std::set<std::string>{"peer-1", "peer-2"});
   CHECK(lasts == std::set<std::string>{"peer-3"});
 
-  auto stat = client.call<proto::StatReply>(Command::kStat, proto::QueryRequest{"popular.bin"});
+  auto stat = clients[0]->call<proto::StatReply>(Command::kStat, proto::QueryRequest{"popular.bin"});
   REQUIRE(stat.ok());
   REQUIRE(stat->holders.size() == 3);
   CHECK(stat->holders[0].peer_id == "peer-1");
