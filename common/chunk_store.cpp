@@ -105,8 +105,9 @@ std::optional<Manifest> decode_manifest(const std::string& bytes) {
 
 }  // namespace
 
-ChunkStore::ChunkStore(fs::path dir, std::uint64_t capacity)
+ChunkStore::ChunkStore(fs::path dir, std::uint64_t capacity, FileSystemSync sync)
     : dir_(std::move(dir)),
+      file_system_sync_(std::move(sync)),
       capacity_(capacity),
       data_sync_([this] { return sync_chunks(); }),
       manifest_dir_sync_([this] { return fsync_dir(dir_ / "manifests"); }) {}
@@ -165,6 +166,7 @@ Status ChunkStore::install(const fs::path& tmp, const fs::path& final_path, File
 }
 
 Status ChunkStore::sync_chunks() {
+  if (file_system_sync_) return file_system_sync_(dir_);
   Fd fd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) return errno_status("open", dir_, errno);
   if (::syncfs(fd.get()) != 0) return errno_status("syncfs", dir_, errno);

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -44,9 +45,16 @@ namespace p2p {
 
 class ChunkStore {
  public:
+  // Makes every file written so far under `dir` durable. put_manifest runs
+  // it once per commit, shared by the commits running at once, between its
+  // check of the manifest's chunks and the manifest's indexing.
+  using FileSystemSync = std::function<Status(const std::filesystem::path& dir)>;
+
   // capacity: bytes of chunks this store may hold; 0 = decided by load():
   // the file system's free space plus the bytes already stored.
-  ChunkStore(std::filesystem::path dir, std::uint64_t capacity);
+  // sync: empty = syncfs of dir's file system. Tests pass one that waits, to
+  // hold a commit where a scrub or a removal meets it.
+  ChunkStore(std::filesystem::path dir, std::uint64_t capacity, FileSystemSync sync = {});
   ChunkStore(const ChunkStore&) = delete;
   ChunkStore& operator=(const ChunkStore&) = delete;
 
@@ -183,7 +191,8 @@ class ChunkStore {
   Status install(const std::filesystem::path& tmp, const std::filesystem::path& final_path, FileKind kind);
   // put_manifest's disk half: write to tmp/, sync, rename into place.
   Status write_and_install_manifest(const Hash& id, const msgpack::sbuffer& buf);
-  // syncfs of the data dir's file system: every file written so far is durable.
+  // file_system_sync_, or syncfs of the data dir's file system: every file
+  // written so far is durable.
   Status sync_chunks();
   void unreserve(std::size_t size);
   Status load_chunks(LoadReport* report);
@@ -198,6 +207,7 @@ class ChunkStore {
   Status load_manifests(LoadReport* report);
 
   const std::filesystem::path dir_;
+  const FileSystemSync file_system_sync_;  // empty: syncfs
   mutable std::mutex mu_;
   std::uint64_t capacity_;                                      // guarded by mu_
   ChunkIndex chunks_;                                           // guarded by mu_

@@ -1,8 +1,11 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -74,6 +77,74 @@ struct StoreMissingChunk {
     m = manifest_of("m.bin", bytes_of(limits::kMinChunkSize + 10, 'm'), &pieces);
     store_file(store, m, pieces);
     REQUIRE(fs::remove(ChunkStore::chunk_path_in(dir.path(), m.chunks[gone])));
+  }
+};
+
+// Files a.bin and b.bin of two chunks each, whose first chunk is the same.
+struct TwoFilesSharingAChunk {
+  std::string shared = bytes_of(limits::kMinChunkSize, 's');
+  std::vector<std::string> a_pieces;
+  std::vector<std::string> b_pieces;
+  Manifest a = manifest_of("a.bin", shared + bytes_of(limits::kMinChunkSize, 'a'), &a_pieces);
+  Manifest b = manifest_of("b.bin", shared + bytes_of(limits::kMinChunkSize, 'b'), &b_pieces);
+};
+
+// A file-system sync that, once armed, holds the next commit inside it (after
+// its check of the manifest's chunks, before the manifest is indexed) until
+// released. Never holds for more than kHoldLimit, so a failed test cannot hang.
+class HeldSync {
+ public:
+  static constexpr auto kHoldLimit = std::chrono::seconds(10);
+
+  ChunkStore::FileSystemSync fn() {
+    return [this](const fs::path&) {
+      std::unique_lock lock(mu_);
+      if (!armed_) return Status::Ok();
+      armed_ = false;
+      entered_ = true;
+      cv_.notify_all();
+      cv_.wait_for(lock, kHoldLimit, [&] { return released_; });
+      return Status::Ok();
+    };
+  }
+  void arm() {
+    std::lock_guard lock(mu_);
+    armed_ = true;
+  }
+  bool wait_entered() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, kHoldLimit, [&] { return entered_; });
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool armed_ = false;
+  bool entered_ = false;
+  bool released_ = false;
+};
+
+// put_manifest(m) on a thread of its own, held in `sync`; released and
+// joined when it goes out of scope, also when a check failed first.
+struct HeldCommit {
+  HeldSync& sync;
+  Status status{ErrorCode::kInternal, "not run"};
+  std::thread thread;
+
+  HeldCommit(HeldSync& s, ChunkStore& store, const Manifest& m) : sync(s) {
+    sync.arm();
+    thread = std::thread([this, &store, &m] { status = store.put_manifest(m); });
+  }
+  ~HeldCommit() { (void)finish(); }
+  Status finish() {
+    sync.release();
+    if (thread.joinable()) thread.join();
+    return status;
   }
 };
 
@@ -359,11 +430,11 @@ TEST_CASE("removing a file keeps the chunks of a manifest being written") {
   TempDir dir{"p2p-chunk-store-test"};
   ChunkStore store(dir.path(), 8 << 20);
   load_ok(store);
-  const std::string shared = bytes_of(limits::kMinChunkSize, 's');
-  std::vector<std::string> a_chunks;
-  std::vector<std::string> b_chunks;
-  Manifest a = manifest_of("a.bin", shared + bytes_of(limits::kMinChunkSize, 'a'), &a_chunks);
-  Manifest b = manifest_of("b.bin", shared + bytes_of(limits::kMinChunkSize, 'b'), &b_chunks);
+  TwoFilesSharingAChunk files;
+  const Manifest& a = files.a;
+  const Manifest& b = files.b;
+  const std::vector<std::string>& a_chunks = files.a_pieces;
+  const std::vector<std::string>& b_chunks = files.b_pieces;
   auto put_all = [&](const Manifest& m, const std::vector<std::string>& pieces) {
     for (std::size_t i = 0; i < pieces.size(); ++i)
       if (!store.put_chunk(m.chunks[i], pieces[i].data(), pieces[i].size()).ok()) return false;
@@ -518,6 +589,65 @@ TEST_CASE("a scrub drops a chunk whose bytes on disk no longer match its name an
   REQUIRE(gone.ok());
   CHECK(gone->bytes == 0);
   CHECK_FALSE(gone->dropped);
+}
+
+TEST_CASE("a scrub keeps a corrupt chunk of a file being committed, and drops it once the file is indexed") {
+  // Dropped during the commit, the chunk would be named by a manifest
+  // indexed after the drop, and no lost file would cover it.
+  TempDir dir{"p2p-chunk-store-test"};
+  HeldSync sync;
+  ChunkStore store(dir.path(), 8 << 20, sync.fn());
+  load_ok(store);
+  std::vector<std::string> pieces;
+  Manifest m = manifest_of("m.bin", bytes_of(2 * limits::kMinChunkSize, 'c'), &pieces);
+  for (std::size_t i = 0; i < pieces.size(); ++i)
+    REQUIRE(store.put_chunk(m.chunks[i], pieces[i].data(), pieces[i].size()).ok());
+  const fs::path bad = ChunkStore::chunk_path_in(dir.path(), m.chunks[1]);
+  {
+    std::fstream f(bad, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put(static_cast<char>(pieces[1][100] ^ 0x01));
+  }
+
+  HeldCommit commit(sync, store, m);
+  REQUIRE(sync.wait_entered());
+  Result<ChunkStore::ScrubOutcome> during = store.scrub_chunk(m.chunks[1]);
+  REQUIRE(during.ok());
+  CHECK_FALSE(during->dropped);
+  CHECK(store.has_chunk(m.chunks[1]));
+  CHECK(fs::exists(bad));
+  REQUIRE(commit.finish().ok());
+
+  Result<ChunkStore::ScrubOutcome> after = store.scrub_chunk(m.chunks[1]);
+  REQUIRE(after.ok());
+  CHECK(after->dropped);
+  CHECK_FALSE(fs::exists(bad));
+  CHECK(store.take_lost_file() == std::optional<Hash>(m.file_id()));
+}
+
+TEST_CASE("removing a file keeps a chunk it shares with a file being committed") {
+  TempDir dir{"p2p-chunk-store-test"};
+  HeldSync sync;
+  ChunkStore store(dir.path(), 8 << 20, sync.fn());
+  load_ok(store);
+  TwoFilesSharingAChunk files;
+  const Manifest& b = files.b;
+  store_file(store, files.a, files.a_pieces);
+  for (std::size_t i = 0; i < files.b_pieces.size(); ++i)
+    REQUIRE(store.put_chunk(b.chunks[i], files.b_pieces[i].data(), files.b_pieces[i].size()).ok());
+
+  HeldCommit commit(sync, store, b);
+  REQUIRE(sync.wait_entered());
+  Result<ChunkStore::RemoveReport> removed = store.remove_file(files.a.file_id());
+  REQUIRE(removed.ok());
+  CHECK(removed->chunks == 1);
+  CHECK(removed->shared == 1);
+  CHECK(store.has_chunk(b.chunks[0]));
+  REQUIRE(commit.finish().ok());
+  CHECK(store.complete(b));
+  Result<zmq::message_t> read = store.read_chunk(b.chunks[0]);
+  REQUIRE(read.ok());
+  CHECK(read->to_string() == files.shared);
 }
 
 TEST_CASE("a scrub drops a chunk whose file is gone from disk") {
