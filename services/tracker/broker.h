@@ -190,9 +190,10 @@ class Broker {
 
   proto::FileSummary summary(const FileRecord& file) const;
   std::vector<proto::HolderInfo> holder_infos(const FileRecord& file) const;
-  // LOCATE's order: the asking connection's own (rendezvous hashing of its
-  // routing id and each peer id), draining holders last (docs/protocol.md 5.2).
-  void order_for_get(std::vector<proto::HolderInfo>& holders, const std::string& routing) const;
+  // LOCATE's holders: the live ones, as holder_infos, in the asking
+  // connection's own order (rendezvous hashing of its routing id and each
+  // peer id), draining holders last (docs/protocol.md 5.2).
+  std::vector<proto::HolderInfo> holders_for_get(const FileRecord& file, const std::string& routing) const;
 
   // What a replication plan reads, by version: equal inputs, equal plan.
   struct PlanInputs {

@@ -77,10 +77,9 @@ Result<proto::PublishReply> Broker::publish(const proto::PublishRequest& req, Ti
 Result<proto::LocateReply> Broker::locate(const proto::QueryRequest& req, const std::string& routing, TimePoint) {
   const FileRecord* file = index_.lookup(req.query);
   if (file == nullptr) return Status{ErrorCode::kNotFound, "no file named or with id '" + req.query + "'"};
-  proto::LocateReply reply{file->id, file->manifest, holder_infos(*file)};
+  proto::LocateReply reply{file->id, file->manifest, holders_for_get(*file, routing)};
   if (reply.holders.empty())
     return Status{ErrorCode::kUnavailable, "no live peer holds '" + file->manifest.name + "' (" + file->id.hex() + ")"};
-  order_for_get(reply.holders, routing);
   return reply;
 }
 
@@ -96,7 +95,7 @@ std::uint64_t mix(std::uint64_t x) {
 
 }  // namespace
 
-void Broker::order_for_get(std::vector<proto::HolderInfo>& holders, const std::string& routing) const {
+std::vector<proto::HolderInfo> Broker::holders_for_get(const FileRecord& file, const std::string& routing) const {
   // A get of up to 4 chunks asks only its first holder. In peer-id order one
   // holder served every small get of a file; shuffled per request, one
   // client's consecutive small gets hopped between holders, waking another
@@ -108,20 +107,24 @@ void Broker::order_for_get(std::vector<proto::HolderInfo>& holders, const std::s
   struct Ranked {
     bool draining;
     std::uint64_t score;
-    proto::HolderInfo info;
+    const std::string* peer_id;  // in `file`
+    const PeerRecord* peer;      // in registry_
   };
   std::vector<Ranked> ranked;
-  ranked.reserve(holders.size());
-  for (proto::HolderInfo& h : holders) {
-    const PeerRecord* p = registry_.peer(h.peer_id);
-    const std::uint64_t score = mix(asker ^ std::hash<std::string>{}(h.peer_id));
-    ranked.push_back({p != nullptr && p->draining, score, std::move(h)});
+  ranked.reserve(file.holders.size());
+  for (const std::string& peer_id : file.holders) {
+    const PeerRecord* p = registry_.peer(peer_id);
+    if (p == nullptr || !p->live()) continue;  // as holder_infos
+    ranked.push_back({p->draining, mix(asker ^ std::hash<std::string>{}(peer_id)), &peer_id, p});
   }
   std::sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) {
     if (a.draining != b.draining) return !a.draining;
-    return a.score != b.score ? a.score > b.score : a.info.peer_id < b.info.peer_id;
+    return a.score != b.score ? a.score > b.score : *a.peer_id < *b.peer_id;
   });
-  for (std::size_t i = 0; i < ranked.size(); ++i) holders[i] = std::move(ranked[i].info);
+  std::vector<proto::HolderInfo> out;
+  out.reserve(ranked.size());
+  for (const Ranked& r : ranked) out.push_back({*r.peer_id, r.peer->endpoint});
+  return out;
 }
 
 Result<proto::ListReply> Broker::search(const proto::SearchRequest& req, TimePoint) {
