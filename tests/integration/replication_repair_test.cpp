@@ -7,7 +7,6 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -16,6 +15,7 @@
 
 #include "tests/support/cluster.h"
 #include "tests/support/eventually.h"
+#include "tests/support/file_bytes.h"
 #include "tests/support/json_output.h"
 #include "tests/support/random_file.h"
 #include "tests/support/replicated_files.h"
@@ -88,18 +88,6 @@ struct DamageCase {
 DamageCase put_on_two(const Cluster& c, std::string_view prefix, unsigned seed) {
   auto [files, holders] = put_one_file(c, prefix, 8 * kMiB + 3, seed, 2);
   return DamageCase{files, holders[0], holders[1]};
-}
-
-// Flips one bit of the byte at `offset` of a file, behind its peer's back
-// (bit rot). False when the file is shorter or cannot be written.
-bool flip_bit(const fs::path& path, std::uint64_t offset) {
-  if (fs::file_size(path) <= offset) return false;
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  f.seekg(static_cast<std::streamoff>(offset));
-  const char was = static_cast<char>(f.get());
-  f.seekp(static_cast<std::streamoff>(offset));
-  f.put(static_cast<char>(was ^ 0x04));
-  return f.good();
 }
 
 void check_loss_reported_and_repaired(Cluster& c, const std::vector<TestFile>& files, std::size_t damaged,
@@ -236,7 +224,7 @@ TEST_CASE("a chunk corrupted on a holder's disk is found by its scrub with no ge
   // One byte of one chunk flipped on disk, while the peer runs.
   bool flipped = false;
   for (const auto& entry : fs::recursive_directory_iterator(c.peer_data(damaged) / "chunks"))
-    if (entry.is_regular_file() && (flipped = flip_bit(entry.path(), 99))) break;
+    if (entry.is_regular_file() && (flipped = flip_bits(entry.path(), 99, 0x04))) break;
   REQUIRE(flipped);
 
   check_loss_reported_and_repaired(c, files, damaged, intact);
@@ -253,7 +241,7 @@ TEST_CASE("a holder a get met wrong bytes from is told, drops the chunk within i
   // of it come back wrong.
   int flipped = 0;
   for (const auto& entry : fs::recursive_directory_iterator(c.peer_data(damaged) / "chunks"))
-    if (entry.is_regular_file() && flip_bit(entry.path(), 4321)) ++flipped;
+    if (entry.is_regular_file() && flip_bits(entry.path(), 4321, 0x04)) ++flipped;
   REQUIRE(flipped >= 8);
 
   // The get takes every chunk from the other holder and tells this one.

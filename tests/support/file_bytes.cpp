@@ -19,6 +19,20 @@ std::string patterned_bytes(std::size_t size, int seed) {
   return s;
 }
 
+bool flip_bits(const std::filesystem::path& path, std::uint64_t offset, unsigned char mask) {
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec || size <= offset) return false;
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(offset));
+  const int was = f.get();
+  if (was == std::char_traits<char>::eof()) return false;
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.put(static_cast<char>(static_cast<unsigned char>(was) ^ mask));
+  f.flush();
+  return f.good();
+}
+
 void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));

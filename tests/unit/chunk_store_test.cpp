@@ -2,10 +2,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -17,6 +15,8 @@
 #include "common/direct_io.h"
 #include "common/limits.h"
 #include "common/sha256.h"
+#include "tests/support/file_bytes.h"
+#include "tests/support/gate.h"
 #include "tests/support/numbered.h"
 #include "tests/support/page_cache.h"
 #include "tests/support/temp_dir.h"
@@ -91,42 +91,28 @@ struct TwoFilesSharingAChunk {
 
 // A file-system sync that, once armed, holds the next commit inside it (after
 // its check of the manifest's chunks, before the manifest is indexed) until
-// released. Never holds for more than kHoldLimit, so a failed test cannot hang.
+// released, for at most kHoldLimit.
 class HeldSync {
  public:
-  static constexpr auto kHoldLimit = std::chrono::seconds(10);
+  static constexpr std::chrono::seconds kHoldLimit{10};
 
   ChunkStore::FileSystemSync fn() {
     return [this](const fs::path&) {
-      std::unique_lock lock(mu_);
-      if (!armed_) return Status::Ok();
-      armed_ = false;
-      entered_ = true;
-      cv_.notify_all();
-      cv_.wait_for(lock, kHoldLimit, [&] { return released_; });
+      if (armed_.exchange(false)) {
+        entered_.open();
+        (void)released_.wait(kHoldLimit);
+      }
       return Status::Ok();
     };
   }
-  void arm() {
-    std::lock_guard lock(mu_);
-    armed_ = true;
-  }
-  bool wait_entered() {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, kHoldLimit, [&] { return entered_; });
-  }
-  void release() {
-    std::lock_guard lock(mu_);
-    released_ = true;
-    cv_.notify_all();
-  }
+  void arm() { armed_ = true; }
+  bool wait_entered() { return entered_.wait(kHoldLimit); }
+  void release() { released_.open(); }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool armed_ = false;
-  bool entered_ = false;
-  bool released_ = false;
+  std::atomic<bool> armed_{false};
+  test::Gate entered_;
+  test::Gate released_;
 };
 
 // put_manifest(m) on a thread of its own, held in `sync`; released and
@@ -300,11 +286,7 @@ TEST_CASE("corrupted chunk is dropped on load") {
   }
   std::string hex = hash_of(bad).hex();
   fs::path bad_path = dir.path() / "chunks" / hex.substr(0, 2) / hex;
-  {
-    std::fstream f(bad_path, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(100);
-    f.put('X');  // one flipped byte
-  }
+  REQUIRE(test::flip_bits(bad_path, 100));
   ChunkStore store(dir.path(), 1 << 20);
   ChunkStore::LoadReport report = load_ok(store);
   REQUIRE(report.dropped_chunks.size() == 1);
@@ -569,11 +551,7 @@ TEST_CASE("a scrub drops a chunk whose bytes on disk no longer match its name an
   }
   // One byte flipped in the chunk's file, behind the store.
   const fs::path bad = ChunkStore::chunk_path_in(dir.path(), m.chunks[1]);
-  {
-    std::fstream f(bad, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(1000);
-    f.put(static_cast<char>(pieces[1][1000] ^ 0x01));
-  }
+  REQUIRE(test::flip_bits(bad, 1000));
   const std::uint64_t before = store.stored_bytes();
   Result<ChunkStore::ScrubOutcome> dropped = store.scrub_chunk(m.chunks[1]);
   REQUIRE(dropped.ok());
@@ -603,11 +581,7 @@ TEST_CASE("a scrub keeps a corrupt chunk of a file being committed, and drops it
   for (std::size_t i = 0; i < pieces.size(); ++i)
     REQUIRE(store.put_chunk(m.chunks[i], pieces[i].data(), pieces[i].size()).ok());
   const fs::path bad = ChunkStore::chunk_path_in(dir.path(), m.chunks[1]);
-  {
-    std::fstream f(bad, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(100);
-    f.put(static_cast<char>(pieces[1][100] ^ 0x01));
-  }
+  REQUIRE(test::flip_bits(bad, 100));
 
   HeldCommit commit(sync, store, m);
   REQUIRE(sync.wait_entered());

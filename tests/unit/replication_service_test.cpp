@@ -1,11 +1,9 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
-#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 
@@ -18,6 +16,8 @@
 #include "services/peer/replication_service.h"
 #include "services/peer/storage_service.h"
 #include "services/peer/transfer_service.h"
+#include "tests/support/file_bytes.h"
+#include "tests/support/gate.h"
 
 using namespace p2p;
 using namespace std::chrono_literals;
@@ -219,11 +219,7 @@ TEST_CASE("REPLICATE to a peer holding part of the file checks those chunks from
   // bad on disk since it was stored.
   for (int i = 0; i < 3; ++i)
     REQUIRE(store.put_chunk(c.file.manifest.chunks[i], c.file.pieces[i].data(), c.file.pieces[i].size()).ok());
-  {
-    std::fstream bad(c.chunk_file(c.target.temp.dir, 1), std::ios::in | std::ios::out | std::ios::binary);
-    bad.seekp(10);
-    bad.put(static_cast<char>(c.file.pieces[1][10] ^ 0x40));
-  }
+  REQUIRE(test::flip_bits(c.chunk_file(c.target.temp.dir, 1), 10, 0x40));
 
   proto::ReplicatedBody result = copy_ordered(c.tracker, c.file.manifest, {c.source.holder});
   CHECK(result.code == 0);
@@ -241,9 +237,7 @@ TEST_CASE("a copy cancelled while it checks the chunks it kept stops before the 
   // Three chunks kept, all gone bad on disk: each check drops the one it reads.
   for (int i = 0; i < 3; ++i) {
     REQUIRE(temp.store.put_chunk(file.manifest.chunks[i], file.pieces[i].data(), file.pieces[i].size()).ok());
-    std::fstream bad(ChunkStore::chunk_path_in(temp.dir, file.manifest.chunks[i]),
-                     std::ios::in | std::ios::out | std::ios::binary);
-    bad.put(static_cast<char>(file.pieces[i][0] ^ 0x01));
+    REQUIRE(test::flip_bits(ChunkStore::chunk_path_in(temp.dir, file.manifest.chunks[i]), 0));
   }
   zmq::context_t ctx;
   FetchOptions fetch;
@@ -309,9 +303,7 @@ namespace {
 
 // A source of one file whose GET_CHUNK replies wait until release() (or 5 s).
 struct GatedSource {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool open = false;
+  test::Gate gate;
   std::atomic<bool> asked{false};
 
   FakePeer::Handler handler(const TestFile& file) {
@@ -320,23 +312,14 @@ struct GatedSource {
       if (!codec::decode(env.body, &ref).ok() || !file.index_of(ref.hash))
         return FakeReply::error(ErrorCode::kNotFound, "no such chunk");
       asked = true;
-      {
-        std::unique_lock lock(mu);
-        cv.wait_for(lock, 5s, [&] { return open; });
-      }
+      (void)gate.wait(5s);
       FakeReply r;
       r.body = codec::encode(ref);
       r.data = file.pieces[*file.index_of(ref.hash)];
       return r;
     };
   }
-  void release() {
-    {
-      std::lock_guard lock(mu);
-      open = true;
-    }
-    cv.notify_all();
-  }
+  void release() { gate.open(); }
 };
 
 FakePeer::Handler serving(const TestFile& file) {

@@ -2,42 +2,31 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/sync_group.h"
 #include "tests/support/eventually.h"
+#include "tests/support/gate.h"
 
 using namespace p2p;
 using namespace std::chrono_literals;
 
 namespace {
 
-// A flush that reports which run it was and can be held inside run 1.
+// A flush that reports which run it was and can be held inside run 1 (for
+// at most 10 s).
 struct HeldFlush {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool hold_first = true;
+  test::Gate released;
   std::atomic<int> runs{0};
 
   Status operator()() {
     const int run = ++runs;
-    if (run == 1) {
-      std::unique_lock lock(mu);
-      cv.wait(lock, [&] { return !hold_first; });
-    }
+    if (run == 1) (void)released.wait(10s);
     return {ErrorCode::kIo, "run " + std::to_string(run)};
   }
-  void release() {
-    {
-      std::lock_guard lock(mu);
-      hold_first = false;
-    }
-    cv.notify_all();
-  }
+  void release() { released.open(); }
 };
 
 }  // namespace
