@@ -10,10 +10,9 @@
 #include "common/chunk_fetcher.h"
 #include "common/limits.h"
 #include "common/sockets.h"
-#include "common/sha256.h"
 #include "fake_peer.h"
+#include "tests/support/chunked_file.h"
 #include "tests/support/eventually.h"
-#include "tests/support/file_bytes.h"
 
 using namespace p2p;
 using test::FakePeer;
@@ -25,27 +24,12 @@ namespace {
 constexpr std::uint32_t kChunk = limits::kMinChunkSize;
 
 // A file of `chunks` chunks (the last one short) and its manifest.
-struct TestFile {
-  std::string bytes;
-  Manifest manifest;
-
-  explicit TestFile(std::uint64_t chunks) {
-    bytes = test::patterned_bytes(chunks * kChunk - 100);
-    manifest.name = "file.bin";
-    manifest.size = bytes.size();
-    manifest.chunk_size = kChunk;
-    for (std::uint64_t i = 0; i < chunks; ++i) manifest.chunks.push_back(sha256(slice(i).data(), slice(i).size()));
-  }
-  std::string slice(std::uint64_t index) const { return bytes.substr(index * kChunk, kChunk); }
+struct TestFile : test::ChunkedFile {
+  explicit TestFile(std::uint64_t chunks) : ChunkedFile("file.bin", chunks) {}
   std::vector<std::uint64_t> all() const {
     std::vector<std::uint64_t> v;
     for (std::uint64_t i = 0; i < manifest.chunk_count(); ++i) v.push_back(i);
     return v;
-  }
-  std::optional<std::uint64_t> index_of(const Hash& h) const {
-    for (std::uint64_t i = 0; i < manifest.chunk_count(); ++i)
-      if (manifest.chunks[i] == h) return i;
-    return std::nullopt;
   }
 };
 

@@ -5,36 +5,16 @@
 #include <functional>
 #include <random>
 
-#include "common/limits.h"
-#include "common/sha256.h"
 #include "services/tracker/file_index.h"
+#include "tests/support/fake_manifest.h"
 
 using namespace p2p;
 using namespace p2p::tracker;
-
-namespace {
-
-// A valid manifest whose chunk hashes depend on `seed`, so two calls with
-// different seeds describe different contents of the same name.
-Manifest manifest_of(const std::string& name, std::uint64_t size, int seed = 0, std::uint32_t replicas = 0) {
-  Manifest m;
-  m.name = name;
-  m.size = size;
-  m.chunk_size = limits::kMinChunkSize;
-  m.replicas = replicas;
-  for (std::uint64_t i = 0; i < chunk_count_for(size, m.chunk_size); ++i) {
-    std::string text = name + "/" + std::to_string(seed) + "/" + std::to_string(i);
-    m.chunks.push_back(sha256(text.data(), text.size()));
-  }
-  REQUIRE(m.validate().ok());
-  return m;
-}
-
-}  // namespace
+using p2p::test::fake_manifest;
 
 TEST_CASE("announced file is found by name and by id") {
   FileIndex index(3);
-  Manifest m = manifest_of("movie.mkv", 100000);
+  Manifest m = fake_manifest("movie.mkv", 100000);
   HoldingOutcome h = index.add_holding(m, "p1");
   CHECK(h.new_file);
   CHECK(h.name_bound);
@@ -55,8 +35,8 @@ TEST_CASE("announced file is found by name and by id") {
 
 TEST_CASE("announce does not steal a name bound to another file") {
   FileIndex index(3);
-  Manifest a = manifest_of("x", 10, 1);
-  Manifest b = manifest_of("x", 10, 2);
+  Manifest a = fake_manifest("x", 10, 1);
+  Manifest b = fake_manifest("x", 10, 2);
   index.add_holding(a, "p1");
   HoldingOutcome h = index.add_holding(b, "p2");
   CHECK(h.new_file);
@@ -67,8 +47,8 @@ TEST_CASE("announce does not steal a name bound to another file") {
 
 TEST_CASE("publish of a different file under a taken name needs force") {
   FileIndex index(3);
-  Manifest a = manifest_of("x", 10, 1);
-  Manifest b = manifest_of("x", 10, 2);
+  Manifest a = fake_manifest("x", 10, 1);
+  Manifest b = fake_manifest("x", 10, 2);
   REQUIRE(index.publish(a, {"p1"}, false).ok());
 
   auto refused = index.publish(b, {"p2"}, false);
@@ -89,8 +69,8 @@ TEST_CASE("publish of a different file under a taken name needs force") {
 
 TEST_CASE("replaced file is dropped when its last holder goes") {
   FileIndex index(3);
-  Manifest a = manifest_of("x", 10, 1);
-  Manifest b = manifest_of("x", 10, 2);
+  Manifest a = fake_manifest("x", 10, 1);
+  Manifest b = fake_manifest("x", 10, 2);
   REQUIRE(index.publish(a, {"p1"}, false).ok());
   REQUIRE(index.publish(b, {"p2"}, true).ok());
   CHECK(index.remove_peer("p1", Clock::time_point{}) == 1);
@@ -100,7 +80,7 @@ TEST_CASE("replaced file is dropped when its last holder goes") {
 
 TEST_CASE("named file stays indexed and unavailable when its holders die") {
   FileIndex index(2);
-  Manifest m = manifest_of("doc", 1000);
+  Manifest m = fake_manifest("doc", 1000);
   index.add_holding(m, "p1");
   index.add_holding(m, "p2");
   CHECK(index.remove_peer("p1", Clock::time_point{}) == 1);
@@ -115,10 +95,10 @@ TEST_CASE("named file stays indexed and unavailable when its holders die") {
 
 TEST_CASE("status counts bytes and unavailable files") {
   FileIndex index(3);
-  index.add_holding(manifest_of("full", 100, 0, 2), "p1");  // wants 2, has 2
-  index.add_holding(manifest_of("full", 100, 0, 2), "p2");
-  index.add_holding(manifest_of("thin", 50), "p1");  // wants the default 3, has 1
-  REQUIRE(index.publish(manifest_of("gone", 30), {}, false).ok());  // no holder
+  index.add_holding(fake_manifest("full", 100, 0, 2), "p1");  // wants 2, has 2
+  index.add_holding(fake_manifest("full", 100, 0, 2), "p2");
+  index.add_holding(fake_manifest("thin", 50), "p1");  // wants the default 3, has 1
+  REQUIRE(index.publish(fake_manifest("gone", 30), {}, false).ok());  // no holder
 
   IndexCounts c = index.counts();
   CHECK(c.files == 3);
@@ -131,15 +111,15 @@ TEST_CASE("status counts bytes and unavailable files") {
 
 TEST_CASE("publish replaces the wanted replicas of a known file") {
   FileIndex index(3);
-  index.add_holding(manifest_of("f", 10, 0, 1), "p1");
-  REQUIRE(index.publish(manifest_of("f", 10, 0, 5), {"p1"}, false).ok());
+  index.add_holding(fake_manifest("f", 10, 0, 1), "p1");
+  REQUIRE(index.publish(fake_manifest("f", 10, 0, 5), {"p1"}, false).ok());
   CHECK(index.wanted_replicas(*index.find_name("f")) == 5);
 }
 
 TEST_CASE("search returns matching named files sorted by name") {
   FileIndex index(3);
   for (const char* name : {"zeta.txt", "Alpha.TXT", "beta.bin", "gamma.txt"})
-    index.add_holding(manifest_of(name, 10), "p1");
+    index.add_holding(fake_manifest(name, 10), "p1");
 
   auto names = [](const std::vector<const FileRecord*>& files) {
     std::vector<std::string> out;
@@ -155,7 +135,7 @@ TEST_CASE("search returns matching named files sorted by name") {
 
 TEST_CASE("holder that dies is a loss remembered with the count before it") {
   FileIndex index(3);
-  Manifest m = manifest_of("doc", 1000);
+  Manifest m = fake_manifest("doc", 1000);
   for (const char* p : {"p1", "p2", "p3"}) index.add_holding(m, p);
   const Clock::time_point t1 = Clock::time_point{} + std::chrono::hours(1);
   const Clock::time_point t2 = t1 + std::chrono::seconds(1);
@@ -170,8 +150,8 @@ TEST_CASE("holder that dies is a loss remembered with the count before it") {
 
 TEST_CASE("removed holding is dropped without counting as a loss") {
   FileIndex index(3);
-  Manifest m = manifest_of("doc", 1000);
-  Manifest other = manifest_of("other", 10);
+  Manifest m = fake_manifest("doc", 1000);
+  Manifest other = fake_manifest("other", 10);
   index.add_holding(m, "p1");
   index.add_holding(m, "p2");
   index.add_holding(other, "p2");
@@ -189,7 +169,7 @@ TEST_CASE("removed holding is dropped without counting as a loss") {
 
 TEST_CASE("trim lowers the holder count a repair waits for") {
   FileIndex index(2);
-  Manifest m = manifest_of("doc", 1000);
+  Manifest m = fake_manifest("doc", 1000);
   for (const char* p : {"p1", "p2", "p3"}) index.add_holding(m, p);
   REQUIRE(index.remove_peer("p1", Clock::time_point{} + std::chrono::hours(1)) == 1);
   CHECK(index.find(m.file_id())->holders_before_loss == 3);
@@ -205,10 +185,10 @@ TEST_CASE("index version moves on every change of files or holders") {
     v = index.version();
     return m;
   };
-  const Manifest m = manifest_of("a.txt", 10);
+  const Manifest m = fake_manifest("a.txt", 10);
   index.add_holding(m, "p1");
   CHECK(moved());
-  REQUIRE(index.publish(manifest_of("a.txt", 10, 0, 2), {"p2"}, false).ok());  // k and a holder
+  REQUIRE(index.publish(fake_manifest("a.txt", 10, 0, 2), {"p2"}, false).ok());  // k and a holder
   CHECK(moved());
   CHECK(index.remove_holding(m.file_id(), "p2"));
   CHECK(moved());
@@ -218,7 +198,7 @@ TEST_CASE("index version moves on every change of files or holders") {
   CHECK(moved());
   CHECK(index.remove_peer("p1", Clock::time_point{}) == 0);
   CHECK_FALSE(moved());
-  CHECK_FALSE(index.publish(manifest_of("a.txt", 10, 1), {}, false).ok());  // refused: name taken
+  CHECK_FALSE(index.publish(fake_manifest("a.txt", 10, 1), {}, false).ok());  // refused: name taken
   CHECK_FALSE(moved());
 }
 
@@ -235,10 +215,10 @@ void random_change(FileIndex& index, const std::vector<std::string>& peers, std:
   switch (pick(5)) {
     case 0:
     case 1:
-      index.add_holding(manifest_of(name, 10 + pick(100), seed, replicas), peer);
+      index.add_holding(fake_manifest(name, 10 + pick(100), seed, replicas), peer);
       break;
     case 2:
-      (void)index.publish(manifest_of(name, 10 + pick(100), seed, replicas), {peer}, pick(2) == 0);
+      (void)index.publish(fake_manifest(name, 10 + pick(100), seed, replicas), {peer}, pick(2) == 0);
       break;
     case 3:
       if (const FileRecord* f = index.find_name(name)) (void)index.remove_holding(f->id, peer);
@@ -321,7 +301,7 @@ TEST_CASE("short and surplus files are visited as a pass over every file would f
 
 TEST_CASE("a visit of short files stops when the visitor says so") {
   FileIndex index(3);
-  for (int i = 0; i < 5; ++i) index.add_holding(manifest_of(std::string("s").append(std::to_string(i)), 10), "p1");
+  for (int i = 0; i < 5; ++i) index.add_holding(fake_manifest(std::string("s").append(std::to_string(i)), 10), "p1");
   int seen = 0;
   index.visit_short(4, Clock::now(), [&](const FileRecord&) { return ++seen < 2; });
   CHECK(seen == 2);

@@ -12,7 +12,7 @@
 #include "client/output_file.h"
 #include "common/direct_io.h"
 #include "common/limits.h"
-#include "common/sha256.h"
+#include "tests/support/chunked_file.h"
 #include "tests/support/ramfs.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/file_bytes.h"
@@ -29,19 +29,9 @@ namespace {
 
 constexpr std::uint32_t kChunk = limits::kMinChunkSize;
 
-
-struct TestFile {
-  std::string bytes;
-  Manifest manifest;
-  explicit TestFile(std::uint64_t chunks) {
-    bytes.resize(chunks * kChunk - 10);
-    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 31 + i / 3) & 0xff);
-    manifest.name = "out.bin";
-    manifest.size = bytes.size();
-    manifest.chunk_size = kChunk;
-    for (std::uint64_t i = 0; i < chunks; ++i) manifest.chunks.push_back(sha256(slice(i).data(), slice(i).size()));
-  }
-  std::string slice(std::uint64_t i) const { return bytes.substr(i * kChunk, kChunk); }
+// A file of `chunks` chunks (the last one short) and its manifest.
+struct TestFile : test::ChunkedFile {
+  explicit TestFile(std::uint64_t chunks) : ChunkedFile("out.bin", chunks, 0, 10) {}
   // Writes chunk i to `f`.
   void put(OutputFile& f, std::uint64_t i) const { REQUIRE(f.write(i, slice(i).data(), slice(i).size()).ok()); }
   // Writes every chunk `f` lacks, finishes it and checks what it wrote.
@@ -116,7 +106,7 @@ TEST_CASE("output file refuses a chunk that does not fit the file") {
   auto opened = OutputFile::open((dir.path() / "out.bin").string(), file.manifest, false);
   REQUIRE(opened.ok());
   OutputFile& f = *opened.value();
-  const std::string chunk = file.slice(0);
+  const std::string_view chunk = file.slice(0);
   CHECK(f.write(2, chunk.data(), chunk.size()).code() == ErrorCode::kBadRequest);      // past the last chunk
   CHECK(f.write(1, chunk.data(), chunk.size()).code() == ErrorCode::kBadRequest);      // longer than the last chunk
   CHECK(f.missing() == std::vector<std::uint64_t>{0, 1});

@@ -5,9 +5,8 @@
 #include <algorithm>
 #include <initializer_list>
 
-#include "common/limits.h"
-#include "common/sha256.h"
 #include "services/tracker/replication_planner.h"
+#include "tests/support/fake_manifest.h"
 #include "tests/support/numbered.h"
 
 using namespace p2p;
@@ -21,18 +20,9 @@ constexpr auto kGrace = 5000ms;
 constexpr auto kCopyTimeout = 600000ms;
 constexpr std::uint64_t kSize = 100000;
 
+// The planner's tests vary the replication factor more than the size.
 Manifest manifest_of(const std::string& name, std::uint32_t replicas, std::uint64_t size = kSize) {
-  Manifest m;
-  m.name = name;
-  m.size = size;
-  m.chunk_size = limits::kMinChunkSize;
-  m.replicas = replicas;
-  for (std::uint64_t i = 0; i < chunk_count_for(size, m.chunk_size); ++i) {
-    std::string text = name + "/" + std::to_string(i);
-    m.chunks.push_back(sha256(text.data(), text.size()));
-  }
-  REQUIRE(m.validate().ok());
-  return m;
+  return test::fake_manifest(name, size, 0, replicas);
 }
 
 // The broker's replication state, built directly.

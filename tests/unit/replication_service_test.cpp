@@ -8,7 +8,6 @@
 #include <random>
 
 #include "common/chunk_store.h"
-#include "common/sha256.h"
 #include "common/sockets.h"
 #include "fake_peer.h"
 #include "fake_tracker.h"
@@ -16,6 +15,7 @@
 #include "services/peer/replication_service.h"
 #include "services/peer/storage_service.h"
 #include "services/peer/transfer_service.h"
+#include "tests/support/chunked_file.h"
 #include "tests/support/file_bytes.h"
 #include "tests/support/gate.h"
 
@@ -47,31 +47,19 @@ struct TempStore {
   }
 };
 
-// A file of `chunks` chunks (the last one short), its bytes and manifest.
-struct TestFile {
-  std::vector<std::string> pieces;
-  Manifest manifest;
-  TestFile(const std::string& name, std::uint64_t chunks, char seed) {
-    manifest.name = name;
-    manifest.chunk_size = kChunk;
+// A file of `chunks` chunks (the last one a third of a chunk) at k=2, its
+// bytes and manifest.
+struct TestFile : test::ChunkedFile {
+  TestFile(const std::string& name, std::uint64_t chunks, char seed)
+      : ChunkedFile(name, chunks, seed, kChunk - kChunk / 3) {
     manifest.replicas = 2;
-    for (std::uint64_t i = 0; i < chunks; ++i) {
-      std::string piece(i + 1 == chunks ? kChunk / 3 : kChunk, '\0');
-      for (std::size_t j = 0; j < piece.size(); ++j) piece[j] = static_cast<char>(seed + i * 31 + j * 7 + j / 253);
-      manifest.chunks.push_back(sha256(piece.data(), piece.size()));
-      manifest.size += piece.size();
-      pieces.push_back(std::move(piece));
-    }
   }
   void store_in(ChunkStore& store) const {
-    for (std::size_t i = 0; i < pieces.size(); ++i)
-      REQUIRE(store.put_chunk(manifest.chunks[i], pieces[i].data(), pieces[i].size()).ok());
+    for (std::uint64_t i = 0; i < manifest.chunk_count(); ++i) {
+      const std::string_view piece = slice(i);
+      REQUIRE(store.put_chunk(manifest.chunks[i], piece.data(), piece.size()).ok());
+    }
     REQUIRE(store.put_manifest(manifest).ok());
-  }
-  std::optional<std::size_t> index_of(const Hash& h) const {
-    for (std::size_t i = 0; i < pieces.size(); ++i)
-      if (manifest.chunks[i] == h) return i;
-    return std::nullopt;
   }
 };
 
@@ -195,7 +183,7 @@ TEST_CASE("REPLICATE copies the file from its holder, announces it and reports s
   CopyCase c("copied.bin", 5, 'a');
   ChunkStore& store = c.target.temp.store;
   // One chunk is already here (another file shares it): only the rest moves.
-  REQUIRE(store.put_chunk(c.file.manifest.chunks[0], c.file.pieces[0].data(), c.file.pieces[0].size()).ok());
+  REQUIRE(store.put_chunk(c.file.manifest.chunks[0], c.file.slice(0).data(), c.file.slice(0).size()).ok());
 
   proto::ReplicatedBody result = copy_ordered(c.tracker, c.file.manifest, {c.source.holder});
   CHECK(result.code == 0);
@@ -218,7 +206,7 @@ TEST_CASE("REPLICATE to a peer holding part of the file checks those chunks from
   // Chunks 0-2 are here (as on a peer that lost chunk 3), and chunk 1 has gone
   // bad on disk since it was stored.
   for (int i = 0; i < 3; ++i)
-    REQUIRE(store.put_chunk(c.file.manifest.chunks[i], c.file.pieces[i].data(), c.file.pieces[i].size()).ok());
+    REQUIRE(store.put_chunk(c.file.manifest.chunks[i], c.file.slice(i).data(), c.file.slice(i).size()).ok());
   REQUIRE(test::flip_bits(c.chunk_file(c.target.temp.dir, 1), 10, 0x40));
 
   proto::ReplicatedBody result = copy_ordered(c.tracker, c.file.manifest, {c.source.holder});
@@ -227,7 +215,7 @@ TEST_CASE("REPLICATE to a peer holding part of the file checks those chunks from
   for (std::size_t i = 0; i < 4; ++i) {
     Result<zmq::message_t> got = store.read_chunk(c.file.manifest.chunks[i]);
     REQUIRE(got.ok());
-    CHECK(got->to_string() == c.file.pieces[i]);
+    CHECK(got->to_string() == c.file.slice(i));
   }
 }
 
@@ -236,7 +224,7 @@ TEST_CASE("a copy cancelled while it checks the chunks it kept stops before the 
   TestFile file("kept.bin", 4, 'k');
   // Three chunks kept, all gone bad on disk: each check drops the one it reads.
   for (int i = 0; i < 3; ++i) {
-    REQUIRE(temp.store.put_chunk(file.manifest.chunks[i], file.pieces[i].data(), file.pieces[i].size()).ok());
+    REQUIRE(temp.store.put_chunk(file.manifest.chunks[i], file.slice(i).data(), file.slice(i).size()).ok());
     REQUIRE(test::flip_bits(ChunkStore::chunk_path_in(temp.dir, file.manifest.chunks[i]), 0));
   }
   zmq::context_t ctx;
@@ -267,7 +255,7 @@ TEST_CASE("REPLICATE whose only source sends bad bytes reports unavailable and s
   // Corrupt a chunk on the source's disk after it was verified and indexed.
   {
     std::ofstream out(c.chunk_file(c.source.temp.dir, 1), std::ios::binary | std::ios::trunc);
-    out << std::string(c.file.pieces[1].size(), 'X');
+    out << std::string(c.file.slice(1).size(), 'X');
   }
   proto::ReplicatedBody result = copy_ordered(c.tracker, c.file.manifest, {c.source.holder});
   CHECK(result.code == static_cast<std::uint16_t>(ErrorCode::kUnavailable));
@@ -315,7 +303,7 @@ struct GatedSource {
       (void)gate.wait(5s);
       FakeReply r;
       r.body = codec::encode(ref);
-      r.data = file.pieces[*file.index_of(ref.hash)];
+      r.data = file.slice(*file.index_of(ref.hash));
       return r;
     };
   }
@@ -329,7 +317,7 @@ FakePeer::Handler serving(const TestFile& file) {
       return FakeReply::error(ErrorCode::kNotFound, "no such chunk");
     FakeReply r;
     r.body = codec::encode(ref);
-    r.data = file.pieces[*file.index_of(ref.hash)];
+    r.data = file.slice(*file.index_of(ref.hash));
     return r;
   };
 }

@@ -15,7 +15,7 @@ TEST_CASE("announced file is located at its live holder") {
   RunningBroker t(options());
   Service storage(t.ctx, t.endpoint, "peer-1");
   Dealer client(t.ctx, t.endpoint);
-  Manifest m = manifest_of("movie.mkv", 100000);
+  Manifest m = fake_manifest("movie.mkv", 100000);
   storage.announce({m});
 
   Result<proto::LocateReply> found = Status{ErrorCode::kInternal, "not asked"};
@@ -47,7 +47,7 @@ TEST_CASE("announced file is located at its live holder") {
 TEST_CASE("LOCATE gives each client its own order of a file's holders, draining holders last, and STAT by peer id") {
   RunningBroker t(options());
   Service a(t.ctx, t.endpoint, "peer-1"), b(t.ctx, t.endpoint, "peer-2"), c(t.ctx, t.endpoint, "peer-3");
-  Manifest m = manifest_of("popular.bin", 1000);
+  Manifest m = fake_manifest("popular.bin", 1000);
   for (Service* s : {&a, &b, &c}) s->announce({m});
   // A get of a small file asks its first holder only. Each of 60 clients
   // asks twice: the same order both times (its small gets stay with one
@@ -96,9 +96,9 @@ TEST_CASE("invalid manifests in an announce are skipped") {
   RunningBroker t(options());
   Service storage(t.ctx, t.endpoint, "peer-1");
   Dealer client(t.ctx, t.endpoint);
-  Manifest bad = manifest_of("bad", 100000);
+  Manifest bad = fake_manifest("bad", 100000);
   bad.chunks.pop_back();  // chunk count no longer matches the size
-  storage.announce({bad, manifest_of("good", 10)});
+  storage.announce({bad, fake_manifest("good", 10)});
   REQUIRE(eventually([&] {
     return client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"good"}).ok();
   }));
@@ -195,8 +195,8 @@ TEST_CASE("publish under a name holding other content needs force") {
   Dealer client(t.ctx, t.endpoint);
   REQUIRE(eventually([&] { return live_peers(client) == 1; }));
 
-  Manifest a = manifest_of("x", 100, 1);
-  Manifest b = manifest_of("x", 100, 2);
+  Manifest a = fake_manifest("x", 100, 1);
+  Manifest b = fake_manifest("x", 100, 2);
   auto first = client.call<proto::PublishReply>(Command::kPublish, proto::PublishRequest{a, {"peer-1"}, false});
   REQUIRE(first.ok());
   CHECK(first->file_id == a.file_id());
@@ -227,7 +227,7 @@ TEST_CASE("publish keeps only live holders and checks the manifest") {
   Dealer client(t.ctx, t.endpoint);
   REQUIRE(eventually([&] { return live_peers(client) == 1; }));
   auto mixed = client.call<proto::PublishReply>(
-      Command::kPublish, proto::PublishRequest{manifest_of("mixed", 10), {"ghost", "peer-1"}, false});
+      Command::kPublish, proto::PublishRequest{fake_manifest("mixed", 10), {"ghost", "peer-1"}, false});
   REQUIRE(mixed.ok());
   auto stat = client.call<proto::StatReply>(Command::kStat, proto::QueryRequest{"mixed"});
   REQUIRE(stat.ok());
@@ -235,12 +235,13 @@ TEST_CASE("publish keeps only live holders and checks the manifest") {
   REQUIRE(stat->holders.size() == 1);
   CHECK(stat->holders[0].peer_id == "peer-1");
 
-  Manifest broken = manifest_of("broken", 100000);
+  Manifest broken = fake_manifest("broken", 100000);
   broken.chunks.pop_back();
   CHECK(code_of(client.call<proto::PublishReply>(Command::kPublish, proto::PublishRequest{broken, {}, false})) ==
         ErrorCode::kBadRequest);
-  CHECK(code_of(client.call<proto::PublishReply>(Command::kPublish,
-                                                 proto::PublishRequest{manifest_of("..", 10), {}, false})) ==
+  Manifest dot_dot = fake_manifest("dots", 10);
+  dot_dot.name = "..";
+  CHECK(code_of(client.call<proto::PublishReply>(Command::kPublish, proto::PublishRequest{dot_dot, {}, false})) ==
         ErrorCode::kBadName);
 }
 
@@ -248,10 +249,10 @@ TEST_CASE("publish with no live holder is refused unavailable and indexes nothin
   RunningBroker t(options());
   Dealer client(t.ctx, t.endpoint);
   CHECK(code_of(client.call<proto::PublishReply>(
-            Command::kPublish, proto::PublishRequest{manifest_of("lonely", 10), {"ghost"}, false})) ==
+            Command::kPublish, proto::PublishRequest{fake_manifest("lonely", 10), {"ghost"}, false})) ==
         ErrorCode::kUnavailable);
   CHECK(code_of(client.call<proto::PublishReply>(Command::kPublish,
-                                                 proto::PublishRequest{manifest_of("nobody", 10), {}, false})) ==
+                                                 proto::PublishRequest{fake_manifest("nobody", 10), {}, false})) ==
         ErrorCode::kUnavailable);
   // Not even a dead peer's: a peer that left is no holder.
   {
@@ -261,7 +262,7 @@ TEST_CASE("publish with no live holder is refused unavailable and indexes nothin
     REQUIRE(eventually([&] { return live_peers(client) == 0; }));
   }
   CHECK(code_of(client.call<proto::PublishReply>(
-            Command::kPublish, proto::PublishRequest{manifest_of("late", 10), {"peer-1"}, true})) ==
+            Command::kPublish, proto::PublishRequest{fake_manifest("late", 10), {"peer-1"}, true})) ==
         ErrorCode::kUnavailable);
 
   for (const char* name : {"lonely", "nobody", "late"})
@@ -281,7 +282,7 @@ TEST_CASE("search finds substrings and globs, sorted by name") {
   REQUIRE(eventually([&] { return live_peers(client) == 1; }));
   for (const char* name : {"report-2.txt", "Annual REPORT.pdf", "notes.txt", "photo.jpg"})
     REQUIRE(client.call<proto::PublishReply>(Command::kPublish,
-                                             proto::PublishRequest{manifest_of(name, 10), {"peer-1"}, false})
+                                             proto::PublishRequest{fake_manifest(name, 10), {"peer-1"}, false})
                 .ok());
   auto names = [&](const std::string& pattern) {
     auto reply = client.call<proto::ListReply>(Command::kSearch, proto::SearchRequest{pattern});
@@ -308,7 +309,7 @@ TEST_CASE("worker command from an unknown connection gets disconnect") {
   Dealer stranger(t.ctx, t.endpoint);
   stranger.send(Command::kHeartbeat, proto::HeartbeatBody{});
   CHECK(stranger.recv_command(Command::kDisconnect).has_value());
-  stranger.send(Command::kAnnounce, proto::AnnounceBody{{manifest_of("x", 10)}});
+  stranger.send(Command::kAnnounce, proto::AnnounceBody{{fake_manifest("x", 10)}});
   CHECK(stranger.recv_command(Command::kDisconnect).has_value());
 
   Dealer client(t.ctx, t.endpoint);
@@ -331,7 +332,7 @@ TEST_CASE("storage disconnect makes the peer leave") {
   Service storage(t.ctx, t.endpoint, "peer-1");
   Service transfer(t.ctx, t.endpoint, "peer-1", proto::kServiceTransfer, 0);
   Dealer client(t.ctx, t.endpoint);
-  storage.announce({manifest_of("doc", 10)});
+  storage.announce({fake_manifest("doc", 10)});
   REQUIRE(eventually([&] {
     return client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"doc"}).ok();
   }));
@@ -351,14 +352,14 @@ TEST_CASE("restarted storage service is forgotten until it re-announces") {
   RunningBroker t(options());
   Dealer client(t.ctx, t.endpoint);
   Service before(t.ctx, t.endpoint, "peer-1");
-  before.announce({manifest_of("doc", 10)});
+  before.announce({fake_manifest("doc", 10)});
   auto located = [&] { return client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"doc"}); };
   REQUIRE(eventually([&] { return located().ok(); }));
 
   Service after(t.ctx, t.endpoint, "peer-1");  // same peer id, new connection
   REQUIRE(eventually([&] { return code_of(located()) == ErrorCode::kUnavailable; }));
   CHECK(live_peers(client) == 1);
-  after.announce({manifest_of("doc", 10)});
+  after.announce({fake_manifest("doc", 10)});
   REQUIRE(eventually([&] { return located().ok(); }));
 
   before.heartbeat();  // the old connection is stale now
@@ -388,7 +389,7 @@ proto::ReadyBody storage_ready() { return Service::ready_of("peer-1", proto::kSe
 // `s` announces `names` as all it holds; true once LOCATE finds each.
 bool holds_all(Service& s, Dealer& client, const std::vector<std::string>& names) {
   std::vector<Manifest> files;
-  for (const std::string& name : names) files.push_back(manifest_of(name, 10));
+  for (const std::string& name : names) files.push_back(fake_manifest(name, 10));
   s.announce(files, true);
   return eventually([&] {
     for (const std::string& name : names)
@@ -420,8 +421,8 @@ TEST_CASE("a reconnected storage service loses the files its complete announceme
 
   Service after(t.ctx, t.endpoint, storage_ready());
   REQUIRE(replaced(before));
-  after.announce({manifest_of("kept", 10)});  // not complete yet: nothing is dropped
-  after.announce({manifest_of("new", 10)}, true);
+  after.announce({fake_manifest("kept", 10)});  // not complete yet: nothing is dropped
+  after.announce({fake_manifest("new", 10)}, true);
   REQUIRE(eventually([&] { return locate(client, "new").ok(); }));  // the complete batch is in
   CHECK(code_of(locate(client, "gone")) == ErrorCode::kUnavailable);
   CHECK(locate(client, "kept").ok());
@@ -446,7 +447,7 @@ TEST_CASE("peers and status describe the live network") {
   Service storage(t.ctx, t.endpoint, "peer-1", proto::kServiceStorage, 700);
   Service transfer(t.ctx, t.endpoint, "peer-1", proto::kServiceTransfer, 0);
   Dealer client(t.ctx, t.endpoint);
-  storage.announce({manifest_of("a", 100), manifest_of("b", 50)});
+  storage.announce({fake_manifest("a", 100), fake_manifest("b", 50)});
   storage.heartbeat(600);
 
   REQUIRE(eventually([&] {
@@ -579,7 +580,7 @@ TEST_CASE("status asked before a holder dies counts the file unavailable after i
   RunningBroker t(options());
   Service storage(t.ctx, t.endpoint, "peer-1");
   Dealer client(t.ctx, t.endpoint);
-  storage.announce({manifest_of("doc", 10)});
+  storage.announce({fake_manifest("doc", 10)});
   auto status = [&] {
     auto s = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
     REQUIRE(s.ok());
@@ -595,7 +596,7 @@ TEST_CASE("status asked before a holder dies counts the file unavailable after i
   CHECK(status().files == 1);
 
   Service again(t.ctx, t.endpoint, "peer-1");  // back, with its file
-  again.announce({manifest_of("doc", 10)});
+  again.announce({fake_manifest("doc", 10)});
   REQUIRE(eventually([&] { return status().unavailable == 0; }));
   CHECK(status().under_replicated == 0);  // wanted = min(k 3, 1 live peer) = 1
 }

@@ -14,9 +14,9 @@
 
 #include "common/codec.h"
 #include "common/limits.h"
-#include "common/sha256.h"
 #include "common/sockets.h"
 #include "services/tracker/broker.h"
+#include "tests/support/fake_manifest.h"
 
 namespace p2p::tracker_test {
 
@@ -151,17 +151,7 @@ struct Service : Dealer {
   void heartbeat(std::uint64_t free_bytes = 0) { send(Command::kHeartbeat, proto::HeartbeatBody{free_bytes}); }
 };
 
-inline Manifest manifest_of(const std::string& name, std::uint64_t size, int seed = 0) {
-  Manifest m;
-  m.name = name;
-  m.size = size;
-  m.chunk_size = limits::kMinChunkSize;
-  for (std::uint64_t i = 0; i < chunk_count_for(size, m.chunk_size); ++i) {
-    std::string text = name + "/" + std::to_string(seed) + "/" + std::to_string(i);
-    m.chunks.push_back(sha256(text.data(), text.size()));
-  }
-  return m;
-}
+using test::fake_manifest;
 
 // Polls `condition` until it holds or `patience` passes. `between` runs
 // between attempts (e.g. to keep a service heartbeating); the short pause

@@ -30,7 +30,7 @@ constexpr const char* kSlowGlob = "*a?a?a?a?a?a?a?a?a?a?z?z*";
 void announce_slow_names(Service& storage, int files) {
   std::vector<Manifest> batch;
   for (int i = 0; i < files; ++i) {
-    batch.push_back(manifest_of(slow_name(i), 10));
+    batch.push_back(fake_manifest(slow_name(i), 10));
     if (batch.size() == limits::kMaxAnnounceBatch || i + 1 == files) {
       storage.announce(std::move(batch));
       batch.clear();
@@ -70,7 +70,7 @@ TEST_CASE("peer that stops heartbeating disappears from locate") {
   RunningBroker t(options(50ms, 3));
   Service storage(t.ctx, t.endpoint, "peer-1");
   Dealer client(t.ctx, t.endpoint);
-  storage.announce({manifest_of("doc", 10)});
+  storage.announce({fake_manifest("doc", 10)});
   auto located = [&] { return client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"doc"}); };
   REQUIRE(eventually([&] { return located().ok(); }, [&] { storage.heartbeat(); }));
 
@@ -114,7 +114,7 @@ TEST_CASE("heartbeats that wait behind a long pass of the tracker do not make th
   Dealer client(t.ctx, t.endpoint);
   std::vector<Manifest> batch;
   for (std::uint64_t i = 0; i < kFiles; ++i) {
-    batch.push_back(manifest_of(p2p::test::numbered("f", i), 10));
+    batch.push_back(fake_manifest(p2p::test::numbered("f", i), 10));
     if (batch.size() == limits::kMaxAnnounceBatch || i + 1 == kFiles) {
       storage.announce(std::move(batch));
       batch.clear();
@@ -130,7 +130,7 @@ TEST_CASE("heartbeats that wait behind a long pass of the tracker do not make th
   const std::uint64_t excused = t.broker.excused_stretches();
   for (int round = 1; round <= 3; ++round) {
     const std::uint64_t plans = t.broker.replication_plans();
-    storage.announce({manifest_of("extra" + std::to_string(round), 10)});  // the next tick plans again
+    storage.announce({fake_manifest("extra" + std::to_string(round), 10)});  // the next tick plans again
     REQUIRE(eventually([&] { return t.broker.replication_plans() > plans; }, heartbeats));
     // The count moves as the pass begins; an answer comes after it is over,
     // and after the expiry check that runs before every message.

@@ -79,7 +79,7 @@ struct TwoHoldersOfThree {
   FakePeer b{t.ctx, t.endpoint, "peer-2", 5000};
   FakePeer c{t.ctx, t.endpoint, "peer-3", 9000};
   Dealer client{t.ctx, t.endpoint};
-  Manifest m = manifest_of("doc", 1000);
+  Manifest m = fake_manifest("doc", 1000);
 
   TwoHoldersOfThree() {
     a.storage.announce({m});
@@ -121,7 +121,7 @@ TEST_CASE("failed copy is planned again", "[timing]") {
   FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
   FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
   Dealer client(t.ctx, t.endpoint);
-  Manifest m = manifest_of("doc", 1000);
+  Manifest m = fake_manifest("doc", 1000);
   a.storage.announce({m});  // never full: repaired once the safe mode is over
 
   REQUIRE(c.replication.recv_command(Command::kReplicate).has_value());
@@ -142,7 +142,7 @@ TEST_CASE("a done copy frees its slot for the next one without waiting for the h
   FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
   FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
   std::vector<Manifest> files;
-  for (int i = 0; i < 10; ++i) files.push_back(manifest_of("doc" + std::to_string(i), 10));
+  for (int i = 0; i < 10; ++i) files.push_back(fake_manifest("doc" + std::to_string(i), 10));
   a.storage.announce(files);  // one holder of k = 2: repaired once the safe mode is over
 
   std::set<Hash> copied;
@@ -190,7 +190,7 @@ TEST_CASE("drain leads to copies and, once they are confirmed, release", "[timin
 TEST_CASE("last peer of the network is released at once", "[timing]") {
   RunningBroker t(replication_options(3));
   FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
-  a.storage.announce({manifest_of("doc", 1000)});
+  a.storage.announce({fake_manifest("doc", 1000)});
   a.storage.send(Command::kDrain, proto::Empty{});
   CHECK(a.storage.recv_command(Command::kRelease).has_value());
 }
@@ -216,7 +216,7 @@ TEST_CASE("removed drops the holder") {
   RunningBroker t(replication_options(1));
   FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
   Dealer client(t.ctx, t.endpoint);
-  Manifest m = manifest_of("doc", 1000);
+  Manifest m = fake_manifest("doc", 1000);
   a.storage.announce({m});
   REQUIRE(eventually([&] { return holder_ids(client, "doc").size() == 1; }));
   a.storage.send(Command::kRemoved, proto::FileList{{m.file_id()}});
@@ -233,7 +233,7 @@ TEST_CASE("surplus holder gets one DELETE after the grace, the fullest first", "
   FakePeer b(t.ctx, t.endpoint, "peer-2", 1000);  // the fullest
   FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
   Dealer client(t.ctx, t.endpoint);
-  Manifest m = manifest_of("doc", 1000);
+  Manifest m = fake_manifest("doc", 1000);
   m.replicas = 2;
   for (FakePeer* p : {&a, &b, &c}) p->storage.announce({m});
 
@@ -260,7 +260,7 @@ TEST_CASE("a DELETE with no REMOVED before the timeout drops that holder, and it
   FakePeer b(t.ctx, t.endpoint, "peer-2", 1000);  // the fullest: trimmed
   FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
   Dealer client(t.ctx, t.endpoint);
-  Manifest m = manifest_of("doc", 1000);
+  Manifest m = fake_manifest("doc", 1000);
   m.replicas = 2;
   for (FakePeer* p : {&a, &b, &c}) p->storage.announce({m});
 
@@ -290,7 +290,7 @@ TEST_CASE("a DELETE answered in time is not dropped again at the timeout", "[tim
   FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
   FakePeer b(t.ctx, t.endpoint, "peer-2", 1000);
   Dealer client(t.ctx, t.endpoint);
-  Manifest m = manifest_of("doc", 1000);
+  Manifest m = fake_manifest("doc", 1000);
   m.replicas = 1;
   for (FakePeer* p : {&a, &b}) p->storage.announce({m});
   REQUIRE(b.storage.recv_command(Command::kDelete).has_value());
@@ -309,7 +309,7 @@ TEST_CASE("a settled tracker does not plan again until something it plans from c
   FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
   FakePeer b(t.ctx, t.endpoint, "peer-2", 5000);
   Dealer client(t.ctx, t.endpoint);
-  Manifest m = manifest_of("doc", 1000);
+  Manifest m = fake_manifest("doc", 1000);
   a.storage.announce({m});
   b.storage.announce({m});
   REQUIRE(eventually([&] { return holder_ids(client, "doc").size() == 2; }));
