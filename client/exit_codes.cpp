@@ -13,6 +13,7 @@ Exit exit_for(const Status& status, Origin origin) {
     case ErrorCode::kOk: return Exit::kSuccess;
     case ErrorCode::kNotFound: return origin == Origin::kTracker ? Exit::kNotFound : Exit::kPeerError;
     case ErrorCode::kUnavailable: return Exit::kUnavailable;
+    case ErrorCode::kAnnouncing: return Exit::kUnavailable;  // still unknown after the retries: try later
     case ErrorCode::kNoPeers: return Exit::kNoPeers;
     case ErrorCode::kNameExists: return Exit::kNameExists;
     case ErrorCode::kBadName: return Exit::kBadName;

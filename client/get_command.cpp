@@ -59,15 +59,18 @@ bool open_output(const GetOptions& options, bool quiet, GetState& state, Failure
 // One attempt: LOCATE `query`, then fetch the chunks the output lacks and
 // finish OUT. False on failure, with `failure` set, and `again` when asking
 // the tracker again may mend it: every holder of the answer failed or lacked
-// a chunk; or, once an earlier answer named holders (`retrying`), the tracker
-// knows none live right now: they are dying or restarting, and a restarted
-// holder is listed again as soon as it has announced its files.
+// a chunk; the tracker does not know the name yet while peers announce their
+// files (a restarted tracker: `announcing`); or, once an earlier answer named
+// holders (`retrying`), the tracker knows none live right now: they are dying
+// or restarting, and a restarted holder is listed again as soon as it has
+// announced its files.
 bool get_once(Session& session, const GetOptions& options, const std::string& query, bool quiet, bool retrying,
               GetState& state, Failure* failure, bool* again) {
   *again = false;
   std::optional<proto::LocateReply> located = session.locate(query, failure);
   if (!located) {
-    *again = retrying && failure->status.code() == ErrorCode::kUnavailable;
+    const ErrorCode code = failure->status.code();
+    *again = code == ErrorCode::kAnnouncing || (retrying && code == ErrorCode::kUnavailable);
     return false;
   }
   if (!state.first) {
@@ -126,10 +129,10 @@ int run_get(zmq::context_t& ctx, const GlobalOptions& global, const GetOptions& 
       std::fprintf(stderr, "p2p: warning: get of '%s' failed (%s); asking the tracker again\n", options.query.c_str(),
                    failure.status.message().c_str());
     bool again = false;
-    done = get_once(session, options, query, global.quiet, attempts.made() > 1, got, &failure, &again);
+    done = get_once(session, options, query, global.quiet, got.first.has_value(), got, &failure, &again);
     if (done || !again) break;
     // The same content as the first answer, even if the name is rebound meanwhile.
-    query = got.first->file_id.hex();
+    if (got.first) query = got.first->file_id.hex();
   }
   if (!done) return fail(failure.status, failure.origin);
 

@@ -218,7 +218,7 @@ Status send_error(zmq::socket_t& socket, Layout layout, const Envelope& req, con
 Status error_from(const Envelope& reply) {
   proto::ErrorBody body;
   if (Status s = decode(reply.body, &body); !s.ok()) return {ErrorCode::kBadRequest, "unreadable error reply"};
-  if (body.code == 0 || body.code > static_cast<std::uint16_t>(ErrorCode::kShuttingDown))
+  if (body.code == 0 || body.code > static_cast<std::uint16_t>(ErrorCode::kAnnouncing))
     return {ErrorCode::kInternal, body.message};
   const auto code = static_cast<ErrorCode>(body.code);
   if (code != ErrorCode::kForwardFailed) body.failed_endpoint.clear();

@@ -24,6 +24,7 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::kIo: return "io";
     case ErrorCode::kInternal: return "internal";
     case ErrorCode::kShuttingDown: return "shutting_down";
+    case ErrorCode::kAnnouncing: return "announcing";
   }
   return "unknown_error";
 }

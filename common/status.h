@@ -33,6 +33,7 @@ enum class ErrorCode : std::uint16_t {
   kIo = 14,             // local disk or file error
   kInternal = 15,       // a bug or an unexpected exception
   kShuttingDown = 16,   // the receiver is stopping and takes no new work
+  kAnnouncing = 17,     // not known yet: peers are still announcing their files; ask again
 };
 
 const char* error_code_name(ErrorCode code);

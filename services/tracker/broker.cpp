@@ -266,6 +266,7 @@ void Broker::forget_holdings(const std::string& peer_id, TimePoint now, const st
   const std::size_t orders = orders_.forget_peer(peer_id);
   released_.erase(peer_id);
   unconfirmed_.forget(peer_id);
+  announcing_.erase(peer_id);
   P2P_INFO("%s; %zu files lost a holder (repair after %lld ms), %zu orders to it forgotten", why.c_str(), files,
            static_cast<long long>(options_.repair_grace.count()), orders);
 }

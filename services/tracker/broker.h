@@ -141,6 +141,10 @@ class Broker {
   void keep_holdings(const std::string& peer_id);
   // Its announcement is complete: it no longer holds what it did not confirm.
   void drop_unconfirmed(const std::string& peer_id);
+  // The answer to a LOCATE or STAT of `query`, which the index does not know:
+  // `announcing` while the index may still lack files that exist (within
+  // options_.rejoin() of the start, or while a peer announces), else `not_found`.
+  Status unknown_file(const std::string& query, TimePoint now) const;
 
   // Replication, once per heartbeat tick and once after copies are done (as soon
   // as the planning share allows): expire orders (a delete that expired
@@ -218,6 +222,9 @@ class Broker {
   ReplicationPolicy policy_;       // started is set when run() begins
   std::set<std::string> released_;  // draining peers already sent RELEASE (logged once)
   UnconfirmedHoldings unconfirmed_;  // of reconnected peers, until their announcement completes
+  // Peers whose storage sent READY and not yet the complete batch of the
+  // announcement after it: the index may lack files only they hold.
+  std::set<std::string> announcing_;
   bool safe_mode_over_ = false;     // logged once
   TimePoint next_heartbeat_{};
   TimePoint last_progress_{};  // mark_progress's last mark

@@ -74,9 +74,21 @@ Result<proto::PublishReply> Broker::publish(const proto::PublishRequest& req, Ti
   return proto::PublishReply{id.value()};
 }
 
-Result<proto::LocateReply> Broker::locate(const proto::QueryRequest& req, const std::string& routing, TimePoint) {
+Status Broker::unknown_file(const std::string& query, TimePoint now) const {
+  const std::string what = "no file named or with id '" + query + "'";
+  const auto since_start = std::chrono::duration_cast<std::chrono::milliseconds>(now - policy_.started);
+  if (since_start < options_.rejoin())
+    return Status{ErrorCode::kAnnouncing, what + " yet: the tracker started " + std::to_string(since_start.count()) +
+                                              " ms ago and its peers are rejoining; ask again"};
+  if (!announcing_.empty())
+    return Status{ErrorCode::kAnnouncing, what + " yet: " + std::to_string(announcing_.size()) +
+                                              " peers are still announcing their files; ask again"};
+  return Status{ErrorCode::kNotFound, what};
+}
+
+Result<proto::LocateReply> Broker::locate(const proto::QueryRequest& req, const std::string& routing, TimePoint now) {
   const FileRecord* file = index_.lookup(req.query);
-  if (file == nullptr) return Status{ErrorCode::kNotFound, "no file named or with id '" + req.query + "'"};
+  if (file == nullptr) return unknown_file(req.query, now);
   proto::LocateReply reply{file->id, file->manifest, holders_for_get(*file, routing)};
   if (reply.holders.empty())
     return Status{ErrorCode::kUnavailable, "no live peer holds '" + file->manifest.name + "' (" + file->id.hex() + ")"};
@@ -137,9 +149,9 @@ Result<proto::ListReply> Broker::search(const proto::SearchRequest& req, TimePoi
 
 Result<proto::ListReply> Broker::list(const proto::Empty&, TimePoint now) { return search(proto::SearchRequest{}, now); }
 
-Result<proto::StatReply> Broker::stat(const proto::QueryRequest& req, TimePoint) {
+Result<proto::StatReply> Broker::stat(const proto::QueryRequest& req, TimePoint now) {
   const FileRecord* file = index_.lookup(req.query);
-  if (file == nullptr) return Status{ErrorCode::kNotFound, "no file named or with id '" + req.query + "'"};
+  if (file == nullptr) return unknown_file(req.query, now);
   return proto::StatReply{summary(*file), holder_infos(*file)};
 }
 

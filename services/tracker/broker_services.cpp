@@ -37,6 +37,7 @@ void Broker::on_ready(const codec::Envelope& env, const std::string& routing, Ti
   // grace). Reconnected: they stand until its announcement is complete.
   if (outcome->restarted) forget_holdings(body.peer_id, now, "peer=" + body.peer_id + " storage restarted");
   if (outcome->reconnected) keep_holdings(body.peer_id);
+  if (body.service == proto::kServiceStorage) announcing_.insert(body.peer_id);  // until its complete batch
   P2P_INFO("join peer=%s service=%s endpoint=%s capacity=%llu free=%llu%s", body.peer_id.c_str(),
            body.service.c_str(), body.endpoint.c_str(), ull(body.capacity), ull(body.free_bytes),
            outcome->peer_live ? " (peer is live)" : "");
@@ -83,7 +84,10 @@ void Broker::on_announce(const codec::Envelope& env, const ServiceKey& service) 
   }
   P2P_DEBUG("announce peer=%s files=%zu new=%zu skipped=%zu%s", service.peer_id.c_str(), added, fresh,
             body.files.size() - added, body.complete ? " (complete)" : "");
-  if (body.complete) drop_unconfirmed(service.peer_id);
+  if (body.complete) {
+    drop_unconfirmed(service.peer_id);
+    announcing_.erase(service.peer_id);
+  }
 }
 
 void Broker::on_replicated(const codec::Envelope& env, const ServiceKey& service) {

@@ -37,6 +37,7 @@ int run(int argc, char** argv) {
   int heartbeat_ms = static_cast<int>(options.heartbeat.count());
   int repair_grace_ms = static_cast<int>(options.repair_grace.count());
   int copy_timeout_ms = static_cast<int>(options.copy_timeout.count());
+  int rejoin_window_ms = -1;  // not given: one liveness window
   std::string log_level = "info";
   app.add_option("--listen", options.endpoint, "endpoint to bind (':0' picks a free port)")->capture_default_str();
   app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval on service links")
@@ -58,6 +59,10 @@ int run(int argc, char** argv) {
   app.add_option("--copy-timeout-ms", copy_timeout_ms, "a copy unconfirmed after this long is planned again")
       ->check(CLI::Range(1, 86'400'000))
       ->capture_default_str();
+  app.add_option("--rejoin-window-ms", rejoin_window_ms,
+                 "after start, unknown names are answered 'announcing' (ask again) this long while peers rejoin "
+                 "[default: liveness x heartbeat]")
+      ->check(CLI::Range(0, 86'400'000));
   app.add_option("--log-level", log_level, "debug | info | warn")
       ->check(CLI::IsMember({"debug", "info", "warn"}))
       ->capture_default_str();
@@ -70,6 +75,7 @@ int run(int argc, char** argv) {
   options.heartbeat = std::chrono::milliseconds(heartbeat_ms);
   options.repair_grace = std::chrono::milliseconds(repair_grace_ms);
   options.copy_timeout = std::chrono::milliseconds(copy_timeout_ms);
+  if (rejoin_window_ms >= 0) options.rejoin_window = std::chrono::milliseconds(rejoin_window_ms);
 
   p2p::log::set_component("tracker");
   p2p::log::set_level(p2p::log::parse_level(log_level).value_or(p2p::log::Level::kInfo));
@@ -86,9 +92,9 @@ int run(int argc, char** argv) {
   std::printf("listening %s\n", endpoint->c_str());
   std::fflush(stdout);
   P2P_INFO("listening %s heartbeat=%dms liveness=%d replicas=%u repair-grace=%dms max-copies-per-peer=%u "
-           "copy-timeout=%dms",
+           "copy-timeout=%dms rejoin-window=%lldms",
            endpoint->c_str(), heartbeat_ms, options.liveness, options.replicas, repair_grace_ms,
-           options.max_copies_per_peer, copy_timeout_ms);
+           options.max_copies_per_peer, copy_timeout_ms, static_cast<long long>(options.rejoin().count()));
 
   std::atomic<bool> finished{false};
   p2p::Status result;

@@ -2,11 +2,12 @@
 // CLI shows. Tests build one directly and shrink the timeouts.
 // REQUIRES (main.cpp checks the flags): heartbeat >= 1 ms, liveness >= 1,
 // 1 <= replicas <= limits::kMaxReplicas, max_copies_per_peer >= 1,
-// repair_grace >= 0, copy_timeout >= 1 ms.
+// repair_grace >= 0, copy_timeout >= 1 ms, rejoin_window >= 0 if set.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace p2p::tracker {
@@ -36,8 +37,14 @@ struct TrackerOptions {
   // A copy not confirmed after this long is forgotten and planned again.
   // 10 minutes: a multi-GiB file at LAN speed, with room to spare.
   std::chrono::milliseconds copy_timeout{600000};
+  // After the tracker starts, names it does not know are answered
+  // `announcing` ("ask again"), not `not_found`, for this long: the peers that
+  // were running rejoin a restarted tracker within one liveness window
+  // (docs/protocol.md 5.1, 5.2). Empty: expiry().
+  std::optional<std::chrono::milliseconds> rejoin_window;
 
   std::chrono::milliseconds expiry() const { return heartbeat * liveness; }
+  std::chrono::milliseconds rejoin() const { return rejoin_window.value_or(expiry()); }
 };
 
 }  // namespace p2p::tracker

@@ -251,6 +251,38 @@ TEST_CASE("after the tracker is killed and restarted on the same port get works 
   for (std::size_t i = 0; i < c.peer_count(); ++i) CHECK(c.peer_process(i).running());
 }
 
+TEST_CASE("a get started right after the tracker restarts waits for the holders to re-announce and gets the file",
+          "[failover][tracker]") {
+  // The peers are stopped while the tracker restarts, so the get surely asks
+  // before any of them has rejoined; the rejoin window (20 s) outlasts that.
+  Cluster c(ClusterOptions{}.with_tracker_args({"--rejoin-window-ms", "20000"}));
+  fs::path src = c.path("src"), out = c.path("out");
+  write_random_file(src, 2 * kMiB + 5, 35);
+  put(c, src, "f.bin");
+
+  for (std::size_t i = 0; i < c.peer_count(); ++i) REQUIRE(c.peer_process(i).signal(SIGSTOP));
+  c.stop_tracker(SIGKILL);
+  c.restart_tracker();
+  Process get = c.p2p_background({"get", "f.bin", "-o", out.string(), "--retry-ms", "30000"}, "get.log");
+  // It asked, heard that the name is not known yet, and asks again.
+  const fs::path log = c.path("get.log");
+  const bool asked_again =
+      eventually([&] { return read_text(log).find("ask again); asking the tracker again") != std::string::npos; }, 20s,
+                 50ms);
+  for (std::size_t i = 0; i < c.peer_count(); ++i) REQUIRE(c.peer_process(i).signal(SIGCONT));
+  INFO(read_text(log));
+  INFO(c.logs());
+  CHECK(asked_again);
+  CHECK(get.wait(60s) == std::optional<int>(0));
+  CHECK(same_content(src, out));
+
+  // A name still unknown when the get runs out of retries is "try again" (6),
+  // not "no such file" (4): within the rejoin window the tracker cannot tell.
+  RunResult unknown = c.p2p({"get", "nosuch.bin", "-o", c.path("nosuch").string(), "--retry-ms", "300"});
+  CHECK(unknown.exit_code == 6);
+  CHECK(unknown.err.find("announcing") != std::string::npos);
+}
+
 TEST_CASE("a tracker paused for longer than its expiry window declares none of the heartbeating peers dead",
           "[failover][tracker]") {
   // The tracker counts a service dead after 5 x 100 ms of silence; the peers

@@ -230,6 +230,21 @@ TEST_CASE("an error reply carries the failed endpoint for forward_failed only") 
   CHECK(s.failed_endpoint().empty());
 }
 
+TEST_CASE("an error code newer than this receiver is taken as internal with its message kept") {
+  auto reply_of = [](std::uint16_t code) {
+    codec::Envelope env;
+    env.command = static_cast<std::uint8_t>(proto::Command::kError);
+    env.body = codec::encode(proto::ErrorBody{code, "from a newer sender", ""});
+    return codec::error_from(env);
+  };
+  const auto last = static_cast<std::uint16_t>(ErrorCode::kAnnouncing);
+  CHECK(reply_of(last).code() == ErrorCode::kAnnouncing);
+  const Status newer = reply_of(last + 1);
+  CHECK(newer.code() == ErrorCode::kInternal);
+  CHECK(newer.message() == "from a newer sender");
+  CHECK(reply_of(0).code() == ErrorCode::kInternal);
+}
+
 TEST_CASE("bodies on both sides of the copy threshold round-trip, each message its own") {
   // Below kEncodeCopyMaxBytes the body is copied out of the thread's packing
   // buffer, above it the buffer is handed over: neither message may change

@@ -33,6 +33,7 @@ TEST_CASE("tracker errors map to their exit codes") {
   CHECK(from(ErrorCode::kNoPeers, Origin::kTracker) == Exit::kNoPeers);
   CHECK(from(ErrorCode::kNoSpace, Origin::kTracker) == Exit::kNoSpace);
   CHECK(from(ErrorCode::kUnavailable, Origin::kTracker) == Exit::kUnavailable);
+  CHECK(from(ErrorCode::kAnnouncing, Origin::kTracker) == Exit::kUnavailable);
   CHECK(from(ErrorCode::kNameExists, Origin::kTracker) == Exit::kNameExists);
   CHECK(from(ErrorCode::kBadName, Origin::kTracker) == Exit::kBadName);
   CHECK(from(ErrorCode::kBadRequest, Origin::kTracker) == Exit::kPeerError);
@@ -59,7 +60,7 @@ TEST_CASE("local file errors map to input and output exit codes") {
 
 TEST_CASE("a failure is never reported as exit 0") {
   for (Origin origin : {Origin::kTracker, Origin::kPeer, Origin::kInput, Origin::kOutput}) {
-    for (int code = 1; code <= static_cast<int>(ErrorCode::kShuttingDown); ++code)
+    for (int code = 1; code <= static_cast<int>(ErrorCode::kAnnouncing); ++code)
       CHECK(from(static_cast<ErrorCode>(code), origin) != Exit::kSuccess);
   }
   CHECK(p2p::client::fail(Status::Ok(), Origin::kTracker) != 0);

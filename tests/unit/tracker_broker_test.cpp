@@ -16,7 +16,7 @@ TEST_CASE("announced file is located at its live holder") {
   Service storage(t.ctx, t.endpoint, "peer-1");
   Dealer client(t.ctx, t.endpoint);
   Manifest m = fake_manifest("movie.mkv", 100000);
-  storage.announce({m});
+  storage.announce({m}, true);
 
   Result<proto::LocateReply> found = Status{ErrorCode::kInternal, "not asked"};
   REQUIRE(eventually([&] {
@@ -92,13 +92,55 @@ TEST_CASE("LOCATE gives each client its own order of a file's holders, draining 
   CHECK(stat->holders[2].peer_id == "peer-3");
 }
 
+TEST_CASE("a name the tracker does not know is 'announcing' while peers rejoin it after its start or announce, then "
+          "not_found") {
+  auto opts = options();
+  opts.rejoin_window = 2000ms;
+  RunningBroker t(opts);
+  Dealer client(t.ctx, t.endpoint);
+  auto locate = [&](const std::string& name) {
+    return client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{name});
+  };
+  // Just started: the peers that held files may not have rejoined yet.
+  Result<proto::LocateReply> early = locate("movie.mkv");
+  CHECK(early.status().code() == ErrorCode::kAnnouncing);
+  CHECK(early.status().message().find("ask again") != std::string::npos);
+  CHECK(code_of(client.call<proto::StatReply>(Command::kStat, proto::QueryRequest{"movie.mkv"})) ==
+        ErrorCode::kAnnouncing);
+  // The rejoin window ends: what nobody announced is unknown.
+  CHECK(eventually([&] { return code_of(locate("movie.mkv")) == ErrorCode::kNotFound; }));
+
+  // A peer joins and announces in batches: until its last one, a name it may
+  // still announce is not known yet, while what it announced is found.
+  Service storage(t.ctx, t.endpoint, "peer-1");
+  REQUIRE(eventually([&] { return live_peers(client) == 1; }));
+  CHECK(code_of(locate("movie.mkv")) == ErrorCode::kAnnouncing);
+  storage.announce({fake_manifest("first.bin", 10)});
+  REQUIRE(eventually([&] { return locate("first.bin").ok(); }));
+  CHECK(code_of(locate("movie.mkv")) == ErrorCode::kAnnouncing);
+  storage.announce({fake_manifest("movie.mkv", 10)}, true);
+  REQUIRE(eventually([&] { return locate("movie.mkv").ok(); }));
+  CHECK(code_of(locate("nope")) == ErrorCode::kNotFound);
+  CHECK(code_of(client.call<proto::StatReply>(Command::kStat, proto::QueryRequest{"nope"})) == ErrorCode::kNotFound);
+
+  // A peer that leaves before its last batch announces nothing more.
+  {
+    Service quitter(t.ctx, t.endpoint, "peer-2");
+    REQUIRE(eventually([&] { return live_peers(client) == 2; }));
+    CHECK(code_of(locate("nope")) == ErrorCode::kAnnouncing);
+    quitter.send(Command::kDisconnect, proto::Empty{});
+    REQUIRE(eventually([&] { return live_peers(client) == 1; }));
+  }
+  CHECK(code_of(locate("nope")) == ErrorCode::kNotFound);
+}
+
 TEST_CASE("invalid manifests in an announce are skipped") {
   RunningBroker t(options());
   Service storage(t.ctx, t.endpoint, "peer-1");
   Dealer client(t.ctx, t.endpoint);
   Manifest bad = fake_manifest("bad", 100000);
   bad.chunks.pop_back();  // chunk count no longer matches the size
-  storage.announce({bad, fake_manifest("good", 10)});
+  storage.announce({bad, fake_manifest("good", 10)}, true);
   REQUIRE(eventually([&] {
     return client.call<proto::LocateReply>(Command::kLocate, proto::QueryRequest{"good"}).ok();
   }));

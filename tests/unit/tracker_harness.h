@@ -35,6 +35,7 @@ inline tracker::TrackerOptions options(std::chrono::milliseconds heartbeat = kSl
   o.heartbeat = heartbeat;
   o.liveness = liveness;
   o.replicas = 3;
+  o.rejoin_window = 0ms;  // unknown names are not_found at once, unless a peer is announcing
   return o;
 }
 
