@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <regex>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -28,6 +29,14 @@ nlohmann::json load_ok(const RunResult& r, const fs::path& json) {
   CHECK(j["corrupt_bytes"] == 0);
   CHECK(j["ok"] == true);
   return j;
+}
+
+// scripts/load-test's arguments for 5 s of 3 clients on 12 files (small and
+// multi-chunk) with every operation, results to `json`, after `chaos`.
+std::vector<std::string> mixed_load(std::vector<std::string> chaos, const fs::path& json) {
+  chaos.insert(chaos.end(), {"--clients", "3", "--duration", "5", "--files", "12", "--sizes", "4KiB:8,3MiB:2", "--mix",
+                             "get=70,put=10,search=10,locate=10", "--json", json.string()});
+  return chaos;
 }
 
 // How often `text` occurs in the logs of all of the cluster's peers.
@@ -54,11 +63,7 @@ TEST_CASE("a chaos load test kills and restarts peers and ends with zero failed 
   // put's timeout, 3 hops x 1 s, leave every placement of k = 3 on 3 peers
   // likely to hold a dead one, and puts run out of budget.) Multi-chunk files
   // so gets have chunks in flight on the killed holder.
-  RunResult r = sc.script("load-test",
-                          {"--chaos", "1.5", "--chaos-down", "0.8", "--clients", "3", "--duration", "5", "--files", "12",
-                           "--sizes", "4KiB:8,3MiB:2", "--mix", "get=70,put=10,search=10,locate=10", "--json",
-                           json.string()},
-                          180s);
+  RunResult r = sc.script("load-test", mixed_load({"--chaos", "1.5", "--chaos-down", "0.8"}, json), 180s);
   INFO(describe(r));
   INFO(sc.logs());
   const nlohmann::json j = load_ok(r, json);
@@ -89,6 +94,39 @@ TEST_CASE("a chaos load test kills and restarts peers and ends with zero failed 
         return peers.exit_code == 0 && nlohmann::json::parse(peers.out).size() == sc.peer_count();
       },
       20s, 200ms));
+}
+
+TEST_CASE("a load test that kills and restarts the tracker ends with zero failed gets and zero corrupt bytes, and "
+          "the new tracker knows every file",
+          "[load][chaos][tracker]") {
+  ScriptCluster sc(ScriptClusterOptions{});
+  const fs::path json = sc.path("tracker-chaos.json");
+  // Three restarts in 5 s: each new tracker starts with an empty index, which
+  // the peers fill again (heartbeat 100 ms) while the load asks for names.
+  RunResult r = sc.script("load-test", mixed_load({"--chaos-tracker", "1.5"}, json), 180s);
+  INFO(describe(r));
+  INFO(sc.logs());
+  const nlohmann::json j = load_ok(r, json);
+  std::smatch m;
+  REQUIRE(std::regex_search(r.out, m, std::regex("chaos: (\\d+) tracker restarts; tracker running")));
+  CHECK(std::stoi(m[1]) >= 1);  // 3 as scheduled; fewer if a slow box delays them
+  CHECK(j["ops"]["get"]["count"].get<std::uint64_t>() > 0);
+  CHECK(j["ops"]["put"]["errors"] == 0);
+
+  // The last tracker learnt every file from the peers: the seeded ones and
+  // every put that succeeded, on all the peers, each at k.
+  const std::size_t files = 12 + j["ops"]["put"]["count"].get<std::size_t>();
+  nlohmann::json status;
+  const bool known = eventually(
+      [&] {
+        RunResult st = run(bin_path("p2p"), {"--tracker", sc.tracker_endpoint(), "status", "--json"}, 10s);
+        if (st.exit_code != 0) return false;
+        status = nlohmann::json::parse(st.out);
+        return status["files"] == files && status["peers"] == sc.peer_count() && status["under_replicated"] == 0;
+      },
+      20s, 200ms);
+  INFO(status.dump());
+  CHECK(known);
 }
 
 TEST_CASE("a load test with bits flipped in the holders' chunk files ends with zero failed gets and zero corrupt bytes, "
