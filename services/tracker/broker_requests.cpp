@@ -80,9 +80,11 @@ Status Broker::unknown_file(const std::string& query, TimePoint now) const {
   if (since_start < options_.rejoin())
     return Status{ErrorCode::kAnnouncing, what + " yet: the tracker started " + std::to_string(since_start.count()) +
                                               " ms ago and its peers are rejoining; ask again"};
-  if (!announcing_.empty())
-    return Status{ErrorCode::kAnnouncing, what + " yet: " + std::to_string(announcing_.size()) +
-                                              " peers are still announcing their files; ask again"};
+  if (!announcing_.empty()) {
+    const std::size_t n = announcing_.size();
+    return Status{ErrorCode::kAnnouncing, what + " yet: " + std::to_string(n) + (n == 1 ? " peer is" : " peers are") +
+                                              " still announcing files; ask again"};
+  }
   return Status{ErrorCode::kNotFound, what};
 }
 
