@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -63,20 +64,25 @@ DisconnectWatch connect_watched(zmq::context_t& ctx, zmq::socket_t& socket, cons
   return watch;
 }
 
-bool DisconnectWatch::disconnected() {
-  if (!events_) return false;
-  bool closed = false;
+DisconnectWatch::Events DisconnectWatch::events() {
+  Events seen;
+  if (!events_) return seen;
   while (true) {
     // An event is two frames: [u16 event, u32 value] and the endpoint.
     zmq::message_t head;
     try {
-      if (!events_.recv(head, zmq::recv_flags::dontwait)) return closed;
+      if (!events_.recv(head, zmq::recv_flags::dontwait)) return seen;
       zmq::message_t address;  // a multipart message arrives whole: its second frame is there
       if (head.more()) (void)events_.recv(address, zmq::recv_flags::dontwait);
     } catch (const zmq::error_t&) {
-      return closed;
+      return seen;
     }
-    closed = true;  // only DISCONNECTED and CONNECT_RETRIED are asked for
+    std::uint16_t event = 0;
+    if (head.size() >= sizeof event) std::memcpy(&event, head.data(), sizeof event);  // host order, as libzmq writes it
+    if (event == ZMQ_EVENT_DISCONNECTED)
+      seen.closed = true;
+    else
+      seen.refused = true;  // only DISCONNECTED and CONNECT_RETRIED are asked for
   }
 }
 

@@ -47,9 +47,19 @@ class DisconnectWatch {
   // For zmq::poll (ZMQ_POLLIN); null when watching nothing.
   void* handle() { return events_.handle(); }
 
+  // What the events read by one call say happened since the last call.
+  struct Events {
+    bool closed = false;   // an established connection closed (ZMQ_EVENT_DISCONNECTED)
+    bool refused = false;  // a connect failed; libzmq tries again (ZMQ_EVENT_CONNECT_RETRIED)
+  };
+  // Reads every event waiting, without blocking.
+  Events events();
   // Reads every event waiting, without blocking; true if the connection
   // closed or a connect failed since the last call.
-  bool disconnected();
+  bool disconnected() {
+    const Events e = events();
+    return e.closed || e.refused;
+  }
 
  private:
   void stop();

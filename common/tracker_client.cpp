@@ -14,45 +14,75 @@ Status TrackerClient::ensure_connected() {
   if (socket_) return Status::Ok();
   try {
     zmq::socket_t s = make_socket(ctx_, zmq::socket_type::dealer, limits::kMaxControlMessage);
-    s.connect(endpoint_);
-    socket_ = std::move(s);
+    watch_ = connect_watched(ctx_, s, endpoint_);
+    socket_ = std::move(s);  // the same libzmq socket: the watch still names it
     return Status::Ok();
   } catch (const zmq::error_t& e) {
+    disconnect();
     return {ErrorCode::kBadRequest, "cannot connect to the tracker at '" + endpoint_ + "': " + e.what()};
   }
 }
 
+void TrackerClient::disconnect() {
+  watch_ = DisconnectWatch();  // the monitor stops while its socket is still open
+  socket_.reset();
+}
+
 Status TrackerClient::round_trip(proto::Command command, zmq::message_t body, codec::Envelope* reply) {
-  if (Status s = ensure_connected(); !s.ok()) return s;
   const auto deadline = Clock::now() + timeout_;
   const std::uint64_t seq = next_seq_++;
   auto timed_out = [&]() -> Status {
-    socket_.reset();  // drop the queued request; the next call reconnects
+    disconnect();  // drop the queued request; the next call reconnects
     return {ErrorCode::kTimeout, std::string("no reply from the tracker at ") + endpoint_ + " within " +
                                      std::to_string(timeout_.count()) + " ms (is it running?)"};
   };
+  // Sends the request on the current socket, connecting one first. A
+  // connected DEALER queues it even before the TCP connection is up, so
+  // dontwait only fails when the queue is full.
+  auto send = [&]() -> Status {
+    if (Status s = ensure_connected(); !s.ok()) return s;
+    (void)watch_.events();  // earlier connections' news: only a close after this send loses it
+    zmq::message_t copy;
+    copy.copy(body);
+    if (!codec::send_envelope(*socket_, codec::Layout::kDealer, nullptr, command, seq, std::move(copy), nullptr,
+                              zmq::send_flags::dontwait)
+             .ok())
+      return timed_out();
+    return Status::Ok();
+  };
+  if (Status s = send(); !s.ok()) return s;
 
-  // A connected DEALER queues the request even before the TCP connection is
-  // up, so dontwait only fails when the queue is full.
-  Status sent = codec::send_envelope(*socket_, codec::Layout::kDealer, nullptr, command, seq, std::move(body),
-                                     nullptr, zmq::send_flags::dontwait);
-  if (!sent.ok()) return timed_out();
-
+  int resends = 0;
   try {
     while (true) {
-      Status s = codec::recv_envelope_until(*socket_, codec::Layout::kDealer, deadline, reply);
-      if (s.code() == ErrorCode::kTimeout) return timed_out();
-      if (!s.ok())
-        return {ErrorCode::kBadRequest, std::string("malformed reply from the tracker: ") + s.message()};
-      if (reply->seq != seq) continue;  // a late reply to an earlier request
-      if (reply->cmd() == proto::Command::kError) return codec::error_from(*reply);
-      if (reply->cmd() != proto::Command::kOk)
-        return {ErrorCode::kBadRequest, std::string("unexpected ") + proto::command_name(reply->cmd()) +
-                                            " reply from the tracker"};
-      return Status::Ok();
+      std::vector<zmq::pollitem_t> items{{socket_->handle(), 0, ZMQ_POLLIN, 0}};
+      if (watch_.handle() != nullptr) items.push_back({watch_.handle(), 0, ZMQ_POLLIN, 0});
+      zmq::poll(items, until(deadline));
+      if (items.size() > 1 && (items[1].revents & ZMQ_POLLIN) && watch_.events().closed && resends < kMaxResends) {
+        // The connection the request went out on closed: it is lost. A new
+        // socket sends it again; its connect is retried until the deadline.
+        ++resends;
+        disconnect();
+        if (Status s = send(); !s.ok()) return s;
+        continue;
+      }
+      if (items[0].revents & ZMQ_POLLIN) {
+        Status s = codec::recv_envelope(*socket_, codec::Layout::kDealer, reply);
+        if (s.code() != ErrorCode::kTimeout) {  // kTimeout here: a spurious wake-up
+          if (!s.ok())
+            return {ErrorCode::kBadRequest, std::string("malformed reply from the tracker: ") + s.message()};
+          if (reply->seq != seq) continue;  // a late reply to an earlier request
+          if (reply->cmd() == proto::Command::kError) return codec::error_from(*reply);
+          if (reply->cmd() != proto::Command::kOk)
+            return {ErrorCode::kBadRequest, std::string("unexpected ") + proto::command_name(reply->cmd()) +
+                                                " reply from the tracker"};
+          return Status::Ok();
+        }
+      }
+      if (Clock::now() >= deadline) return timed_out();
     }
   } catch (const zmq::error_t& e) {
-    socket_.reset();
+    disconnect();
     return {ErrorCode::kInternal, std::string("tracker socket: ") + e.what()};
   }
 }

@@ -3,9 +3,19 @@
 // Each call sends one request with a fresh seq and waits up to `timeout` for
 // the reply with that seq; replies with other seqs (late answers to earlier,
 // timed-out requests) are dropped. ZeroMQ connects asynchronously, so an
-// absent tracker is only ever detected by that timeout (kTimeout). After a
-// timeout the socket is closed and reopened (Lazy Pirate, zguide ch.4) so
-// the unanswered request is not delivered later by a reconnect.
+// absent tracker is only ever detected by that timeout (kTimeout): a connect
+// that is refused is tried again by libzmq, and the request goes out once the
+// tracker listens. After a timeout the socket is closed and reopened (Lazy
+// Pirate, zguide ch.4) so the unanswered request is not delivered later by a
+// reconnect.
+//
+// A connection that closes while a request waits for its reply (the tracker
+// was killed or restarted: DisconnectWatch) lost that request with it. The
+// request is then sent again at once on a new socket, within the same
+// deadline, at most kMaxResends times a call, so a restarted tracker answers
+// it instead of the caller waiting out the timeout. Every client request is
+// safe to repeat: queries read, PLACE ranks, PUBLISH of the same manifest and
+// holders binds the same, LEAVE of a draining peer drains it again.
 //
 // An ERROR reply becomes its Status (code and message); a malformed reply
 // or an undecodable body is kBadRequest. Never throws.
@@ -22,6 +32,7 @@
 #include <zmq.hpp>
 
 #include "common/codec.h"
+#include "common/disconnect_watch.h"
 #include "common/protocol.h"
 #include "common/status.h"
 
@@ -29,6 +40,11 @@ namespace p2p {
 
 class TrackerClient {
  public:
+  // Sends of one request on a new connection after its connection closed
+  // unanswered: one covers a tracker restart; the cap stops a tracker that
+  // accepts and drops every connection from looping a call until its deadline.
+  static constexpr int kMaxResends = 2;
+
   TrackerClient(zmq::context_t& ctx, std::string endpoint, std::chrono::milliseconds timeout);
 
   const std::string& endpoint() const { return endpoint_; }
@@ -49,11 +65,14 @@ class TrackerClient {
   // Sends the request and receives the matching reply; OK only for kOk replies.
   Status round_trip(proto::Command command, zmq::message_t body, codec::Envelope* reply);
   Status ensure_connected();
+  // Closes the socket (dropping whatever it queued) and its watch.
+  void disconnect();
 
   zmq::context_t& ctx_;
   std::string endpoint_;
   std::chrono::milliseconds timeout_;
   std::optional<zmq::socket_t> socket_;  // empty until the first call and after a timeout
+  DisconnectWatch watch_;                // of socket_ (tcp:// only); after it, so destroyed first
   std::uint64_t next_seq_ = 1;
 };
 

@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
 #include <future>
+#include <optional>
+#include <string>
+#include <thread>
 
 #include "common/sockets.h"
 #include "common/tracker_client.h"
@@ -30,6 +33,36 @@ struct FakeTracker {
     REQUIRE(codec::send_envelope(router, codec::Layout::kRouter, &req.routing, proto::Command::kOk, seq,
                                  codec::encode(body))
                 .ok());
+  }
+};
+
+// A tracker on a TCP port that can go away and come back on the same port,
+// as a killed and restarted one does.
+struct RestartingTracker {
+  zmq::context_t& ctx;
+  std::string endpoint;
+  std::optional<FakeTracker> current;
+  explicit RestartingTracker(zmq::context_t& c) : ctx(c) {
+    current.emplace(ctx, "tcp://127.0.0.1:*");
+    endpoint = current->router.get(zmq::sockopt::last_endpoint);
+  }
+  // Closes the tracker's socket, which closes the client's connection.
+  void stop() {
+    current->router.set(zmq::sockopt::linger, 0);
+    current.reset();
+  }
+  // Binds the same port again; libzmq may take a moment to release it.
+  void start() {
+    const auto deadline = Clock::now() + kLong;
+    while (true) {
+      try {
+        current.emplace(ctx, endpoint.c_str());
+        return;
+      } catch (const zmq::error_t&) {
+        REQUIRE(Clock::now() < deadline);
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));  // paces the retries of bind
+      }
+    }
   }
 };
 
@@ -98,4 +131,43 @@ TEST_CASE("tracker client reports an undecodable reply as a bad request") {
   tracker.reply(req, req.seq, std::string("not a status reply"));
   auto [status, reply] = call.get();
   CHECK(status.code() == ErrorCode::kBadRequest);
+}
+
+TEST_CASE("a request whose connection to the tracker closes unanswered is sent again and answered by the restarted "
+          "tracker") {
+  zmq::context_t ctx;
+  RestartingTracker tracker(ctx);
+  auto call = status_call(ctx, tracker.endpoint.c_str(), kLong);
+  const codec::Envelope lost = tracker.current->receive();
+  tracker.stop();  // killed with the request unanswered
+  tracker.start();
+  const codec::Envelope again = tracker.current->receive();
+  CHECK(again.cmd() == proto::Command::kStatus);
+  CHECK(again.seq == lost.seq);
+  proto::StatusReply answer;
+  answer.peers = 4;
+  tracker.current->reply(again, again.seq, answer);
+  auto [status, reply] = call.get();  // before the timeout: without the resend it would be kTimeout
+  REQUIRE(status.ok());
+  CHECK(reply.peers == 4);
+}
+
+TEST_CASE("a tracker that drops every connection gets a request at most 1 + kMaxResends times") {
+  zmq::context_t ctx;
+  RestartingTracker tracker(ctx);
+  auto call = status_call(ctx, tracker.endpoint.c_str(), std::chrono::milliseconds(1500));
+  int received = 0;
+  while (true) {
+    std::vector<zmq::pollitem_t> items{{tracker.current->router.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, std::chrono::milliseconds(2500));
+    if (!(items[0].revents & ZMQ_POLLIN)) break;  // the client gave up
+    codec::Envelope env;
+    REQUIRE(codec::recv_envelope(tracker.current->router, codec::Layout::kRouter, &env).ok());
+    ++received;
+    tracker.stop();
+    tracker.start();
+  }
+  auto [status, reply] = call.get();
+  CHECK(status.code() == ErrorCode::kTimeout);
+  CHECK(received == 1 + TrackerClient::kMaxResends);
 }
