@@ -15,6 +15,7 @@
 #include "client/leave_command.h"
 #include "client/put_command.h"
 #include "client/query_commands.h"
+#include "client/retry_policy.h"
 #include "client/session_flags.h"
 #include "common/log.h"
 #include "common/malloc_tuning.h"
@@ -85,9 +86,11 @@ int run(int argc, char** argv) {
   CLI::App* ls_cmd = app.add_subcommand("ls", "list every file");
   ls_cmd->add_flag("--json", json, "print JSON");
   std::string query;
+  std::chrono::milliseconds stat_retry = RetryPolicy{}.budget;
   CLI::App* stat_cmd = app.add_subcommand("stat", "show one file: wanted replicas, live holders");
   stat_cmd->add_option("NAME_OR_FILE_ID", query, "name or 64-hex-digit file id")->required();
   stat_cmd->add_flag("--json", json, "print JSON");
+  add_retry_option(stat_cmd, stat_retry, "ask again while the tracker's peers re-announce,");
   CLI::App* peers_cmd = app.add_subcommand("peers", "list live peers, whether each is draining, copies it receives");
   peers_cmd->add_flag("--json", json, "print JSON");
   CLI::App* status_cmd =
@@ -116,7 +119,7 @@ int run(int argc, char** argv) {
   if (*get_cmd) return run_get(ctx, global, get);
   if (*search_cmd) return run_search(ctx, global, pattern, json);
   if (*ls_cmd) return run_ls(ctx, global, json);
-  if (*stat_cmd) return run_stat(ctx, global, query, json);
+  if (*stat_cmd) return run_stat(ctx, global, query, json, stat_retry);
   if (*peers_cmd) return run_peers(ctx, global, json);
   if (*status_cmd) return run_status(ctx, global, json);
   if (*leave_cmd) return run_leave(ctx, global, peer_id, json);

@@ -9,6 +9,7 @@
 
 #include "client/exit_codes.h"
 #include "client/progress_bar.h"
+#include "client/retry_policy.h"
 #include "common/file_name.h"
 #include "common/tracker_client.h"
 
@@ -76,15 +77,27 @@ int run_ls(zmq::context_t& ctx, const GlobalOptions& global, bool json) {
   return print_files(reply, json);
 }
 
-int run_stat(zmq::context_t& ctx, const GlobalOptions& global, const std::string& query, bool json) {
+int run_stat(zmq::context_t& ctx, const GlobalOptions& global, const std::string& query, bool json,
+             std::chrono::milliseconds retry) {
   if (!Hash::from_hex(query)) {
     if (Status s = validate_name(query); !s.ok())
       return fail(Exit::kBadName, "invalid name '" + query + "': " + s.message());
   }
   TrackerClient tracker(ctx, global.tracker, global.timeout);
   proto::StatReply reply;
-  if (Status s = tracker.call(proto::Command::kStat, proto::QueryRequest{query}, &reply); !s.ok())
-    return fail(s, Origin::kTracker);
+  RetryPolicy policy;
+  policy.budget = retry;
+  std::uint64_t retries = 0;
+  Attempts attempts(policy, retries);
+  Status s;
+  while (attempts.next()) {
+    s = tracker.call(proto::Command::kStat, proto::QueryRequest{query}, &reply);
+    if (s.code() != ErrorCode::kAnnouncing) break;
+    if (retries == 0 && !global.quiet)
+      std::fprintf(stderr, "p2p: warning: stat of '%s': %s; asking the tracker again\n", query.c_str(),
+                   s.message().c_str());
+  }
+  if (!s.ok()) return fail(s, Origin::kTracker);
   const proto::FileSummary& f = reply.file;
   if (json) {
     nlohmann::json j = to_json(f);

@@ -251,7 +251,7 @@ TEST_CASE("after the tracker is killed and restarted on the same port get works 
   for (std::size_t i = 0; i < c.peer_count(); ++i) CHECK(c.peer_process(i).running());
 }
 
-TEST_CASE("a get started right after the tracker restarts waits for the holders to re-announce and gets the file",
+TEST_CASE("a get or stat started right after the tracker restarts waits for the holders to re-announce and succeeds",
           "[failover][tracker]") {
   // The peers are stopped while the tracker restarts, so the get surely asks
   // before any of them has rejoined; the rejoin window (20 s) outlasts that.
@@ -264,17 +264,23 @@ TEST_CASE("a get started right after the tracker restarts waits for the holders 
   c.stop_tracker(SIGKILL);
   c.restart_tracker();
   Process get = c.p2p_background({"get", "f.bin", "-o", out.string(), "--retry-ms", "30000"}, "get.log");
-  // It asked, heard that the name is not known yet, and asks again.
-  const fs::path log = c.path("get.log");
-  const bool asked_again =
-      eventually([&] { return read_text(log).find("ask again); asking the tracker again") != std::string::npos; }, 20s,
-                 50ms);
+  Process stat = c.p2p_background({"stat", "f.bin", "--retry-ms", "30000"}, "stat.log");
+  // Each asked, heard that the name is not known yet, and asks again.
+  const fs::path log = c.path("get.log"), stat_log = c.path("stat.log");
+  const bool asked_again = eventually(
+      [&] {
+        return read_text(log).find("ask again); asking the tracker again") != std::string::npos &&
+               read_text(stat_log).find("ask again; asking the tracker again") != std::string::npos;
+      },
+      20s, 50ms);
   for (std::size_t i = 0; i < c.peer_count(); ++i) REQUIRE(c.peer_process(i).signal(SIGCONT));
   INFO(read_text(log));
+  INFO(read_text(stat_log));
   INFO(c.logs());
   CHECK(asked_again);
   CHECK(get.wait(60s) == std::optional<int>(0));
   CHECK(same_content(src, out));
+  CHECK(stat.wait(60s) == std::optional<int>(0));
 
   // A name still unknown when the get runs out of retries is "try again" (6),
   // not "no such file" (4): within the rejoin window the tracker cannot tell.
