@@ -52,38 +52,48 @@ Status TrackerClient::round_trip(proto::Command command, zmq::message_t body, co
   };
   if (Status s = send(); !s.ok()) return s;
 
-  int resends = 0;
+  for (int resends = 0;; ++resends) {
+    Status waited = wait_for_reply(deadline);
+    if (waited.code() == ErrorCode::kTimeout) return timed_out();
+    if (waited.ok() || resends == kMaxResends) break;  // out of resends: the deadline ends it
+    // The connection the request went out on closed: it is lost. A new
+    // socket sends it again; its connect is retried until the deadline.
+    disconnect();
+    if (Status s = send(); !s.ok()) return s;
+  }
   try {
     while (true) {
-      std::vector<zmq::pollitem_t> items{{socket_->handle(), 0, ZMQ_POLLIN, 0}};
-      if (watch_.handle() != nullptr) items.push_back({watch_.handle(), 0, ZMQ_POLLIN, 0});
-      zmq::poll(items, until(deadline));
-      if (items.size() > 1 && (items[1].revents & ZMQ_POLLIN) && watch_.events().closed && resends < kMaxResends) {
-        // The connection the request went out on closed: it is lost. A new
-        // socket sends it again; its connect is retried until the deadline.
-        ++resends;
-        disconnect();
-        if (Status s = send(); !s.ok()) return s;
-        continue;
-      }
-      if (items[0].revents & ZMQ_POLLIN) {
-        Status s = codec::recv_envelope(*socket_, codec::Layout::kDealer, reply);
-        if (s.code() != ErrorCode::kTimeout) {  // kTimeout here: a spurious wake-up
-          if (!s.ok())
-            return {ErrorCode::kBadRequest, std::string("malformed reply from the tracker: ") + s.message()};
-          if (reply->seq != seq) continue;  // a late reply to an earlier request
-          if (reply->cmd() == proto::Command::kError) return codec::error_from(*reply);
-          if (reply->cmd() != proto::Command::kOk)
-            return {ErrorCode::kBadRequest, std::string("unexpected ") + proto::command_name(reply->cmd()) +
-                                                " reply from the tracker"};
-          return Status::Ok();
-        }
-      }
-      if (Clock::now() >= deadline) return timed_out();
+      Status s = codec::recv_envelope_until(*socket_, codec::Layout::kDealer, deadline, reply);
+      if (s.code() == ErrorCode::kTimeout) return timed_out();
+      if (!s.ok())
+        return {ErrorCode::kBadRequest, std::string("malformed reply from the tracker: ") + s.message()};
+      if (reply->seq != seq) continue;  // a late reply to an earlier request
+      if (reply->cmd() == proto::Command::kError) return codec::error_from(*reply);
+      if (reply->cmd() != proto::Command::kOk)
+        return {ErrorCode::kBadRequest, std::string("unexpected ") + proto::command_name(reply->cmd()) +
+                                            " reply from the tracker"};
+      return Status::Ok();
     }
   } catch (const zmq::error_t& e) {
     disconnect();
     return {ErrorCode::kInternal, std::string("tracker socket: ") + e.what()};
+  }
+}
+
+Status TrackerClient::wait_for_reply(Clock::time_point deadline) {
+  void* const watch = watch_.handle();
+  if (watch == nullptr) return Status::Ok();  // inproc: only the deadline tells
+  try {
+    while (true) {
+      std::vector<zmq::pollitem_t> items{{socket_->handle(), 0, ZMQ_POLLIN, 0}, {watch, 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, until(deadline));
+      if (items[0].revents & ZMQ_POLLIN) return Status::Ok();  // a message first, even if the connection then closed
+      if ((items[1].revents & ZMQ_POLLIN) && watch_.events().closed)
+        return {ErrorCode::kUnavailable, "the connection to the tracker closed with the request unanswered"};
+      if (Clock::now() >= deadline) return {ErrorCode::kTimeout, "no reply before the deadline"};
+    }
+  } catch (const zmq::error_t& e) {
+    return {ErrorCode::kInternal, std::string("poll: ") + e.what()};
   }
 }
 

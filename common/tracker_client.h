@@ -67,6 +67,10 @@ class TrackerClient {
   Status ensure_connected();
   // Closes the socket (dropping whatever it queued) and its watch.
   void disconnect();
+  // Until the socket has a message (OK), its connection closes (kUnavailable:
+  // the request sent on it is lost) or `deadline` passes (kTimeout). A
+  // refused connect is waited through: libzmq tries again.
+  Status wait_for_reply(std::chrono::steady_clock::time_point deadline);
 
   zmq::context_t& ctx_;
   std::string endpoint_;
