@@ -61,12 +61,13 @@ bool open_output(const GetOptions& options, bool quiet, GetState& state, Failure
 // the tracker again may mend it: every holder of the answer failed or lacked
 // a chunk; the tracker does not know the name yet while peers announce their
 // files (a restarted tracker: `announcing`); or, once an earlier answer named
-// holders (`retrying`), the tracker knows none live right now: they are dying
-// or restarting, and a restarted holder is listed again as soon as it has
+// holders, the tracker knows none live right now: they are dying or
+// restarting, and a restarted holder is listed again as soon as it has
 // announced its files.
-bool get_once(Session& session, const GetOptions& options, const std::string& query, bool quiet, bool retrying,
-              GetState& state, Failure* failure, bool* again) {
+bool get_once(Session& session, const GetOptions& options, const std::string& query, bool quiet, GetState& state,
+              Failure* failure, bool* again) {
   *again = false;
+  const bool retrying = state.first.has_value();  // an earlier attempt got an answer
   std::optional<proto::LocateReply> located = session.locate(query, failure);
   if (!located) {
     const ErrorCode code = failure->status.code();
@@ -129,7 +130,7 @@ int run_get(zmq::context_t& ctx, const GlobalOptions& global, const GetOptions& 
       std::fprintf(stderr, "p2p: warning: get of '%s' failed (%s); asking the tracker again\n", options.query.c_str(),
                    failure.status.message().c_str());
     bool again = false;
-    done = get_once(session, options, query, global.quiet, got.first.has_value(), got, &failure, &again);
+    done = get_once(session, options, query, global.quiet, got, &failure, &again);
     if (done || !again) break;
     // The same content as the first answer, even if the name is rebound meanwhile.
     if (got.first) query = got.first->file_id.hex();
