@@ -3,6 +3,7 @@
 // get and no corrupt byte.
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <filesystem>
 #include <regex>
 #include <string>
@@ -171,4 +172,26 @@ TEST_CASE("scripts/cluster restart starts a killed peer again on its data dir", 
       20s, 200ms));
   RunResult unknown = sc.script("cluster", {"restart", "7"}, 60s);
   CHECK(unknown.exit_code != 0);
+}
+
+TEST_CASE("scripts/cluster restarts a peer while the tracker is down, and the tracker on its endpoint, and the peer "
+          "joins it",
+          "[load][chaos][tracker]") {
+  ScriptCluster sc(ScriptClusterOptions{}.with_peers(1));
+  const int tracker_pid = std::stoi(read_text(sc.run_dir() / "tracker.pid"));
+  REQUIRE(::kill(tracker_pid, SIGKILL) == 0);
+  RunResult peer = sc.script("cluster", {"restart", "1"}, 60s);  // as --chaos may, mid --chaos-tracker
+  INFO(describe(peer));
+  CHECK(peer.exit_code == 0);
+  CHECK(sc.running_peers() == 1);
+  RunResult tracker = sc.script("cluster", {"restart", "tracker"}, 60s);
+  INFO(describe(tracker));
+  REQUIRE(tracker.exit_code == 0);
+  CHECK(std::stoi(read_text(sc.run_dir() / "tracker.pid")) != tracker_pid);
+  CHECK(eventually(
+      [&] {
+        RunResult peers = run(bin_path("p2p"), {"--tracker", sc.tracker_endpoint(), "peers", "--json"}, 10s);
+        return peers.exit_code == 0 && nlohmann::json::parse(peers.out).size() == 1;
+      },
+      20s, 200ms));
 }
