@@ -15,7 +15,7 @@ enum class Exit : int {
   kTrackerUnreachable = 3,  // no reply within --timeout-ms
   kNotFound = 4,            // unknown name or file id
   kNoPeers = 5,             // no live peers to store on
-  kUnavailable = 6,         // no live holder can supply some chunk; or still "announcing"
+  kUnavailable = 6,         // no live holder can supply some chunk; or the index is incomplete: try again
   kInputUnreadable = 7,     // local input file missing or unreadable
   kOutputUnwritable = 8,    // output not writable, or exists and no --force
   kNoSpace = 9,             // a peer is out of space

@@ -80,17 +80,21 @@ int run(int argc, char** argv) {
 
   std::string pattern;
   bool json = false;
+  // search, ls and stat ask again while the tracker's index is incomplete (protocol.md 5.4).
+  std::chrono::milliseconds query_retry = RetryPolicy{}.budget;
+  const std::string reannounce = "ask again while the tracker's peers re-announce,";
   CLI::App* search_cmd = app.add_subcommand("search", "find files by substring or glob");
   search_cmd->add_option("PATTERN", pattern, "substring, or glob with * and ?")->required();
   search_cmd->add_flag("--json", json, "print JSON");
+  add_retry_option(search_cmd, query_retry, reannounce);
   CLI::App* ls_cmd = app.add_subcommand("ls", "list every file");
   ls_cmd->add_flag("--json", json, "print JSON");
+  add_retry_option(ls_cmd, query_retry, reannounce);
   std::string query;
-  std::chrono::milliseconds stat_retry = RetryPolicy{}.budget;
   CLI::App* stat_cmd = app.add_subcommand("stat", "show one file: wanted replicas, live holders");
   stat_cmd->add_option("NAME_OR_FILE_ID", query, "name or 64-hex-digit file id")->required();
   stat_cmd->add_flag("--json", json, "print JSON");
-  add_retry_option(stat_cmd, stat_retry, "ask again while the tracker's peers re-announce,");
+  add_retry_option(stat_cmd, query_retry, reannounce);
   CLI::App* peers_cmd = app.add_subcommand("peers", "list live peers, whether each is draining, copies it receives");
   peers_cmd->add_flag("--json", json, "print JSON");
   CLI::App* status_cmd =
@@ -117,9 +121,9 @@ int run(int argc, char** argv) {
 
   if (*put_cmd) return run_put(ctx, global, put);
   if (*get_cmd) return run_get(ctx, global, get);
-  if (*search_cmd) return run_search(ctx, global, pattern, json);
-  if (*ls_cmd) return run_ls(ctx, global, json);
-  if (*stat_cmd) return run_stat(ctx, global, query, json, stat_retry);
+  if (*search_cmd) return run_search(ctx, global, pattern, json, query_retry);
+  if (*ls_cmd) return run_ls(ctx, global, json, query_retry);
+  if (*stat_cmd) return run_stat(ctx, global, query, json, query_retry);
   if (*peers_cmd) return run_peers(ctx, global, json);
   if (*status_cmd) return run_status(ctx, global, json);
   if (*leave_cmd) return run_leave(ctx, global, peer_id, json);

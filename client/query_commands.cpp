@@ -45,36 +45,89 @@ nlohmann::json to_json(const proto::FileSummary& f) {
 
 nlohmann::json to_json(const proto::HolderInfo& h) { return {{"peer_id", h.peer_id}, {"endpoint", h.endpoint}}; }
 
-int print_files(const proto::ListReply& reply, bool json) {
+void print_files(const proto::ListReply& reply, bool json) {
   if (json) {
     nlohmann::json files = nlohmann::json::array();
     for (const auto& f : reply.files) files.push_back(to_json(f));
     print_json(files);
-    return static_cast<int>(Exit::kSuccess);
+    return;
   }
   std::vector<Row> rows;
   for (const auto& f : reply.files)
     rows.push_back({f.name, human_bytes(f.size), std::to_string(f.holders) + "/" + std::to_string(f.replicas),
                     f.file_id.hex()});
   print_table({"NAME", "SIZE", "HOLDERS", "FILE_ID"}, rows);
-  return static_cast<int>(Exit::kSuccess);
+}
+
+// Why the tracker's index may still lack files that exist, for people.
+// REQUIRES: !index.complete().
+std::string describe(const proto::IndexState& index) {
+  std::string why;
+  if (index.announcing > 0)
+    why = std::to_string(index.announcing) + (index.announcing == 1 ? " peer is" : " peers are") +
+          " still announcing its files to the tracker";
+  if (index.rejoin_left_ms > 0)
+    why += (why.empty() ? "" : ", and ") + std::string("the tracker started recently: its peers may rejoin it for ") +
+           std::to_string(index.rejoin_left_ms) + " ms more";
+  return why;
+}
+
+// Asks `command` of the tracker until its index is complete, within `retry`
+// of the first incomplete answer (protocol.md 5.4). Returns the last answer's
+// status; on OK, `reply` is the last answer, its `index` possibly incomplete.
+template <class Body, class Reply>
+Status ask_until_indexed(TrackerClient& tracker, proto::Command command, const Body& body, Reply* reply,
+                         std::chrono::milliseconds retry, bool quiet, const std::string& what) {
+  RetryPolicy policy;
+  policy.budget = retry;
+  std::uint64_t retries = 0;
+  Attempts attempts(policy, retries);
+  Status s;
+  while (attempts.next()) {
+    s = tracker.call(command, body, reply);
+    std::string why;
+    if (s.code() == ErrorCode::kAnnouncing)
+      why = s.message();
+    else if (s.ok() && !reply->index.complete())
+      why = describe(reply->index);
+    else
+      break;
+    if (retries == 0 && !quiet)
+      std::fprintf(stderr, "p2p: warning: %s: %s; asking the tracker again\n", what.c_str(), why.c_str());
+  }
+  return s;
+}
+
+// The exit code of an answer already printed: 6 ("try again") when the index
+// it came from was incomplete, so a script does not take a name missing from
+// it as a file that does not exist.
+int exit_for_answer(const proto::IndexState& index, const std::string& what) {
+  if (index.complete()) return static_cast<int>(Exit::kSuccess);
+  return fail(Exit::kUnavailable, what + ": the answer may be incomplete: " + describe(index) + "; ask again");
+}
+
+// search and ls: one ListReply, printed as a table or JSON.
+template <class Body>
+int run_list_query(zmq::context_t& ctx, const GlobalOptions& global, proto::Command command, const Body& body,
+                   bool json, std::chrono::milliseconds retry, const std::string& what) {
+  TrackerClient tracker(ctx, global.tracker, global.timeout);
+  proto::ListReply reply;
+  Status s = ask_until_indexed(tracker, command, body, &reply, retry, global.quiet, what);
+  if (!s.ok()) return fail(s, Origin::kTracker);
+  print_files(reply, json);
+  return exit_for_answer(reply.index, what);
 }
 
 }  // namespace
 
-int run_search(zmq::context_t& ctx, const GlobalOptions& global, const std::string& pattern, bool json) {
-  TrackerClient tracker(ctx, global.tracker, global.timeout);
-  proto::ListReply reply;
-  if (Status s = tracker.call(proto::Command::kSearch, proto::SearchRequest{pattern}, &reply); !s.ok())
-    return fail(s, Origin::kTracker);
-  return print_files(reply, json);
+int run_search(zmq::context_t& ctx, const GlobalOptions& global, const std::string& pattern, bool json,
+               std::chrono::milliseconds retry) {
+  return run_list_query(ctx, global, proto::Command::kSearch, proto::SearchRequest{pattern}, json, retry,
+                        "search '" + pattern + "'");
 }
 
-int run_ls(zmq::context_t& ctx, const GlobalOptions& global, bool json) {
-  TrackerClient tracker(ctx, global.tracker, global.timeout);
-  proto::ListReply reply;
-  if (Status s = tracker.call(proto::Command::kList, proto::Empty{}, &reply); !s.ok()) return fail(s, Origin::kTracker);
-  return print_files(reply, json);
+int run_ls(zmq::context_t& ctx, const GlobalOptions& global, bool json, std::chrono::milliseconds retry) {
+  return run_list_query(ctx, global, proto::Command::kList, proto::Empty{}, json, retry, "ls");
 }
 
 int run_stat(zmq::context_t& ctx, const GlobalOptions& global, const std::string& query, bool json,
@@ -85,18 +138,9 @@ int run_stat(zmq::context_t& ctx, const GlobalOptions& global, const std::string
   }
   TrackerClient tracker(ctx, global.tracker, global.timeout);
   proto::StatReply reply;
-  RetryPolicy policy;
-  policy.budget = retry;
-  std::uint64_t retries = 0;
-  Attempts attempts(policy, retries);
-  Status s;
-  while (attempts.next()) {
-    s = tracker.call(proto::Command::kStat, proto::QueryRequest{query}, &reply);
-    if (s.code() != ErrorCode::kAnnouncing) break;
-    if (retries == 0 && !global.quiet)
-      std::fprintf(stderr, "p2p: warning: stat of '%s': %s; asking the tracker again\n", query.c_str(),
-                   s.message().c_str());
-  }
+  const std::string what = "stat of '" + query + "'";
+  Status s = ask_until_indexed(tracker, proto::Command::kStat, proto::QueryRequest{query}, &reply, retry, global.quiet,
+                               what);
   if (!s.ok()) return fail(s, Origin::kTracker);
   const proto::FileSummary& f = reply.file;
   if (json) {
@@ -105,14 +149,14 @@ int run_stat(zmq::context_t& ctx, const GlobalOptions& global, const std::string
     j["holder_peers"] = nlohmann::json::array();
     for (const auto& h : reply.holders) j["holder_peers"].push_back(to_json(h));
     print_json(j);
-    return static_cast<int>(Exit::kSuccess);
+    return exit_for_answer(reply.index, what);
   }
   std::printf("name      %s\nfile_id   %s\nsize      %s (%llu bytes)\nchunks    %llu\nreplicas  %u wanted, %u live%s\n",
               f.name.c_str(), f.file_id.hex().c_str(), human_bytes(f.size).c_str(),
               static_cast<unsigned long long>(f.size), static_cast<unsigned long long>(f.chunk_count), f.replicas,
               f.holders, f.holders == 0 ? " (unavailable: no live holder)" : "");
   for (const auto& h : reply.holders) std::printf("holder    %s  %s\n", h.peer_id.c_str(), h.endpoint.c_str());
-  return static_cast<int>(Exit::kSuccess);
+  return exit_for_answer(reply.index, what);
 }
 
 int run_peers(zmq::context_t& ctx, const GlobalOptions& global, bool json) {
@@ -160,15 +204,20 @@ int run_status(zmq::context_t& ctx, const GlobalOptions& global, bool json) {
                 {"under_replicated", r.under_replicated},
                 {"unavailable", r.unavailable},
                 {"copies", r.copies},
-                {"draining", r.draining}});
+                {"draining", r.draining},
+                {"index_complete", r.index.complete()},
+                {"announcing", r.index.announcing},
+                {"rejoin_left_ms", r.index.rejoin_left_ms}});
     return static_cast<int>(Exit::kSuccess);
   }
   std::printf("peers             %u\nfiles             %u\nbytes             %s\nstored            %s\n"
               "capacity          %s\nfree              %s\nunder_replicated  %u\nunavailable       %u\n"
-              "copies            %u\ndraining          %u\n",
+              "copies            %u\ndraining          %u\nindex             %s\n",
               r.peers, r.files, human_bytes(r.bytes).c_str(), human_bytes(r.stored_bytes).c_str(),
               human_bytes(r.capacity).c_str(), human_bytes(r.free_bytes).c_str(), r.under_replicated, r.unavailable,
-              r.copies, r.draining);
+              r.copies, r.draining,
+              r.index.complete() ? "complete"
+                                 : ("incomplete: " + describe(r.index) + " (files and counts may be missing)").c_str());
   return static_cast<int>(Exit::kSuccess);
 }
 

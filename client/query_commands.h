@@ -12,13 +12,19 @@
 namespace p2p::client {
 
 // Each returns the process exit code.
-int run_search(zmq::context_t& ctx, const GlobalOptions& global, const std::string& pattern, bool json);
-int run_ls(zmq::context_t& ctx, const GlobalOptions& global, bool json);
-// Asks again, until `retry` after the first answer, while the tracker answers
-// `announcing` (it does not know the name yet: peers are re-announcing).
+//
+// search, ls and stat ask again, until `retry` after the first such answer,
+// while the tracker's index may lack files that exist (its peers are
+// re-announcing after it restarted: the reply's `index` is incomplete, or
+// STAT answers `announcing`). Still incomplete then, they print the last
+// answer with a warning and exit 6: the answer is not final (protocol.md 5.4).
+int run_search(zmq::context_t& ctx, const GlobalOptions& global, const std::string& pattern, bool json,
+               std::chrono::milliseconds retry);
+int run_ls(zmq::context_t& ctx, const GlobalOptions& global, bool json, std::chrono::milliseconds retry);
 int run_stat(zmq::context_t& ctx, const GlobalOptions& global, const std::string& query, bool json,
              std::chrono::milliseconds retry);
 int run_peers(zmq::context_t& ctx, const GlobalOptions& global, bool json);
+// Never waits: shows whether the index is complete beside the counts.
 int run_status(zmq::context_t& ctx, const GlobalOptions& global, bool json);
 
 }  // namespace p2p::client

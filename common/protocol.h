@@ -156,9 +156,19 @@ struct FileSummary {
   MSGPACK_DEFINE(file_id, name, size, chunk_count, replicas, holders)
 };
 
+// Whether the tracker's index may still lack files that exist: its state is
+// soft, rebuilt from the peers' announcements after it starts (protocol.md 5.2).
+struct IndexState {
+  std::uint32_t announcing = 0;      // storage services that sent READY but not their complete batch
+  std::uint64_t rejoin_left_ms = 0;  // what remains of the rejoin window after the tracker's start
+  bool complete() const { return announcing == 0 && rejoin_left_ms == 0; }
+  MSGPACK_DEFINE(announcing, rejoin_left_ms)
+};
+
 struct ListReply {
   std::vector<FileSummary> files;  // sorted by name
-  MSGPACK_DEFINE(files)
+  IndexState index;                // absent from an older tracker: complete
+  MSGPACK_DEFINE(files, index)
 };
 
 struct LocateReply {
@@ -171,7 +181,8 @@ struct LocateReply {
 struct StatReply {
   FileSummary file;
   std::vector<HolderInfo> holders;
-  MSGPACK_DEFINE(file, holders)
+  IndexState index;  // absent from an older tracker: complete
+  MSGPACK_DEFINE(file, holders, index)
 };
 
 struct PeerSummary {
@@ -203,8 +214,9 @@ struct StatusReply {
   std::uint32_t unavailable = 0;       // files with no live holder
   std::uint32_t copies = 0;            // REPLICATE orders in progress
   std::uint32_t draining = 0;          // peers draining before they leave
+  IndexState index;                    // incomplete: the counts above lack files not announced yet
   MSGPACK_DEFINE(peers, files, bytes, stored_bytes, capacity, free_bytes, under_replicated, unavailable, copies,
-                 draining)
+                 draining, index)
 };
 
 struct ReplicateOrder {

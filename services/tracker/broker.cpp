@@ -40,12 +40,14 @@ Result<std::string> Broker::bind() {
 Status Broker::run() {
   if (!socket_) return {ErrorCode::kInternal, "run() before a successful bind()"};
   Status result;
-  policy_.started = Clock::now();  // safe mode: no repairs, trims or releases for one grace
+  started_ = Clock::now();
+  policy_.safe_until = started_ + options_.repair_grace;  // or sooner, once the index is complete
   policy_.new_file_settle = std::min<Clock::duration>(options_.heartbeat * options_.liveness, options_.repair_grace);
-  P2P_INFO("safe mode: no repairs, trims or releases for %lld ms while peers re-announce",
+  P2P_INFO("safe mode: no repairs, trims or releases for %lld ms while peers re-announce, or until the index is "
+           "complete",
            static_cast<long long>(options_.repair_grace.count()));
-  next_heartbeat_ = policy_.started + options_.heartbeat;
-  last_progress_ = policy_.started;
+  next_heartbeat_ = started_ + options_.heartbeat;
+  last_progress_ = started_;
   try {
     while (!stop_.load()) {
       const TimePoint now = Clock::now();

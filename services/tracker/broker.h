@@ -141,6 +141,9 @@ class Broker {
   void keep_holdings(const std::string& peer_id);
   // Its announcement is complete: it no longer holds what it did not confirm.
   void drop_unconfirmed(const std::string& peer_id);
+  // Whether the index may still lack files that exist (protocol.md 5.2): the
+  // rest of the rejoin window after the start, and the peers announcing.
+  proto::IndexState index_state(TimePoint now) const;
   // The answer to a LOCATE or STAT of `query`, which the index does not know:
   // `announcing` while the index may still lack files that exist (within
   // options_.rejoin() of the start, or while a peer announces), else `not_found`.
@@ -219,7 +222,8 @@ class Broker {
   PeerRegistry registry_;
   FileIndex index_;
   CopyTracker orders_;
-  ReplicationPolicy policy_;       // started is set when run() begins
+  TimePoint started_;              // when run() began
+  ReplicationPolicy policy_;       // safe_until is set when run() begins
   std::set<std::string> released_;  // draining peers already sent RELEASE (logged once)
   UnconfirmedHoldings unconfirmed_;  // of reconnected peers, until their announcement completes
   // Peers whose storage sent READY and not yet the complete batch of the

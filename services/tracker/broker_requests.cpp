@@ -74,14 +74,23 @@ Result<proto::PublishReply> Broker::publish(const proto::PublishRequest& req, Ti
   return proto::PublishReply{id.value()};
 }
 
+proto::IndexState Broker::index_state(TimePoint now) const {
+  proto::IndexState state;
+  state.announcing = static_cast<std::uint32_t>(announcing_.size());
+  const auto since_start = std::chrono::duration_cast<std::chrono::milliseconds>(now - started_);
+  if (since_start < options_.rejoin()) state.rejoin_left_ms = static_cast<std::uint64_t>((options_.rejoin() - since_start).count());
+  return state;
+}
+
 Status Broker::unknown_file(const std::string& query, TimePoint now) const {
   const std::string what = "no file named or with id '" + query + "'";
-  const auto since_start = std::chrono::duration_cast<std::chrono::milliseconds>(now - policy_.started);
-  if (since_start < options_.rejoin())
-    return Status{ErrorCode::kAnnouncing, what + " yet: the tracker started " + std::to_string(since_start.count()) +
+  const proto::IndexState state = index_state(now);
+  if (state.rejoin_left_ms > 0)
+    return Status{ErrorCode::kAnnouncing, what + " yet: the tracker started " +
+                                              std::to_string(options_.rejoin().count() - state.rejoin_left_ms) +
                                               " ms ago and its peers are rejoining; ask again"};
-  if (!announcing_.empty()) {
-    const std::size_t n = announcing_.size();
+  if (state.announcing > 0) {
+    const std::uint32_t n = state.announcing;
     return Status{ErrorCode::kAnnouncing, what + " yet: " + std::to_string(n) + (n == 1 ? " peer is" : " peers are") +
                                               " still announcing files; ask again"};
   }
@@ -141,9 +150,10 @@ std::vector<proto::HolderInfo> Broker::holders_for_get(const FileRecord& file, c
   return out;
 }
 
-Result<proto::ListReply> Broker::search(const proto::SearchRequest& req, TimePoint) {
+Result<proto::ListReply> Broker::search(const proto::SearchRequest& req, TimePoint now) {
   const std::vector<const FileRecord*> found = index_.search(NamePattern(req.pattern), kMaxSearchResults);
   proto::ListReply reply;
+  reply.index = index_state(now);
   reply.files.reserve(found.size());
   for (const FileRecord* f : found) reply.files.push_back(summary(*f));
   return reply;
@@ -154,7 +164,7 @@ Result<proto::ListReply> Broker::list(const proto::Empty&, TimePoint now) { retu
 Result<proto::StatReply> Broker::stat(const proto::QueryRequest& req, TimePoint now) {
   const FileRecord* file = index_.lookup(req.query);
   if (file == nullptr) return unknown_file(req.query, now);
-  return proto::StatReply{summary(*file), holder_infos(*file)};
+  return proto::StatReply{summary(*file), holder_infos(*file), index_state(now)};
 }
 
 Result<proto::PeersReply> Broker::peers(const proto::Empty&, TimePoint now) {
@@ -176,8 +186,9 @@ Result<proto::PeersReply> Broker::peers(const proto::Empty&, TimePoint now) {
   return reply;
 }
 
-Result<proto::StatusReply> Broker::status(const proto::Empty&, TimePoint) {
+Result<proto::StatusReply> Broker::status(const proto::Empty&, TimePoint now) {
   proto::StatusReply reply;
+  reply.index = index_state(now);
   for (const PeerRecord* p : registry_.live_peers()) {
     ++reply.peers;
     reply.capacity += p->capacity;

@@ -166,11 +166,17 @@ void Broker::replicate(TimePoint now) {
              d.holder.c_str(), static_cast<long long>(options_.copy_timeout.count()),
              dropped ? "no longer counted as a holder" : "was not a holder any more", f == nullptr ? 0 : f->holders.size());
   }
+  // Every peer that rejoins within the rejoin window has announced all it
+  // holds: what safe mode waits for is over, and a copy lost meanwhile (a
+  // holder dropped a corrupt one) must not wait out the rest of the grace.
+  const bool index_complete = index_state(now).complete();
+  if (in_safe_mode(policy_, now) && index_complete) policy_.safe_until = now;
   if (in_safe_mode(policy_, now)) return;
   if (!safe_mode_over_) {
     safe_mode_over_ = true;
-    P2P_INFO("safe mode over: %lld ms since start, repairs, trims and releases begin",
-             static_cast<long long>(options_.repair_grace.count()));
+    P2P_INFO("safe mode over: %lld ms since start (%s), repairs, trims and releases begin",
+             static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count()),
+             index_complete ? "the index is complete" : "one repair grace; peers are still announcing");
   }
   ticks_.fetch_add(1);
   if (settled_at_ != plan_inputs() && now >= next_plan_) {

@@ -224,7 +224,7 @@ FileHealth file_health(const FileRecord& file, std::uint32_t k, std::size_t live
 }
 
 bool in_safe_mode(const ReplicationPolicy& policy, Clock::time_point now) {
-  return now - policy.started < policy.repair_grace;
+  return now < policy.safe_until;
 }
 
 Clock::time_point next_plan_at(Clock::time_point finished, Clock::duration took) {

@@ -32,9 +32,10 @@ struct ReplicationPolicy {
   Clock::duration repair_grace{};
   // Copies one peer receives at once. >= 1.
   std::uint32_t max_copies_per_peer = 2;
-  // When the tracker started: no repairs, trims or releases until
-  // started + repair_grace, while peers re-announce.
-  Clock::time_point started{};
+  // Safe mode: no repairs, trims or releases before this time, while peers
+  // re-announce. The broker sets it to its start + repair_grace, and ends it
+  // sooner once its index is complete (docs/replication.md "Tracker restart").
+  Clock::time_point safe_until{};
   // A file first seen less than this ago is still being written by its put
   // (the pipeline's peers announce it just before the client publishes the
   // others): it is not repaired yet, which saves copies the put is making

@@ -251,42 +251,80 @@ TEST_CASE("after the tracker is killed and restarted on the same port get works 
   for (std::size_t i = 0; i < c.peer_count(); ++i) CHECK(c.peer_process(i).running());
 }
 
-TEST_CASE("a get or stat started right after the tracker restarts waits for the holders to re-announce and succeeds",
+TEST_CASE("a get, stat, ls or search started right after the tracker restarts waits for the holders to re-announce "
+          "and succeeds; out of retries it exits 6",
           "[failover][tracker]") {
-  // The peers are stopped while the tracker restarts, so the get surely asks
-  // before any of them has rejoined; the rejoin window (20 s) outlasts that.
-  Cluster c(ClusterOptions{}.with_tracker_args({"--rejoin-window-ms", "20000"}));
+  // The peers are stopped while the tracker restarts, so every command surely
+  // asks before any of them has rejoined. The rejoin window outlasts that
+  // phase (a few hundred ms), and every command that waits for the complete
+  // index waits it out, so it is kept short.
+  Cluster c(ClusterOptions{}.with_tracker_args({"--rejoin-window-ms", "6000"}));
   fs::path src = c.path("src"), out = c.path("out");
   write_random_file(src, 2 * kMiB + 5, 35);
   put(c, src, "f.bin");
+  put(c, src, "beta.bin");
 
   for (std::size_t i = 0; i < c.peer_count(); ++i) REQUIRE(c.peer_process(i).signal(SIGSTOP));
   c.stop_tracker(SIGKILL);
   c.restart_tracker();
+
+  // Out of retries inside the window: a name still unknown is "try again"
+  // (6), not "no such file" (4), and an empty list is not final.
+  RunResult unknown = c.p2p({"get", "nosuch.bin", "-o", c.path("nosuch").string(), "--retry-ms", "300"});
+  INFO(describe(unknown));
+  CHECK(unknown.exit_code == 6);
+  CHECK(unknown.err.find("announcing") != std::string::npos);
+  RunResult early = c.p2p({"ls", "--retry-ms", "200"});
+  INFO(describe(early));
+  CHECK(early.exit_code == 6);
+  CHECK(early.out.find("f.bin") == std::string::npos);
+  CHECK(early.err.find("may be incomplete") != std::string::npos);
+  nlohmann::json status = parse_json(c.p2p({"status", "--json"}));
+  INFO(status.dump());
+  CHECK(status["index_complete"] == false);
+  CHECK(status["rejoin_left_ms"].get<std::uint64_t>() > 0);
+
+  // Each asks, hears that the index is not complete yet, and asks again.
   Process get = c.p2p_background({"get", "f.bin", "-o", out.string(), "--retry-ms", "30000"}, "get.log");
   Process stat = c.p2p_background({"stat", "f.bin", "--retry-ms", "30000"}, "stat.log");
-  // Each asked, heard that the name is not known yet, and asks again.
-  const fs::path log = c.path("get.log"), stat_log = c.path("stat.log");
+  Process ls = c.p2p_background({"ls", "--json", "--retry-ms", "30000"}, "ls.log");
+  Process search = c.p2p_background({"search", "beta", "--retry-ms", "30000"}, "search.log");
+  const fs::path log = c.path("get.log"), stat_log = c.path("stat.log"), ls_log = c.path("ls.log"),
+                 search_log = c.path("search.log");
   const bool asked_again = eventually(
       [&] {
         return read_text(log).find("ask again); asking the tracker again") != std::string::npos &&
-               read_text(stat_log).find("ask again; asking the tracker again") != std::string::npos;
+               read_text(stat_log).find("ask again; asking the tracker again") != std::string::npos &&
+               read_text(ls_log).find("asking the tracker again") != std::string::npos &&
+               read_text(search_log).find("asking the tracker again") != std::string::npos;
       },
       20s, 50ms);
   for (std::size_t i = 0; i < c.peer_count(); ++i) REQUIRE(c.peer_process(i).signal(SIGCONT));
   INFO(read_text(log));
   INFO(read_text(stat_log));
+  INFO(read_text(ls_log));
+  INFO(read_text(search_log));
   INFO(c.logs());
   CHECK(asked_again);
   CHECK(get.wait(60s) == std::optional<int>(0));
   CHECK(same_content(src, out));
-  CHECK(stat.wait(60s) == std::optional<int>(0));
-
-  // A name still unknown when the get runs out of retries is "try again" (6),
-  // not "no such file" (4): within the rejoin window the tracker cannot tell.
-  RunResult unknown = c.p2p({"get", "nosuch.bin", "-o", c.path("nosuch").string(), "--retry-ms", "300"});
-  CHECK(unknown.exit_code == 6);
-  CHECK(unknown.err.find("announcing") != std::string::npos);
+  const std::string stated = stat.read_stdout(60s).value_or(""), listed = ls.read_stdout(60s).value_or(""),
+                    found = search.read_stdout(60s).value_or("");
+  INFO(stated);
+  INFO(listed);
+  INFO(found);
+  CHECK(stat.wait(10s) == std::optional<int>(0));
+  CHECK(stated.find("3 live") != std::string::npos);
+  REQUIRE(ls.wait(10s) == std::optional<int>(0));
+  REQUIRE(search.wait(10s) == std::optional<int>(0));
+  CHECK(listed.find("\"f.bin\"") != std::string::npos);
+  CHECK(listed.find("\"beta.bin\"") != std::string::npos);
+  CHECK(found.find("beta.bin") != std::string::npos);
+  CHECK(found.find("f.bin") == std::string::npos);
+  nlohmann::json settled = parse_json(c.p2p({"status", "--json"}));
+  INFO(settled.dump());
+  CHECK(settled["index_complete"] == true);
+  CHECK(settled["files"] == 2);
 }
 
 TEST_CASE("a tracker paused for longer than its expiry window declares none of the heartbeating peers dead",

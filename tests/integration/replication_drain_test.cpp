@@ -147,8 +147,10 @@ TEST_CASE("p2p leave makes a peer drain and exit 0 with its files safe on the ot
 TEST_CASE("a copy whose first sources hang asks the next after the peer's --hedge-ms, not at its chunk timeout",
           "[replication][drain]") {
   // Liveness 100 x 300 ms: the frozen holders stay listed, first among a
-  // copy's sources (the draining one comes last), for ~30 s.
-  ClusterOptions options = replication_cluster(4).with_liveness(100).with_peer_args(
+  // copy's sources (the draining one comes last), for ~30 s. No rejoin
+  // window: this tracker never restarts, so no peer can be rejoining it, and
+  // a stat would otherwise wait out those 30 s for a complete index.
+  ClusterOptions options = replication_cluster(4, {"--rejoin-window-ms", "0"}).with_liveness(100).with_peer_args(
       {"--hedge-ms", "2500", "--chunk-timeout-ms", "60000"});
   options.heartbeat_ms = 300;
   Cluster c(options);

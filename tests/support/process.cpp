@@ -124,10 +124,29 @@ void Process::release() noexcept {
   pid_ = -1;
 }
 
+bool Process::read_more(Clock::time_point deadline) {
+  for (;;) {
+    if (stdout_fd_ < 0) return false;
+    pollfd p{stdout_fd_, POLLIN, 0};
+    int rc = ::poll(&p, 1, remaining_ms(deadline));
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc <= 0) return false;  // deadline
+    char buf[4096];
+    ssize_t n = ::read(stdout_fd_, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {  // EOF: the child closed stdout or exited
+      close_fd(stdout_fd_);
+      return false;
+    }
+    stdout_buffer_.append(buf, static_cast<std::size_t>(n));
+    return true;
+  }
+}
+
 std::optional<std::string> Process::read_listening(std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   static constexpr std::string_view kPrefix = "listening ";
-  for (;;) {
+  do {
     // Consume complete lines already buffered.
     for (std::size_t nl; (nl = stdout_buffer_.find('\n')) != std::string::npos;) {
       std::string line = stdout_buffer_.substr(0, nl);
@@ -135,21 +154,16 @@ std::optional<std::string> Process::read_listening(std::chrono::milliseconds tim
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.rfind(kPrefix, 0) == 0) return line.substr(kPrefix.size());
     }
-    if (stdout_fd_ < 0) return std::nullopt;
-    pollfd p{stdout_fd_, POLLIN, 0};
-    int left = remaining_ms(deadline);
-    int rc = ::poll(&p, 1, left);
-    if (rc < 0 && errno == EINTR) continue;
-    if (rc <= 0) return std::nullopt;  // deadline
-    char buf[4096];
-    ssize_t n = ::read(stdout_fd_, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {  // EOF: the child closed stdout or exited
-      close_fd(stdout_fd_);
-      continue;
-    }
-    stdout_buffer_.append(buf, static_cast<std::size_t>(n));
+  } while (read_more(deadline));
+  return std::nullopt;
+}
+
+std::optional<std::string> Process::read_stdout(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (read_more(deadline)) {
   }
+  if (stdout_fd_ >= 0) return std::nullopt;  // the deadline came first
+  return std::exchange(stdout_buffer_, {});
 }
 
 bool Process::signal(int sig) {

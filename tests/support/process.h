@@ -42,6 +42,10 @@ class Process {
   // nullopt if the deadline passes or the child closes stdout (e.g. exits) first.
   std::optional<std::string> read_listening(std::chrono::milliseconds timeout);
 
+  // Reads stdout to its end (the child closed it or exited) and returns what
+  // was not consumed yet; nullopt if the deadline passes first.
+  std::optional<std::string> read_stdout(std::chrono::milliseconds timeout);
+
   // Sends `sig`; false if the child is already reaped.
   bool signal(int sig);
 
@@ -60,6 +64,9 @@ class Process {
 
  private:
   bool try_reap();  // non-blocking waitpid; records exit_code_
+  // Appends what stdout has to stdout_buffer_, waiting until `deadline` for
+  // it; false at the deadline or at EOF (then stdout_fd_ is closed).
+  bool read_more(std::chrono::steady_clock::time_point deadline);
   void release() noexcept;
 
   pid_t pid_ = -1;

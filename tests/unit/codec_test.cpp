@@ -122,6 +122,44 @@ TEST_CASE("a PLACE from a client older than its avoid field decodes with nothing
   CHECK(req.avoid.empty());
 }
 
+TEST_CASE("a LIST, STAT or STATUS reply from a tracker older than its index field decodes as a complete index") {
+  proto::ListReply list;
+  list.files.push_back(proto::FileSummary{Hash{}, "a.bin", 1, 1, 3, 3});
+  auto older_list = codec::encode(std::make_tuple(list.files));
+  proto::ListReply got_list;
+  got_list.index.announcing = 7;
+  REQUIRE(codec::decode(older_list, &got_list).ok());
+  CHECK(got_list.files.size() == 1);
+  CHECK(got_list.index.complete());
+
+  auto older_stat = codec::encode(std::make_tuple(list.files[0], std::vector<proto::HolderInfo>{{"p1", "tcp://a:1"}}));
+  proto::StatReply stat;
+  REQUIRE(codec::decode(older_stat, &stat).ok());
+  CHECK(stat.holders.size() == 1);
+  CHECK(stat.index.complete());
+
+  // The ten counts of STATUS before `index`.
+  auto older_status = codec::encode(std::make_tuple(std::uint32_t{3}, std::uint32_t{5}, std::uint64_t{1}, std::uint64_t{3},
+                                                    std::uint64_t{9}, std::uint64_t{8}, std::uint32_t{2}, std::uint32_t{1},
+                                                    std::uint32_t{0}, std::uint32_t{0}));
+  proto::StatusReply status;
+  REQUIRE(codec::decode(older_status, &status).ok());
+  CHECK(status.under_replicated == 2);
+  CHECK(status.index.complete());
+}
+
+TEST_CASE("an incomplete index state travels in a LIST reply") {
+  proto::ListReply sent;
+  sent.index = proto::IndexState{2, 1500};
+  proto::ListReply got;
+  REQUIRE(codec::decode(codec::encode(sent), &got).ok());
+  CHECK(got.index.announcing == 2);
+  CHECK(got.index.rejoin_left_ms == 1500);
+  CHECK_FALSE(got.index.complete());
+  CHECK(proto::IndexState{0, 1}.complete() == false);
+  CHECK(proto::IndexState{1, 0}.complete() == false);
+}
+
 TEST_CASE("array claiming more elements than bytes is rejected before allocating") {
   // dd ff ff ff ff: array32 of 4 billion elements in a 5-byte frame.
   const unsigned char bomb[] = {0xdd, 0xff, 0xff, 0xff, 0xff};

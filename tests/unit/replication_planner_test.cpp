@@ -30,7 +30,7 @@ struct World {
   PeerRegistry registry{24h};  // nothing expires: deaths are explicit
   FileIndex index{3};
   CopyTracker orders{kCopyTimeout};
-  ReplicationPolicy policy{kGrace, 2, t0 - 1h};  // started long ago: no safe mode
+  ReplicationPolicy policy{kGrace, 2, t0 - 1h};  // safe mode over long ago
 
   // A live peer with storage (and replication unless told otherwise), live since `since`.
   void join(const std::string& id, std::uint64_t free_bytes, TimePoint since = t0 - 1h, bool replication = true) {
@@ -355,7 +355,7 @@ TEST_CASE("trim ignores draining holders when counting the surplus") {
 
 TEST_CASE("safe mode after start plans no repairs, trims or releases") {
   World w;
-  w.policy.started = t0;
+  w.policy.safe_until = t0 + kGrace;
   w.join("a", 1'000'000, t0 - 1h);
   w.join("b", 1'000'000, t0 - 1h);
   w.join("c", 50, t0 - 1h);
@@ -402,7 +402,7 @@ TEST_CASE("a file still being put is not repaired until it settles") {
   const TimePoint now = Clock::now();
   World w;
   for (const char* id : {"a", "b", "c"}) w.join(id, 1'000'000, now - 1h);
-  w.policy.started = now - 1h;
+  w.policy.safe_until = now - 1h;
   w.policy.new_file_settle = 1min;
   w.hold(manifest_of("fresh", 3), {"a"});  // the pipeline's first peer announced; the put is publishing
   CHECK(w.plan(now).copies.empty());
@@ -440,7 +440,7 @@ TEST_CASE("a plan is settled only when no file waits for a copy, a grace or a tr
     CHECK_FALSE(w.plan(t0 + kGrace).settled);
   }
   SECTION("never in safe mode") {
-    w.policy.started = t0;
+    w.policy.safe_until = t0 + kGrace;
     CHECK_FALSE(w.plan(t0).settled);
   }
 }

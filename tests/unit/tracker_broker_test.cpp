@@ -134,6 +134,48 @@ TEST_CASE("a name the tracker does not know is 'announcing' while peers rejoin i
   CHECK(code_of(locate("nope")) == ErrorCode::kNotFound);
 }
 
+TEST_CASE("LIST, SEARCH, STAT and STATUS say the index is incomplete while peers rejoin or announce") {
+  auto opts = options();
+  opts.rejoin_window = 2000ms;
+  RunningBroker t(opts);
+  Dealer client(t.ctx, t.endpoint);
+  auto list = [&] { return client.call<proto::ListReply>(Command::kList, proto::Empty{}); };
+  auto status = [&] { return client.call<proto::StatusReply>(Command::kStatus, proto::Empty{}); };
+
+  // Just started: the rest of the rejoin window is the reason.
+  Result<proto::ListReply> early = list();
+  REQUIRE(early.ok());
+  CHECK(early->index.rejoin_left_ms > 0);
+  CHECK(early->index.rejoin_left_ms <= 2000);
+  CHECK(early->index.announcing == 0);
+  REQUIRE(status().ok());
+  CHECK_FALSE(status()->index.complete());
+  CHECK(eventually([&] { return list().ok() && list()->index.complete(); }));
+
+  // A peer announcing in batches: one peer is the reason until its last batch.
+  Service storage(t.ctx, t.endpoint, "peer-1");
+  REQUIRE(eventually([&] { return live_peers(client) == 1; }));
+  storage.announce({fake_manifest("first.bin", 10)});
+  auto search_first = [&] { return client.call<proto::ListReply>(Command::kSearch, proto::SearchRequest{"first"}); };
+  REQUIRE(eventually([&] { return search_first().ok() && search_first()->files.size() == 1; }));
+  Result<proto::ListReply> partial = search_first();
+  REQUIRE(partial.ok());
+  CHECK(partial->index.announcing == 1);
+  CHECK(partial->index.rejoin_left_ms == 0);
+  Result<proto::StatReply> stat = client.call<proto::StatReply>(Command::kStat, proto::QueryRequest{"first.bin"});
+  REQUIRE(stat.ok());
+  CHECK(stat->index.announcing == 1);
+  REQUIRE(status().ok());
+  CHECK(status()->index.announcing == 1);
+
+  storage.announce({fake_manifest("last.bin", 10)}, true);
+  REQUIRE(eventually([&] { return list().ok() && list()->files.size() == 2; }));
+  CHECK(list()->index.complete());
+  CHECK(search_first()->index.complete());
+  CHECK(client.call<proto::StatReply>(Command::kStat, proto::QueryRequest{"first.bin"})->index.complete());
+  CHECK(status()->index.complete());
+}
+
 TEST_CASE("invalid manifests in an announce are skipped") {
   RunningBroker t(options());
   Service storage(t.ctx, t.endpoint, "peer-1");

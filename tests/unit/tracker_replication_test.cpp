@@ -116,6 +116,43 @@ TEST_CASE("dead holder's file is copied to a live peer after the grace and REPLI
   CHECK_FALSE(net.c.replication.recv_command(Command::kReplicate, kQuiet).has_value());
 }
 
+TEST_CASE("safe mode holds while a peer announces and ends once the index is complete, long before the repair grace",
+          "[timing]") {
+  // A minute of grace: any order within this test comes from the early end.
+  // Expiry 25 x 20 ms = 500 ms, so a new file settles in 500 ms; the
+  // services heartbeat while the test waits.
+  tracker::TrackerOptions o = replication_options(2);
+  o.repair_grace = 60s;
+  o.liveness = 25;
+  RunningBroker t(o);
+  FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
+  FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
+  Dealer client(t.ctx, t.endpoint);
+  Manifest m = fake_manifest("doc", 1000);
+  auto order_within = [&](std::chrono::milliseconds wait) {
+    const auto deadline = Clock::now() + wait;
+    std::optional<codec::Envelope> order;
+    while (!order && Clock::now() < deadline) {
+      for (Service* s : {&a.storage, &a.replication, &c.storage, &c.replication}) s->heartbeat(5000);
+      order = c.replication.recv_command(Command::kReplicate, 20ms);
+    }
+    return order;
+  };
+  c.storage.announce({}, true);
+  a.storage.announce({m});  // one holder of k = 2, and more batches to come
+  REQUIRE(eventually([&] { return holder_ids(client, "doc").size() == 1; }));
+  // Twice the settle time: without safe mode the copy would be ordered.
+  CHECK_FALSE(order_within(1000ms).has_value());
+  CHECK(t.broker.replication_ticks() == 0);
+
+  a.storage.announce({}, true);  // its last batch: the index is complete
+  const auto complete_at = Clock::now();
+  auto order = order_within(5000ms);
+  REQUIRE(order.has_value());
+  CHECK(Clock::now() - complete_at < o.repair_grace);
+  CHECK(body_of<proto::ReplicateOrder>(*order).manifest.file_id() == m.file_id());
+}
+
 TEST_CASE("failed copy is planned again", "[timing]") {
   RunningBroker t(replication_options(2));
   FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
