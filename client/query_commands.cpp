@@ -64,8 +64,9 @@ void print_files(const proto::ListReply& reply, bool json) {
 std::string describe(const proto::IndexState& index) {
   std::string why;
   if (index.announcing > 0)
-    why = std::to_string(index.announcing) + (index.announcing == 1 ? " peer is" : " peers are") +
-          " still announcing its files to the tracker";
+    why = std::to_string(index.announcing) +
+          (index.announcing == 1 ? " peer is still announcing its files" : " peers are still announcing their files") +
+          " to the tracker";
   if (index.rejoin_left_ms > 0)
     why += (why.empty() ? "" : ", and ") + std::string("the tracker started recently: its peers may rejoin it for ") +
            std::to_string(index.rejoin_left_ms) + " ms more";
