@@ -10,6 +10,7 @@
 #include "client/exit_codes.h"
 #include "client/progress_bar.h"
 #include "client/retry_policy.h"
+#include "client/session_flags.h"
 #include "common/file_name.h"
 #include "common/tracker_client.h"
 
@@ -84,15 +85,22 @@ Status ask_until_indexed(TrackerClient& tracker, proto::Command command, const B
   std::uint64_t retries = 0;
   Attempts attempts(policy, retries);
   Status s;
-  while (attempts.next()) {
+  std::chrono::milliseconds not_before{0};  // nothing changes before the rejoin window ends
+  while (attempts.next(not_before)) {
     s = tracker.call(command, body, reply);
+    not_before = std::chrono::milliseconds{0};
     std::string why;
-    if (s.code() == ErrorCode::kAnnouncing)
+    if (s.code() == ErrorCode::kAnnouncing) {
       why = s.message();
-    else if (s.ok() && !reply->index.complete())
+    } else if (s.ok() && !reply->index.complete()) {
       why = describe(reply->index);
-    else
+      // No peer announcing: only the end of the window can complete the index.
+      if (reply->index.announcing == 0)
+        not_before = std::chrono::milliseconds(
+            std::min(reply->index.rejoin_left_ms, static_cast<std::uint64_t>(kMaxFlagMillis)));
+    } else {
       break;
+    }
     if (retries == 0 && !quiet)
       std::fprintf(stderr, "p2p: warning: %s: %s; asking the tracker again\n", what.c_str(), why.c_str());
   }

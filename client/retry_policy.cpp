@@ -19,15 +19,19 @@ std::optional<std::chrono::milliseconds> RetryPolicy::pause(std::uint32_t retry,
   return std::min<std::chrono::milliseconds>(doubled, kMaxBackoff);
 }
 
-bool Attempts::next() {
+bool Attempts::next(std::chrono::milliseconds not_before) {
   if (done_ == 0) {
     ++done_;
     return true;
   }
   if (done_ == 1) first_failure_ = Clock::now();
   const auto since = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - first_failure_);
-  const std::optional<std::chrono::milliseconds> wait = policy_.pause(done_, since);
+  std::optional<std::chrono::milliseconds> wait = policy_.pause(done_, since);
   if (!wait) return false;
+  if (not_before > *wait) {
+    if (since + not_before > policy_.budget) return false;
+    wait = not_before;
+  }
   std::this_thread::sleep_for(*wait);
   ++done_;
   ++retries_;

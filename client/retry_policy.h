@@ -52,7 +52,11 @@ class Attempts {
   // Call before each attempt. True at once for the first; after that (the
   // previous attempt failed) sleeps the policy's pause, counts a retry and
   // returns true, or returns false once the budget is spent.
-  bool next();
+  // `not_before`: the previous answer says it cannot change sooner (the
+  // tracker's rejoin window has that long left): the pause is at least that,
+  // and when the budget ends before it, false at once rather than a retry
+  // bound to get the same answer.
+  bool next(std::chrono::milliseconds not_before = std::chrono::milliseconds{0});
   // Attempts made so far (for error messages).
   std::uint32_t made() const { return done_; }
 

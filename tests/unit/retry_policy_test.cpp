@@ -83,3 +83,23 @@ TEST_CASE("attempts keep retrying until the budget from the first failure is spe
   CHECK(attempts >= 3);  // 5 + 10 + 20 ms pauses fit before 60 ms
   CHECK(retries == static_cast<std::uint64_t>(attempts - 1));
 }
+
+TEST_CASE("a retry told nothing changes for a while waits that long, or gives up at once when the budget ends first") {
+  const RetryPolicy p = policy(1ms, 60s);
+  std::uint64_t retries = 0;
+  Attempts a(p, retries);
+  CHECK(a.next());
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(a.next(30ms));  // not the 1 ms backoff
+  CHECK(std::chrono::steady_clock::now() - start >= 30ms);
+  CHECK(retries == 1);
+
+  const RetryPolicy short_budget = policy(1ms, 100ms);
+  std::uint64_t none = 0;
+  Attempts b(short_budget, none);
+  CHECK(b.next());
+  const auto asked = std::chrono::steady_clock::now();
+  CHECK_FALSE(b.next(60s));  // the answer cannot change within the budget
+  CHECK(std::chrono::steady_clock::now() - asked < 1s);  // not the 60 s
+  CHECK(none == 0);
+}
