@@ -78,7 +78,8 @@ proto::IndexState Broker::index_state(TimePoint now) const {
   proto::IndexState state;
   state.announcing = static_cast<std::uint32_t>(announcing_.size());
   const auto since_start = std::chrono::duration_cast<std::chrono::milliseconds>(now - started_);
-  if (since_start < options_.rejoin()) state.rejoin_left_ms = static_cast<std::uint64_t>((options_.rejoin() - since_start).count());
+  if (since_start < options_.rejoin())
+    state.rejoin_left_ms = static_cast<std::uint64_t>((options_.rejoin() - since_start).count());
   return state;
 }
 

@@ -176,7 +176,7 @@ void Broker::replicate(TimePoint now) {
     safe_mode_over_ = true;
     P2P_INFO("safe mode over: %lld ms since start (%s), repairs, trims and releases begin",
              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count()),
-             index_complete ? "the index is complete" : "one repair grace; peers are still announcing");
+             index_complete ? "the index is complete" : "one repair grace; the index is not complete yet");
   }
   ticks_.fetch_add(1);
   if (settled_at_ != plan_inputs() && now >= next_plan_) {
