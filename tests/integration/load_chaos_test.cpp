@@ -195,3 +195,23 @@ TEST_CASE("scripts/cluster restarts a peer while the tracker is down, and the tr
       },
       20s, 200ms));
 }
+
+TEST_CASE("a cluster scripts/cluster starts answers ls at once, and a tracker it restarts gives the running peers its "
+          "rejoin window",
+          "[load][tracker]") {
+  ScriptCluster sc(ScriptClusterOptions{}.with_peers(1));
+  // Every peer was started and waited for by the script: no rejoin window.
+  RunResult ls = run(bin_path("p2p"), {"--tracker", sc.tracker_endpoint(), "ls"}, 10s);
+  INFO(describe(ls));
+  CHECK(ls.exit_code == 0);
+  CHECK(ls.err.find("asking the tracker again") == std::string::npos);
+  const fs::path log = sc.run_dir() / "tracker.log";
+  CHECK(read_text(log).find("rejoin-window=0ms") != std::string::npos);
+
+  // Restarted under running peers, the tracker waits for them: one liveness
+  // window (the script cluster's 5 x 100 ms).
+  RunResult restarted = sc.script("cluster", {"restart", "tracker"}, 60s);
+  INFO(describe(restarted));
+  REQUIRE(restarted.exit_code == 0);
+  CHECK(read_text(log).find("rejoin-window=500ms") != std::string::npos);
+}
