@@ -115,7 +115,8 @@ TEST_CASE("a load test that kills and restarts the tracker ends with zero failed
   CHECK(j["ops"]["put"]["errors"] == 0);
 
   // The last tracker learnt every file from the peers: the seeded ones and
-  // every put that succeeded, on all the peers, each at k.
+  // every put that succeeded, on all the peers, each at k, and says its index
+  // is complete (so the counts are final).
   const std::size_t files = 12 + j["ops"]["put"]["count"].get<std::size_t>();
   nlohmann::json status;
   const bool known = eventually(
@@ -123,7 +124,8 @@ TEST_CASE("a load test that kills and restarts the tracker ends with zero failed
         RunResult st = run(bin_path("p2p"), {"--tracker", sc.tracker_endpoint(), "status", "--json"}, 10s);
         if (st.exit_code != 0) return false;
         status = nlohmann::json::parse(st.out);
-        return status["files"] == files && status["peers"] == sc.peer_count() && status["under_replicated"] == 0;
+        return status["index_complete"] == true && status["files"] == files && status["peers"] == sc.peer_count() &&
+               status["under_replicated"] == 0;
       },
       20s, 200ms);
   INFO(status.dump());
