@@ -50,7 +50,8 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(1u, p2p::limits::kMaxReplicas))
       ->capture_default_str();
   app.add_option("--repair-grace-ms", repair_grace_ms,
-                 "wait this long after a holder dies before re-copying its files (also trim and start-up grace)")
+                 "wait this long after a holder dies before re-copying its files (also the trim grace, and the "
+                 "longest safe mode after start)")
       ->check(CLI::Range(0, 86'400'000))
       ->capture_default_str();
   app.add_option("--max-copies-per-peer", options.max_copies_per_peer, "copies one peer receives at once")
@@ -60,8 +61,9 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(1, 86'400'000))
       ->capture_default_str();
   app.add_option("--rejoin-window-ms", rejoin_window_ms,
-                 "after start, unknown names are answered 'announcing' (ask again) this long while peers rejoin "
-                 "[default: liveness x heartbeat]")
+                 "after start, the index counts as incomplete this long while running peers rejoin: unknown "
+                 "names are answered 'announcing' (ask again), and safe mode goes on; 0 when no peer can be "
+                 "rejoining [default: liveness x heartbeat]")
       ->check(CLI::Range(0, 86'400'000));
   app.add_option("--log-level", log_level, "debug | info | warn")
       ->check(CLI::IsMember({"debug", "info", "warn"}))

@@ -28,7 +28,8 @@ struct TrackerOptions {
   // docs/replication.md "Two clocks": after a holder dies, wait this long
   // before copying its files again, so a quick restart starts no copy storm.
   // Also how long a rejoined peer must stay before surplus copies are trimmed,
-  // and the safe mode after the tracker starts. Seconds, not HDFS's minutes:
+  // and the longest safe mode after the tracker starts (it ends once the
+  // index is complete: Broker::index_state). Seconds, not HDFS's minutes:
   // few peers, and copies run at loopback or LAN speed.
   std::chrono::milliseconds repair_grace{5000};
   // Copies one peer receives at once; HDFS's replication.max-streams is 2.
@@ -37,10 +38,12 @@ struct TrackerOptions {
   // A copy not confirmed after this long is forgotten and planned again.
   // 10 minutes: a multi-GiB file at LAN speed, with room to spare.
   std::chrono::milliseconds copy_timeout{600000};
-  // After the tracker starts, names it does not know are answered
-  // `announcing` ("ask again"), not `not_found`, for this long: the peers that
-  // were running rejoin a restarted tracker within one liveness window
-  // (docs/protocol.md 5.1, 5.2). Empty: expiry().
+  // After the tracker starts, its index counts as incomplete for this long:
+  // names it does not know are answered `announcing` ("ask again"), not
+  // `not_found`, and LIST/STAT/STATUS say so. The peers that were running
+  // rejoin a restarted tracker within one liveness window (docs/protocol.md
+  // 5.1, 5.2). Empty: expiry(). 0 when no peer can be rejoining (a fresh
+  // cluster whose peers are started after the tracker).
   std::optional<std::chrono::milliseconds> rejoin_window;
 
   std::chrono::milliseconds expiry() const { return heartbeat * liveness; }
