@@ -55,9 +55,11 @@ listening() {
 # --- cluster -----------------------------------------------------------------
 
 # start_tracker [FLAGS...]: a tracker on an OS-chosen port of 127.0.0.1;
-# sets and exports P2P_TRACKER (and $tracker).
+# sets and exports P2P_TRACKER (and $tracker). No rejoin window: its peers are
+# the ones start_peers starts after it, none can be rejoining (as scripts/cluster start).
 start_tracker() {
-  "$BIN/p2p-tracker" --listen tcp://127.0.0.1:0 "$@" >"$work/tracker.out" 2>"$work/tracker.log" </dev/null &
+  "$BIN/p2p-tracker" --listen tcp://127.0.0.1:0 --rejoin-window-ms 0 "$@" >"$work/tracker.out" \
+    2>"$work/tracker.log" </dev/null &
   pids+=($!)
   tracker_pid=$!
   tracker=$(listening "$work/tracker.out" "$!")
