@@ -155,6 +155,11 @@ class Broker {
   // The plan is skipped while the last one was settled and nothing it reads
   // has changed since (PlanInputs).
   void replicate(TimePoint now);
+  // Until safe mode is over: ends it once the index is complete, and keeps it
+  // past the repair grace while the peers' announcements keep coming (until
+  // one grace after the latest batch), so a long re-announcement is not taken
+  // for lost replicas (docs/replication.md "Tracker restart").
+  void settle_safe_mode(TimePoint now);
   void send_copy(const CopyOrder& order, TimePoint now);
   void send_delete(const DeleteOrder& order, TimePoint now);
   void release_drained(TimePoint now);
@@ -229,7 +234,8 @@ class Broker {
   // Peers whose storage sent READY and not yet the complete batch of the
   // announcement after it: the index may lack files only they hold.
   std::set<std::string> announcing_;
-  bool safe_mode_over_ = false;     // logged once
+  bool safe_mode_over_ = false;     // logged once; safe mode never starts again
+  TimePoint last_announce_batch_{};  // the latest ANNOUNCE of a peer still announcing
   TimePoint next_heartbeat_{};
   TimePoint last_progress_{};  // mark_progress's last mark
   // When a read last found the socket empty: every message sent before then

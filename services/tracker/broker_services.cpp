@@ -84,10 +84,27 @@ void Broker::on_announce(const codec::Envelope& env, const ServiceKey& service) 
   }
   P2P_DEBUG("announce peer=%s files=%zu new=%zu skipped=%zu%s", service.peer_id.c_str(), added, fresh,
             body.files.size() - added, body.complete ? " (complete)" : "");
+  if (announcing_.contains(service.peer_id)) last_announce_batch_ = Clock::now();  // safe mode waits for more
   if (body.complete) {
     drop_unconfirmed(service.peer_id);
     announcing_.erase(service.peer_id);
   }
+}
+
+void Broker::settle_safe_mode(TimePoint now) {
+  const proto::IndexState state = index_state(now);
+  // Every peer that rejoins within the rejoin window has announced all it
+  // holds: what safe mode waits for is over, and a copy lost meanwhile (a
+  // holder dropped a corrupt one) must not wait out the rest of the grace.
+  if (state.complete()) {
+    policy_.safe_until = std::min(policy_.safe_until, now);
+    return;
+  }
+  // A peer with many files announces for longer than a grace (1,000,000
+  // files: 30-60 s); a file one holder has announced and the others not yet
+  // is no lost replica. A peer whose batches stop does not hold it up.
+  if (state.announcing > 0)
+    policy_.safe_until = std::max(policy_.safe_until, last_announce_batch_ + options_.repair_grace);
 }
 
 void Broker::on_replicated(const codec::Envelope& env, const ServiceKey& service) {
@@ -166,17 +183,14 @@ void Broker::replicate(TimePoint now) {
              d.holder.c_str(), static_cast<long long>(options_.copy_timeout.count()),
              dropped ? "no longer counted as a holder" : "was not a holder any more", f == nullptr ? 0 : f->holders.size());
   }
-  // Every peer that rejoins within the rejoin window has announced all it
-  // holds: what safe mode waits for is over, and a copy lost meanwhile (a
-  // holder dropped a corrupt one) must not wait out the rest of the grace.
-  const bool index_complete = index_state(now).complete();
-  if (in_safe_mode(policy_, now) && index_complete) policy_.safe_until = now;
+  if (!safe_mode_over_) settle_safe_mode(now);
   if (in_safe_mode(policy_, now)) return;
   if (!safe_mode_over_) {
     safe_mode_over_ = true;
     P2P_INFO("safe mode over: %lld ms since start (%s), repairs, trims and releases begin",
              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count()),
-             index_complete ? "the index is complete" : "one repair grace; the index is not complete yet");
+             index_state(now).complete() ? "the index is complete"
+                                         : "no announcement for one repair grace; the index is not complete yet");
   }
   ticks_.fetch_add(1);
   if (settled_at_ != plan_inputs() && now >= next_plan_) {

@@ -153,6 +153,43 @@ TEST_CASE("safe mode holds while a peer announces and ends once the index is com
   CHECK(body_of<proto::ReplicateOrder>(*order).manifest.file_id() == m.file_id());
 }
 
+TEST_CASE("safe mode lasts past the repair grace while announcements keep coming, so a file whose second holder "
+          "announces late is not copied",
+          "[timing]") {
+  // Grace 300 ms; peer-2 announces in batches 100 ms apart for 1.2 s, the
+  // shared file in its last. peer-1 announced it at the start: without the
+  // wait, a copy would be ordered once the grace and the settle time ended.
+  RunningBroker t(replication_options(2));
+  FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
+  FakePeer b(t.ctx, t.endpoint, "peer-2", 5000);
+  FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
+  Dealer client(t.ctx, t.endpoint);
+  Manifest shared = fake_manifest("doc", 1000);
+  c.storage.announce({}, true);
+  a.storage.announce({shared}, true);
+  REQUIRE(eventually([&] { return holder_ids(client, "doc").size() == 1; }));
+  const auto first = Clock::now();
+  bool ordered = false;
+  for (int batch = 0; Clock::now() - first < 4 * kGrace; ++batch) {
+    b.storage.announce({fake_manifest("filler" + std::to_string(batch), 10)});
+    ordered = ordered || b.replication.recv_command(Command::kReplicate, 100ms).has_value() ||
+              c.replication.recv_command(Command::kReplicate, 0ms).has_value();
+  }
+  CHECK_FALSE(ordered);
+  CHECK(t.broker.replication_ticks() == 0);  // still in safe mode
+  b.storage.announce({shared}, true);
+  REQUIRE(eventually([&] { return holder_ids(client, "doc").size() == 2; }));
+  CHECK(eventually([&] { return t.broker.replication_ticks() > 0; }));  // the index is complete: over
+  // The fillers, on peer-2 alone, are copied now; "doc" has its k = 2.
+  std::set<Hash> copied;
+  const auto quiet_until = Clock::now() + kQuiet;
+  while (Clock::now() < quiet_until)
+    if (auto order = c.replication.recv_command(Command::kReplicate, 20ms))
+      copied.insert(body_of<proto::ReplicateOrder>(*order).manifest.file_id());
+  CHECK_FALSE(copied.empty());
+  CHECK_FALSE(copied.contains(shared.file_id()));
+}
+
 TEST_CASE("failed copy is planned again", "[timing]") {
   RunningBroker t(replication_options(2));
   FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
