@@ -85,20 +85,17 @@ Status PutPipeline::receive(Clock::time_point deadline, codec::Envelope* env) {
 }
 
 Status PutPipeline::wait_for_reply(Clock::time_point deadline) {
-  void* const watch = conn_->watch.handle();
-  if (watch == nullptr) return Status::Ok();  // inproc: only the deadline tells
   try {
-    while (true) {
-      std::vector<zmq::pollitem_t> items{{conn_->socket.handle(), 0, ZMQ_POLLIN, 0}, {watch, 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, until(deadline));
-      if (items[0].revents & ZMQ_POLLIN) return Status::Ok();  // a reply first, even if the connection then closed
-      if ((items[1].revents & ZMQ_POLLIN) && conn_->watch.disconnected())
+    switch (conn_->watch.wait_readable(deadline, /*refused_too=*/true)) {
+      case DisconnectWatch::Wait::kReadable: return Status::Ok();
+      case DisconnectWatch::Wait::kLost:
         return peer_error({ErrorCode::kUnavailable, "connection closed or refused with requests unanswered"});
-      if (Clock::now() >= deadline) return timed_out();
+      case DisconnectWatch::Wait::kDeadline: return timed_out();
     }
   } catch (const zmq::error_t& e) {
     return peer_error({ErrorCode::kInternal, std::string("poll: ") + e.what()}, false);
   }
+  return peer_error({ErrorCode::kInternal, "unknown wait outcome"}, false);
 }
 
 Clock::time_point PutPipeline::next_deadline() const {

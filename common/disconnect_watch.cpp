@@ -5,6 +5,9 @@
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
+
+#include "common/sockets.h"
 
 namespace p2p {
 
@@ -83,6 +86,20 @@ DisconnectWatch::Events DisconnectWatch::events() {
       seen.closed = true;
     else
       seen.refused = true;  // only DISCONNECTED and CONNECT_RETRIED are asked for
+  }
+}
+
+DisconnectWatch::Wait DisconnectWatch::wait_readable(Clock::time_point deadline, bool refused_too) {
+  if (!events_) return Wait::kReadable;
+  while (true) {
+    std::vector<zmq::pollitem_t> items{{watched_, 0, ZMQ_POLLIN, 0}, {events_.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, until(deadline));
+    if (items[0].revents & ZMQ_POLLIN) return Wait::kReadable;
+    if (items[1].revents & ZMQ_POLLIN) {
+      const Events e = events();
+      if (e.closed || (refused_too && e.refused)) return Wait::kLost;
+    }
+    if (Clock::now() >= deadline) return Wait::kDeadline;
   }
 }
 

@@ -54,12 +54,24 @@ class DisconnectWatch {
   };
   // Reads every event waiting, without blocking.
   Events events();
-  // Reads every event waiting, without blocking; true if the connection
-  // closed or a connect failed since the last call.
+  // events(), reduced to: the connection closed or a connect failed.
   bool disconnected() {
     const Events e = events();
     return e.closed || e.refused;
   }
+
+  // How a wait for a reply on the watched socket ended.
+  enum class Wait {
+    kReadable,  // it has a message (one that came before a close wins); or nothing
+                // is watched (inproc reports nothing: only the receive deadline tells)
+    kLost,      // its connection closed, or with `refused_too` a connect failed:
+                // requests sent on it will get no reply
+    kDeadline,  // `deadline` passed
+  };
+  // Polls the watched socket and its events until one of the above. The one
+  // place callers that wait for replies (TrackerClient, PutPipeline) handle
+  // spurious wake-ups and events that do not end the wait. Throws zmq::error_t.
+  Wait wait_readable(std::chrono::steady_clock::time_point deadline, bool refused_too);
 
  private:
   void stop();

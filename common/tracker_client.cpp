@@ -81,20 +81,17 @@ Status TrackerClient::round_trip(proto::Command command, zmq::message_t body, co
 }
 
 Status TrackerClient::wait_for_reply(Clock::time_point deadline) {
-  void* const watch = watch_.handle();
-  if (watch == nullptr) return Status::Ok();  // inproc: only the deadline tells
   try {
-    while (true) {
-      std::vector<zmq::pollitem_t> items{{socket_->handle(), 0, ZMQ_POLLIN, 0}, {watch, 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, until(deadline));
-      if (items[0].revents & ZMQ_POLLIN) return Status::Ok();  // a message first, even if the connection then closed
-      if ((items[1].revents & ZMQ_POLLIN) && watch_.events().closed)
+    switch (watch_.wait_readable(deadline, /*refused_too=*/false)) {
+      case DisconnectWatch::Wait::kReadable: return Status::Ok();
+      case DisconnectWatch::Wait::kLost:
         return {ErrorCode::kUnavailable, "the connection to the tracker closed with the request unanswered"};
-      if (Clock::now() >= deadline) return {ErrorCode::kTimeout, "no reply before the deadline"};
+      case DisconnectWatch::Wait::kDeadline: return {ErrorCode::kTimeout, "no reply before the deadline"};
     }
   } catch (const zmq::error_t& e) {
     return {ErrorCode::kInternal, std::string("poll: ") + e.what()};
   }
+  return {ErrorCode::kInternal, "unknown wait outcome"};
 }
 
 }  // namespace p2p
