@@ -87,9 +87,8 @@ Status Broker::unknown_file(const std::string& query, TimePoint now) const {
   const std::string what = "no file named or with id '" + query + "'";
   const proto::IndexState state = index_state(now);
   if (state.rejoin_left_ms > 0)
-    return Status{ErrorCode::kAnnouncing, what + " yet: the tracker started " +
-                                              std::to_string(options_.rejoin().count() - state.rejoin_left_ms) +
-                                              " ms ago and its peers are rejoining; ask again"};
+    return Status{ErrorCode::kAnnouncing, what + " yet: the tracker started recently and its peers may rejoin it for " +
+                                              std::to_string(state.rejoin_left_ms) + " ms more; ask again"};
   if (state.announcing > 0) {
     const std::uint32_t n = state.announcing;
     return Status{ErrorCode::kAnnouncing, what + " yet: " + std::to_string(n) + (n == 1 ? " peer is" : " peers are") +
