@@ -13,7 +13,10 @@ std::uint64_t chunk_count_for(std::uint64_t size, std::uint32_t chunk_size) {
 }
 
 Hash Manifest::file_id() const {
-  msgpack::sbuffer buf;
+  // Sized to the packed manifest (a hash packs into 34 bytes): msgpack's
+  // default 8 KiB would be most of the work for a small file, and the tracker
+  // computes one for every file a peer announces.
+  msgpack::sbuffer buf(64 + name.size() + 34 * chunks.size());
   msgpack::packer<msgpack::sbuffer> pk(buf);
   pk.pack_array(4);
   pk.pack(name);

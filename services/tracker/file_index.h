@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/hash.h"
@@ -157,7 +158,10 @@ class FileIndex {
   std::uint32_t default_replicas_;
   std::unordered_map<Hash, FileRecord, HashHasher> files_;
   NameIndex names_;  // ordered: SEARCH answers sorted by name
-  std::unordered_map<std::string, std::set<Hash>> by_peer_;
+  // Peer id -> the files it holds. Hashed, not ordered: every announced file
+  // is one insert here, and an ordered set of a million ids cost ~20 cache
+  // misses an insert (a quarter of the tracker's CPU while peers re-announce).
+  std::unordered_map<std::string, std::unordered_set<Hash, HashHasher>> by_peer_;
   std::uint64_t version_ = 0;
   IndexCounts counts_;
   // Files by (wanted k, holder count): a handful of entries however many files.
