@@ -144,15 +144,18 @@ bool Process::read_more(Clock::time_point deadline) {
 }
 
 std::optional<std::string> Process::read_listening(std::chrono::milliseconds timeout) {
+  return read_line("listening ", timeout);
+}
+
+std::optional<std::string> Process::read_line(std::string_view prefix, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
-  static constexpr std::string_view kPrefix = "listening ";
   do {
     // Consume complete lines already buffered.
     for (std::size_t nl; (nl = stdout_buffer_.find('\n')) != std::string::npos;) {
       std::string line = stdout_buffer_.substr(0, nl);
       stdout_buffer_.erase(0, nl + 1);
       if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.rfind(kPrefix, 0) == 0) return line.substr(kPrefix.size());
+      if (line.rfind(prefix, 0) == 0) return line.substr(prefix.size());
     }
   } while (read_more(deadline));
   return std::nullopt;

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace p2p::test {
@@ -41,6 +42,10 @@ class Process {
   // Reads stdout until a line `listening <endpoint>` and returns the endpoint;
   // nullopt if the deadline passes or the child closes stdout (e.g. exits) first.
   std::optional<std::string> read_listening(std::chrono::milliseconds timeout);
+
+  // Reads stdout until a line that starts with `prefix` and returns the rest
+  // of it; lines before it are consumed. nullopt as read_listening.
+  std::optional<std::string> read_line(std::string_view prefix, std::chrono::milliseconds timeout);
 
   // Reads stdout to its end (the child closed it or exited) and returns what
   // was not consumed yet; nullopt if the deadline passes first.
