@@ -125,6 +125,7 @@ bool Broker::mark_progress(TimePoint now, TimePoint waited_until) {
 }
 
 void Broker::read_messages() {
+  const TimePoint until = Clock::now() + options_.heartbeat / kLongWorkShare;
   for (int i = 0; i < kMaxBatch; ++i) {
     codec::Envelope env;
     const TimePoint before = Clock::now();
@@ -155,8 +156,10 @@ void Broker::read_messages() {
       reject(env, {ErrorCode::kInternal, std::string("internal error: ") + e.what()});
     }
     // The services wait for our heartbeats too: send the ones now due
-    // before reading on (the peers count the tracker's silence as we count theirs).
-    if (mark_progress(Clock::now())) return;
+    // before reading on (the peers count the tracker's silence as we count
+    // theirs), after one long piece of work or many short ones.
+    const TimePoint after = Clock::now();
+    if (mark_progress(after) || after >= until) return;
   }
 }
 

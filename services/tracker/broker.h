@@ -64,7 +64,9 @@ namespace p2p::tracker {
 // Longest poll: bounds how late run() notices stop().
 inline constexpr std::chrono::milliseconds kStopCheckInterval{100};
 // Messages handled per poll wake-up before timers run again, so a flood of
-// requests cannot starve heartbeats and expiry.
+// requests cannot starve heartbeats and expiry. A wake-up also ends after
+// heartbeat / kLongWorkShare of work: 1,000 ANNOUNCEs of 256 files take ~0.8 s,
+// and peers that hear no heartbeat for liveness x heartbeat reconnect.
 inline constexpr int kMaxBatch = 1000;
 // A stretch of heartbeat / kLongWorkShare or longer in which the broker thread
 // read nothing is excused as silence of every service (PeerRegistry::excuse):
@@ -156,10 +158,18 @@ class Broker {
   // has changed since (PlanInputs).
   void replicate(TimePoint now);
   // Until safe mode is over: ends it once the index is complete, and keeps it
-  // past the repair grace while the peers' announcements keep coming (until
-  // one grace after the latest batch), so a long re-announcement is not taken
-  // for lost replicas (docs/replication.md "Tracker restart").
+  // past the repair grace for the rest of the rejoin window and while the
+  // peers' announcements keep coming (announcement_in_progress), so a long
+  // re-announcement is not taken for lost replicas (docs/replication.md
+  // "Tracker restart").
   void settle_safe_mode(TimePoint now);
+  // A storage service is announcing what it holds (between its READY and its
+  // complete batch) and its last READY or batch came within one repair grace:
+  // its files are not lost, only not announced yet, so the tracker plans no
+  // copy, trim or release meanwhile, at its start (safe mode) or later (a peer
+  // restarted with many files). A peer whose batches stop holds it up one
+  // grace at most.
+  bool announcement_in_progress(TimePoint now) const;
   void send_copy(const CopyOrder& order, TimePoint now);
   void send_delete(const DeleteOrder& order, TimePoint now);
   void release_drained(TimePoint now);
@@ -235,7 +245,8 @@ class Broker {
   // announcement after it: the index may lack files only they hold.
   std::set<std::string> announcing_;
   bool safe_mode_over_ = false;     // logged once; safe mode never starts again
-  TimePoint last_announce_batch_{};  // the latest ANNOUNCE of a peer still announcing
+  TimePoint last_announcement_{};   // the latest READY or ANNOUNCE of a storage service still announcing
+  bool waiting_for_announcement_ = false;  // replication waits for one (logged when it starts and ends)
   TimePoint next_heartbeat_{};
   TimePoint last_progress_{};  // mark_progress's last mark
   // When a read last found the socket empty: every message sent before then

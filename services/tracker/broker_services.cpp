@@ -37,7 +37,10 @@ void Broker::on_ready(const codec::Envelope& env, const std::string& routing, Ti
   // grace). Reconnected: they stand until its announcement is complete.
   if (outcome->restarted) forget_holdings(body.peer_id, now, "peer=" + body.peer_id + " storage restarted");
   if (outcome->reconnected) keep_holdings(body.peer_id);
-  if (body.service == proto::kServiceStorage) announcing_.insert(body.peer_id);  // until its complete batch
+  if (body.service == proto::kServiceStorage) {
+    announcing_.insert(body.peer_id);  // until its complete batch
+    last_announcement_ = now;          // replication waits for its batches (announcement_in_progress)
+  }
   P2P_INFO("join peer=%s service=%s endpoint=%s capacity=%llu free=%llu%s", body.peer_id.c_str(),
            body.service.c_str(), body.endpoint.c_str(), ull(body.capacity), ull(body.free_bytes),
            outcome->peer_live ? " (peer is live)" : "");
@@ -84,7 +87,7 @@ void Broker::on_announce(const codec::Envelope& env, const ServiceKey& service) 
   }
   P2P_DEBUG("announce peer=%s files=%zu new=%zu skipped=%zu%s", service.peer_id.c_str(), added, fresh,
             body.files.size() - added, body.complete ? " (complete)" : "");
-  if (announcing_.contains(service.peer_id)) last_announce_batch_ = Clock::now();  // safe mode waits for more
+  if (announcing_.contains(service.peer_id)) last_announcement_ = Clock::now();  // replication waits for more
   if (body.complete) {
     drop_unconfirmed(service.peer_id);
     announcing_.erase(service.peer_id);
@@ -100,11 +103,20 @@ void Broker::settle_safe_mode(TimePoint now) {
     policy_.safe_until = std::min(policy_.safe_until, now);
     return;
   }
+  // Until the rejoin window ends, any peer may still come back with any file:
+  // a grace shorter than the window must not end safe mode before the peers
+  // have even rejoined.
+  if (state.rejoin_left_ms > 0)
+    policy_.safe_until = std::max(policy_.safe_until, now + std::chrono::milliseconds(state.rejoin_left_ms));
   // A peer with many files announces for longer than a grace (1,000,000
-  // files: 30-60 s); a file one holder has announced and the others not yet
-  // is no lost replica. A peer whose batches stop does not hold it up.
-  if (state.announcing > 0)
-    policy_.safe_until = std::max(policy_.safe_until, last_announce_batch_ + options_.repair_grace);
+  // files: 15-30 s here); a file one holder has announced and the others not
+  // yet is no lost replica.
+  if (announcement_in_progress(now))
+    policy_.safe_until = std::max(policy_.safe_until, last_announcement_ + options_.repair_grace);
+}
+
+bool Broker::announcement_in_progress(TimePoint now) const {
+  return !announcing_.empty() && now < last_announcement_ + options_.repair_grace;
 }
 
 void Broker::on_replicated(const codec::Envelope& env, const ServiceKey& service) {
@@ -192,6 +204,17 @@ void Broker::replicate(TimePoint now) {
              index_state(now).complete() ? "the index is complete"
                                          : "no announcement for one repair grace; the index is not complete yet");
   }
+  // After safe mode, a peer that registers with many files (restarted, or
+  // back after a while) announces for as long: its files only look lost.
+  if (announcement_in_progress(now) != waiting_for_announcement_) {
+    waiting_for_announcement_ = !waiting_for_announcement_;
+    if (waiting_for_announcement_)
+      P2P_INFO("replication waits: %zu peers announcing what they hold", announcing_.size());
+    else
+      P2P_INFO("replication resumes: %s", announcing_.empty() ? "every peer has announced what it holds"
+                                                              : "no announcement for one repair grace");
+  }
+  if (waiting_for_announcement_) return;
   ticks_.fetch_add(1);
   if (settled_at_ != plan_inputs() && now >= next_plan_) {
     plans_.fetch_add(1);

@@ -28,9 +28,11 @@ struct TrackerOptions {
   // docs/replication.md "Two clocks": after a holder dies, wait this long
   // before copying its files again, so a quick restart starts no copy storm.
   // Also how long a rejoined peer must stay before surplus copies are trimmed,
-  // and safe mode after the tracker starts (it ends once the index is
-  // complete, and goes on while announcements keep coming: Broker::settle_safe_mode). Seconds, not HDFS's minutes:
-  // few peers, and copies run at loopback or LAN speed.
+  // safe mode after the tracker starts (it ends once the index is complete,
+  // and goes on for the rest of the rejoin window and while announcements
+  // keep coming: Broker::settle_safe_mode), and how long replication waits for
+  // the next batch of a peer still announcing (announcement_in_progress).
+  // Seconds, not HDFS's minutes: few peers, and copies run at loopback or LAN speed.
   std::chrono::milliseconds repair_grace{5000};
   // Copies one peer receives at once; HDFS's replication.max-streams is 2.
   // Keeps a repair wave from saturating one peer's disk and link.

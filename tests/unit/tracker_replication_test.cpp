@@ -55,6 +55,16 @@ std::vector<std::string> holder_ids(Dealer& client, const std::string& name) {
   return out;
 }
 
+// The files of the REPLICATE orders `replication` receives within `wait`.
+std::set<Hash> copies_ordered(Service& replication, std::chrono::milliseconds wait) {
+  std::set<Hash> copied;
+  const auto until = Clock::now() + wait;
+  while (Clock::now() < until)
+    if (auto order = replication.recv_command(Command::kReplicate, 20ms))
+      copied.insert(body_of<proto::ReplicateOrder>(*order).manifest.file_id());
+  return copied;
+}
+
 proto::StatusReply status_of(Dealer& client) {
   auto status = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
   REQUIRE(status.ok());
@@ -181,13 +191,74 @@ TEST_CASE("safe mode lasts past the repair grace while announcements keep coming
   REQUIRE(eventually([&] { return holder_ids(client, "doc").size() == 2; }));
   CHECK(eventually([&] { return t.broker.replication_ticks() > 0; }));  // the index is complete: over
   // The fillers, on peer-2 alone, are copied now; "doc" has its k = 2.
-  std::set<Hash> copied;
-  const auto quiet_until = Clock::now() + kQuiet;
-  while (Clock::now() < quiet_until)
-    if (auto order = c.replication.recv_command(Command::kReplicate, 20ms))
-      copied.insert(body_of<proto::ReplicateOrder>(*order).manifest.file_id());
+  const std::set<Hash> copied = copies_ordered(c.replication, kQuiet);
   CHECK_FALSE(copied.empty());
   CHECK_FALSE(copied.contains(shared.file_id()));
+}
+
+TEST_CASE("after safe mode, replication waits while a peer announces, so a file whose other holder announces late is "
+          "not copied",
+          "[timing]") {
+  // As the case above, once safe mode is long over: two peers register
+  // with what they hold (restarted, or back after a while), "doc" (k = 2) in
+  // peer-1's first batch and in peer-2's last, 1.2 s later.
+  RunningBroker t(replication_options(2));
+  FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
+  Dealer client(t.ctx, t.endpoint);
+  c.storage.announce({}, true);
+  REQUIRE(eventually([&] { return t.broker.replication_ticks() > 0; }));  // safe mode is over
+
+  FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
+  FakePeer b(t.ctx, t.endpoint, "peer-2", 5000);
+  Manifest shared = fake_manifest("doc", 1000);
+  a.storage.announce({shared}, true);
+  REQUIRE(eventually([&] { return holder_ids(client, "doc").size() == 1; }));
+  const auto ticks_before = t.broker.replication_ticks();
+  const auto first = Clock::now();
+  bool ordered = false;
+  for (int batch = 0; Clock::now() - first < 4 * kGrace; ++batch) {
+    b.storage.announce({fake_manifest("filler" + std::to_string(batch), 10)});
+    ordered = ordered || c.replication.recv_command(Command::kReplicate, 100ms).has_value();
+  }
+  CHECK_FALSE(ordered);
+  CHECK(t.broker.replication_ticks() == ticks_before);  // no plan while peer-2 announces
+  b.storage.announce({shared}, true);
+  REQUIRE(eventually([&] { return holder_ids(client, "doc").size() == 2; }));
+  // Every peer has announced: the fillers, on peer-2 alone, are copied now.
+  const std::set<Hash> copied = copies_ordered(c.replication, 5 * kQuiet);
+  CHECK_FALSE(copied.empty());
+  CHECK_FALSE(copied.contains(shared.file_id()));
+}
+
+TEST_CASE("safe mode lasts the whole rejoin window even when the repair grace is shorter, so a holder that rejoins "
+          "late in it is not copied around",
+          "[timing]") {
+  // Grace 300 ms, window 1.5 s: peer-1 announces "doc" (k = 2) in full at
+  // once; its other holder, peer-2, rejoins 1 s after the start. Ending safe
+  // mode with the grace would order a copy to peer-3 at ~300 ms.
+  tracker::TrackerOptions o = replication_options(2);
+  o.rejoin_window = 1500ms;
+  RunningBroker t(o);
+  const auto started = Clock::now();
+  FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
+  FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
+  Dealer client(t.ctx, t.endpoint);
+  Manifest m = fake_manifest("doc", 1000);
+  c.storage.announce({}, true);
+  a.storage.announce({m}, true);
+  REQUIRE(eventually([&] { return holder_ids(client, "doc").size() == 1; }));
+  bool ordered = false;
+  while (Clock::now() - started < 1000ms)
+    ordered = ordered || c.replication.recv_command(Command::kReplicate, 20ms).has_value();
+  CHECK_FALSE(ordered);
+  CHECK(t.broker.replication_ticks() == 0);  // still in safe mode, well past the grace
+
+  FakePeer b(t.ctx, t.endpoint, "peer-2", 5000);
+  b.storage.announce({m}, true);
+  REQUIRE(eventually([&] { return holder_ids(client, "doc").size() == 2; }));
+  CHECK(eventually([&] { return t.broker.replication_ticks() > 0; }));  // the window ended: over
+  CHECK(Clock::now() - started >= *o.rejoin_window);
+  CHECK_FALSE(c.replication.recv_command(Command::kReplicate, kQuiet).has_value());  // "doc" has its k = 2
 }
 
 TEST_CASE("failed copy is planned again", "[timing]") {
