@@ -43,9 +43,9 @@ Status Broker::run() {
   started_ = Clock::now();
   policy_.safe_until = started_ + options_.repair_grace;  // or sooner, once the index is complete
   policy_.new_file_settle = std::min<Clock::duration>(options_.heartbeat * options_.liveness, options_.repair_grace);
-  P2P_INFO("safe mode: no repairs, trims or releases for %lld ms while peers re-announce, or until the index is "
-           "complete",
-           static_cast<long long>(options_.repair_grace.count()));
+  P2P_INFO("safe mode: no repairs, trims or releases until the index is complete, or for %lld ms (the repair "
+           "grace; longer while the rejoin window of %lld ms lasts or peers announce)",
+           static_cast<long long>(options_.repair_grace.count()), static_cast<long long>(options_.rejoin().count()));
   next_heartbeat_ = started_ + options_.heartbeat;
   last_progress_ = started_;
   try {

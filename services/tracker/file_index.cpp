@@ -105,10 +105,12 @@ std::uint32_t FileIndex::short_of_holders(std::size_t eligible) const {
 void FileIndex::add_holder(FileRecord& file, const std::string& peer_id) {
   if (file.holders.contains(peer_id)) return;
   uncount(file);
-  file.holders.insert(peer_id);
+  file.holders.insert(intern(peer_id));
   count(file);
   by_peer_[peer_id].insert(file.id);
 }
+
+const std::string* FileIndex::intern(const std::string& peer_id) { return &*peer_ids_.insert(peer_id).first; }
 
 bool FileIndex::is_named(const FileRecord& file) const {
   const Hash* id = names_.find(file.manifest.name);

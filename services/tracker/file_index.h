@@ -32,6 +32,7 @@
 #include "common/manifest.h"
 #include "common/sockets.h"
 #include "common/status.h"
+#include "services/tracker/holder_set.h"
 #include "services/tracker/name_index.h"
 #include "services/tracker/name_pattern.h"
 
@@ -39,8 +40,8 @@ namespace p2p::tracker {
 
 struct FileRecord {
   Hash id;
-  Manifest manifest;              // replicas as published; 0 means the tracker default
-  std::set<std::string> holders;  // live peers holding every chunk
+  Manifest manifest;  // replicas as published; 0 means the tracker default
+  HolderSet holders;  // live peers holding every chunk
   // The latest loss of a holder (death, leave, restart); {} = never.
   Clock::time_point lost_at{};
   // Holders before the losses not yet made up: while the file has fewer,
@@ -152,10 +153,16 @@ class FileIndex {
   // Moves the files of losing_ lost at or before `loss_cutoff` to short_.
   void expire_losses(Clock::time_point loss_cutoff) const;
   void add_holder(FileRecord& file, const std::string& peer_id);
+  // The one copy of `peer_id` that every file's HolderSet points to.
+  const std::string* intern(const std::string& peer_id);
   bool is_named(const FileRecord& file) const;
   void drop_if_orphan(const Hash& id);
 
   std::uint32_t default_replicas_;
+  // Every peer id ever a holder, once (HolderSet points into it; nodes do
+  // not move). Grows with the peers a tracker has known: a few hundred bytes
+  // each, never dropped, since a peer keeps its id across restarts.
+  std::unordered_set<std::string> peer_ids_;
   std::unordered_map<Hash, FileRecord, HashHasher> files_;
   NameIndex names_;  // ordered: SEARCH answers sorted by name
   // Peer id -> the files it holds. Hashed, not ordered: every announced file

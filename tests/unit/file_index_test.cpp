@@ -24,7 +24,7 @@ TEST_CASE("announced file is found by name and by id") {
   const FileRecord* by_id = index.lookup(m.file_id().hex());
   REQUIRE(by_name != nullptr);
   CHECK(by_name == by_id);
-  CHECK(by_name->holders == std::set<std::string>{"p1"});
+  CHECK(std::set<std::string>(by_name->holders.begin(), by_name->holders.end()) == std::set<std::string>{"p1"});
   CHECK(index.lookup("other") == nullptr);
   CHECK(index.files_held_by("p1") == 1);
 
@@ -159,7 +159,7 @@ TEST_CASE("removed holding is dropped without counting as a loss") {
   CHECK_FALSE(index.remove_holding(m.file_id(), "p2"));  // not a holder any more
   const FileRecord* f = index.find(m.file_id());
   REQUIRE(f != nullptr);
-  CHECK(f->holders == std::set<std::string>{"p1"});
+  CHECK(std::set<std::string>(f->holders.begin(), f->holders.end()) == std::set<std::string>{"p1"});
   CHECK(f->lost_at == Clock::time_point{});
   CHECK(index.files_held_by("p2") == 1);
   REQUIRE(index.held_by("p2").size() == 1);
