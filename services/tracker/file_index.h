@@ -78,6 +78,9 @@ class FileIndex {
  public:
   // `default_replicas`: the wanted k of a file whose manifest says 0.
   explicit FileIndex(std::uint32_t default_replicas) : default_replicas_(default_replicas) {}
+  // Not copyable: its files' holders point into its own peer_ids_.
+  FileIndex(const FileIndex&) = delete;
+  FileIndex& operator=(const FileIndex&) = delete;
 
   // ANNOUNCE: `peer_id` holds the file. Indexes it if new and binds its name
   // when the name is free. An existing file keeps its published replicas.
