@@ -42,6 +42,7 @@ Status Broker::run() {
   Status result;
   started_ = Clock::now();
   policy_.safe_until = started_ + options_.repair_grace;  // or sooner, once the index is complete
+  index_.pause_short_files();  // nothing plans in safe mode; sorted once when it ends
   policy_.new_file_settle = std::min<Clock::duration>(options_.heartbeat * options_.liveness, options_.repair_grace);
   P2P_INFO("safe mode: no repairs, trims or releases until the index is complete, or for %lld ms (the repair "
            "grace; longer while the rejoin window of %lld ms lasts or peers announce)",

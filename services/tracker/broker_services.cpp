@@ -199,10 +199,15 @@ void Broker::replicate(TimePoint now) {
   if (in_safe_mode(policy_, now)) return;
   if (!safe_mode_over_) {
     safe_mode_over_ = true;
-    P2P_INFO("safe mode over: %lld ms since start (%s), repairs, trims and releases begin",
+    const TimePoint sort_started = Clock::now();
+    index_.keep_short_files();
+    P2P_INFO("safe mode over: %lld ms since start (%s), repairs, trims and releases begin; %lld ms to sort the "
+             "short files",
              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count()),
              index_state(now).complete() ? "the index is complete"
-                                         : "no announcement for one repair grace; the index is not complete yet");
+                                         : "no announcement for one repair grace; the index is not complete yet",
+             static_cast<long long>(
+                 std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - sort_started).count()));
   }
   // After safe mode, a peer that registers with many files (restarted, or
   // back after a while) announces for as long: its files only look lost.

@@ -24,7 +24,7 @@ void FileIndex::count(const FileRecord& file) {
   if (file.holders.empty()) ++counts_.unavailable;
   ++by_shape_[{wanted_replicas(file), file.holders.size()}];
   const std::size_t n = file.holders.size();
-  if (n > 0 && n < wanted_replicas(file)) {
+  if (short_files_kept_ && n > 0 && n < wanted_replicas(file)) {
     if (file.waiting_since_loss(loss_cutoff_)) {
       // A loss is the latest, and remove_peer hands in its files by id: the
       // hint makes the insert O(1) (no walk down a tree of a million files).
@@ -45,7 +45,7 @@ void FileIndex::uncount(const FileRecord& file) {
   auto shape = by_shape_.find({wanted_replicas(file), file.holders.size()});
   if (--shape->second == 0) by_shape_.erase(shape);
   const std::size_t n = file.holders.size();
-  if (n > 0 && n < wanted_replicas(file)) {
+  if (short_files_kept_ && n > 0 && n < wanted_replicas(file)) {
     if (file.waiting_since_loss(loss_cutoff_)) {
       auto level = losing_.find(n);
       level->second.erase({file.id, file.lost_at});
@@ -57,6 +57,35 @@ void FileIndex::uncount(const FileRecord& file) {
     }
   }
   if (n > wanted_replicas(file)) surplus_.erase(file.id);
+}
+
+void FileIndex::pause_short_files() {
+  short_files_kept_ = false;
+  short_.clear();
+  losing_.clear();
+}
+
+void FileIndex::keep_short_files() {
+  if (short_files_kept_) return;
+  short_files_kept_ = true;
+  // One pass, then each level filled in its own order with end hints: O(n log n)
+  // for the sort, not a walk down a tree for every file.
+  std::map<std::size_t, std::vector<ShortFile>> settled, waiting;
+  for (const auto& [id, file] : files_) {
+    const std::size_t n = file.holders.size();
+    if (n == 0 || n >= wanted_replicas(file)) continue;
+    (file.waiting_since_loss(loss_cutoff_) ? waiting : settled)[n].push_back({id, file.lost_at});
+  }
+  for (auto& [n, files] : settled) {
+    std::sort(files.begin(), files.end(), ById{});
+    auto& level = short_[n];
+    for (const ShortFile& f : files) level.emplace_hint(level.end(), f);
+  }
+  for (auto& [n, files] : waiting) {
+    std::sort(files.begin(), files.end(), ByLoss{});
+    auto& level = losing_[n];
+    for (const ShortFile& f : files) level.emplace_hint(level.end(), f);
+  }
 }
 
 void FileIndex::expire_losses(Clock::time_point loss_cutoff) const {

@@ -139,6 +139,15 @@ class FileIndex {
                    const std::function<bool(const FileRecord&)>& visit) const;
   // Whether visit_short(eligible, loss_cutoff, ...) skips a file.
   bool short_in_repair_grace(std::size_t eligible, Clock::time_point loss_cutoff) const;
+  // Stops keeping the short files in order (short_, losing_) until
+  // keep_short_files(), which sorts them anew in one pass. For the tracker's
+  // safe mode, when nothing plans: while peers re-announce every file is
+  // short for a while, and keeping them in order was half the tracker's time
+  // (1,000,000 files a peer: ~0.5 s a pass to sort them afterwards).
+  // Meanwhile visit_short and short_in_repair_grace see no file; counts(),
+  // short_of_holders() and the surplus files are kept as ever.
+  void pause_short_files();
+  void keep_short_files();
   // Files with more holders than k, by file id.
   void visit_surplus(const std::function<void(const FileRecord&)>& visit) const;
 
@@ -201,6 +210,7 @@ class FileIndex {
   // per loss).
   mutable std::map<std::size_t, std::set<ShortFile, ByLoss>> losing_;
   mutable Clock::time_point loss_cutoff_ = Clock::time_point::min();  // the latest cutoff asked for
+  bool short_files_kept_ = true;  // short_ and losing_ are up to date (pause_short_files)
   std::set<Hash> surplus_;  // files with more holders than k
 };
 

@@ -230,17 +230,57 @@ void random_change(FileIndex& index, const std::vector<std::string>& peers, std:
 
 constexpr std::size_t kPeers = 4;
 
+using IndexCheck = std::function<void(const FileIndex&, Clock::time_point)>;
+
 // 3,000 random changes of an index over kPeers peers, one a second (as
 // remove_peer is told), `check` after each with the time of the change.
-void random_walk(unsigned seed, const std::function<void(const FileIndex&, Clock::time_point)>& check) {
+// With a `period`, the first `paused` changes of every period are made with
+// the short files not kept (pause_short_files, as in the tracker's safe
+// mode), and `check` runs only once they are kept again.
+void random_walk(unsigned seed, const IndexCheck& check, int period = 0, int paused = 0) {
   FileIndex index(3);
   const std::vector<std::string> peers{"p1", "p2", "p3", "p4"};
   std::mt19937 rng(seed);
   for (int step = 0; step < 3000; ++step) {
     const Clock::time_point now = Clock::time_point{} + std::chrono::hours(1) + std::chrono::seconds(step);
+    if (period != 0 && step % period == 0) index.pause_short_files();
+    if (period != 0 && step % period == paused) index.keep_short_files();
     random_change(index, peers, rng, now);
+    if (period != 0 && step % period < paused) continue;
     check(index, now);
   }
+}
+
+// Short and surplus files as a visit finds them, against a pass over every
+// file; a repair grace of 20 changes (about one file in ten waits in it).
+void check_visits(const FileIndex& index, Clock::time_point now) {
+  const Clock::time_point loss_cutoff = now - std::chrono::seconds(20);
+  for (std::size_t eligible = 0; eligible <= kPeers; ++eligible) {
+    std::vector<std::pair<std::size_t, Hash>> pass;  // (holders, id) of every short file out of its grace
+    bool in_grace = false;
+    for (const FileRecord* f : index.all_files()) {
+      const std::size_t n = f->holders.size();
+      if (n == 0 || n >= std::min<std::size_t>(index.wanted_replicas(*f), eligible)) continue;
+      if (n < f->holders_before_loss && f->lost_at > loss_cutoff)
+        in_grace = true;
+      else
+        pass.emplace_back(n, f->id);
+    }
+    std::sort(pass.begin(), pass.end());
+    REQUIRE(index.short_in_repair_grace(eligible, loss_cutoff) == in_grace);
+    std::vector<std::pair<std::size_t, Hash>> visited;
+    index.visit_short(eligible, loss_cutoff, [&](const FileRecord& f) {
+      visited.emplace_back(f.holders.size(), f.id);
+      return true;
+    });
+    REQUIRE(visited == pass);
+  }
+  std::vector<Hash> surplus, visited;
+  for (const FileRecord* f : index.all_files())
+    if (f->holders.size() > index.wanted_replicas(*f)) surplus.push_back(f->id);
+  std::sort(surplus.begin(), surplus.end());
+  index.visit_surplus([&](const FileRecord& f) { visited.push_back(f.id); });
+  REQUIRE(visited == surplus);
 }
 
 }  // namespace
@@ -267,36 +307,14 @@ TEST_CASE("counts and files short of holders follow every change as a pass over 
 }
 
 TEST_CASE("short and surplus files are visited as a pass over every file would find them, fewest holders first") {
-  // A repair grace of 20 changes: about one file in ten waits in it.
-  random_walk(11, [](const FileIndex& index, Clock::time_point now) {
-    const Clock::time_point loss_cutoff = now - std::chrono::seconds(20);
-    for (std::size_t eligible = 0; eligible <= kPeers; ++eligible) {
-      std::vector<std::pair<std::size_t, Hash>> pass;  // (holders, id) of every short file out of its grace
-      bool in_grace = false;
-      for (const FileRecord* f : index.all_files()) {
-        const std::size_t n = f->holders.size();
-        if (n == 0 || n >= std::min<std::size_t>(index.wanted_replicas(*f), eligible)) continue;
-        if (n < f->holders_before_loss && f->lost_at > loss_cutoff)
-          in_grace = true;
-        else
-          pass.emplace_back(n, f->id);
-      }
-      std::sort(pass.begin(), pass.end());
-      REQUIRE(index.short_in_repair_grace(eligible, loss_cutoff) == in_grace);
-      std::vector<std::pair<std::size_t, Hash>> visited;
-      index.visit_short(eligible, loss_cutoff, [&](const FileRecord& f) {
-        visited.emplace_back(f.holders.size(), f.id);
-        return true;
-      });
-      REQUIRE(visited == pass);
-    }
-    std::vector<Hash> surplus, visited;
-    for (const FileRecord* f : index.all_files())
-      if (f->holders.size() > index.wanted_replicas(*f)) surplus.push_back(f->id);
-    std::sort(surplus.begin(), surplus.end());
-    index.visit_surplus([&](const FileRecord& f) { visited.push_back(f.id); });
-    REQUIRE(visited == surplus);
-  });
+  random_walk(11, check_visits);
+}
+
+TEST_CASE("short files changed while they were not kept are visited as a pass would find them once they are kept "
+          "again") {
+  // Paused for 150 of every 200 changes: files become short, are repaired,
+  // lose holders and wait in their grace meanwhile.
+  random_walk(13, check_visits, 200, 150);
 }
 
 TEST_CASE("a visit of short files stops when the visitor says so") {
