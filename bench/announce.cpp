@@ -40,6 +40,7 @@
 // registration a peer and no order, and every departure was seen; 1
 // otherwise, 2 on bad flags.
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -311,8 +312,9 @@ class Announcer {
                                std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now()));
     try {
       zmq::poll(items_, wait);
-    } catch (const zmq::error_t&) {
-      for (auto& i : items_) i.revents = 0;  // EINTR: everyone looks again on the next pass
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;  // reported by main(); a closed context is not a round to wait out
+      for (auto& i : items_) i.revents = 0;  // everyone looks again on the next pass
     }
   }
 
@@ -383,7 +385,7 @@ bool write_json(const Options& options, const std::vector<RoundResult>& rounds, 
 int main(int argc, char** argv) {
   Options options;
   CLI::App app{"Fake peers announcing many made-up files to a tracker; times the index and counts orders"};
-  app.add_option("--tracker", options.tracker, "tracker endpoint")->capture_default_str();
+  app.add_option("--tracker", options.tracker, "tracker endpoint")->envname("P2P_TRACKER")->capture_default_str();
   app.add_option("--peers", options.peers, "fake peers, each holding every file (k = peers)")
       ->check(CLI::Range(1, static_cast<int>(p2p::limits::kMaxReplicas)))
       ->capture_default_str();
@@ -404,7 +406,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 3600000))
       ->capture_default_str();
   app.add_option("--json", options.json, "write the rounds' figures to FILE");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help is 0; a bad flag 2, as the header says
+  }
 
   try {
     zmq::context_t ctx(1);

@@ -117,8 +117,10 @@ class Broker {
 
  private:
   void run_timers(TimePoint now);
-  // Reads up to kMaxBatch messages; when it finds the socket empty, moves
-  // drained_at_ and expires the services silent until then.
+  // Reads up to kMaxBatch messages, and stops sooner after one long piece of
+  // work or a quarter heartbeat of short ones, so run_timers sends the
+  // heartbeats due; when it finds the socket empty, moves drained_at_ and
+  // expires the services silent until then.
   void read_messages();
   // How far every service's silence is known: up to drained_at_, since a
   // message that came later may still wait unread behind this thread (it was

@@ -108,8 +108,8 @@ void Broker::settle_safe_mode(TimePoint now) {
   // have even rejoined.
   if (state.rejoin_left_ms > 0)
     policy_.safe_until = std::max(policy_.safe_until, now + std::chrono::milliseconds(state.rejoin_left_ms));
-  // A peer with many files announces for longer than a grace (1,000,000
-  // files: 15-30 s here); a file one holder has announced and the others not
+  // A peer with many files announces for longer than a grace (three peers of
+  // 1,000,000 files: 13-32 s here); a file one holder has announced and the others not
   // yet is no lost replica.
   if (announcement_in_progress(now))
     policy_.safe_until = std::max(policy_.safe_until, last_announcement_ + options_.repair_grace);

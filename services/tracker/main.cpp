@@ -50,8 +50,9 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(1u, p2p::limits::kMaxReplicas))
       ->capture_default_str();
   app.add_option("--repair-grace-ms", repair_grace_ms,
-                 "wait this long after a holder dies before re-copying its files (also the trim grace, and safe "
-                 "mode after start, which ends once the index is complete)")
+                 "wait this long after a holder dies before re-copying its files (also the trim grace; safe "
+                 "mode after start, which ends once the index is complete; and how long replication waits for "
+                 "the next batch of a peer still announcing)")
       ->check(CLI::Range(0, 86'400'000))
       ->capture_default_str();
   app.add_option("--max-copies-per-peer", options.max_copies_per_peer, "copies one peer receives at once")

@@ -5,17 +5,13 @@
 // manifests, no bytes), so tens of thousands of files cost a second.
 #include <catch2/catch.hpp>
 
-#include <csignal>
 #include <fstream>
-#include <memory>
 #include <string>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/cluster.h"
 #include "tests/support/file_bytes.h"
-#include "tests/support/process.h"
-#include "tests/support/temp_dir.h"
 
 using namespace p2p::test;
 using namespace std::chrono_literals;
@@ -23,58 +19,39 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr int kFiles = 40000;  // per peer: ~0.5-1 s of announcements, several repair graces
-const std::vector<std::string> kTiming = {"--heartbeat-ms", "100", "--liveness", "5", "--repair-grace-ms", "200"};
-
-struct Tracker {
-  std::unique_ptr<Process> process;
-  std::string endpoint;
-};
-
-// A tracker on `listen`; retries while a restart on a fixed port races the
-// old socket's release.
-Tracker start_tracker(const TempDir& dir, const std::string& listen, const std::vector<std::string>& extra,
-                      const std::string& log) {
-  std::vector<std::string> args = {"--listen", listen};
-  args.insert(args.end(), kTiming.begin(), kTiming.end());
-  args.insert(args.end(), extra.begin(), extra.end());
-  const auto deadline = std::chrono::steady_clock::now() + 15s;
-  for (;;) {
-    auto tracker = std::make_unique<Process>(bin_path("p2p-tracker"), args, dir / log);
-    if (std::optional<std::string> endpoint = tracker->read_listening(5s)) return {std::move(tracker), *endpoint};
-    tracker->kill_and_wait();
-    if (std::chrono::steady_clock::now() >= deadline) FAIL("tracker did not start\n" << tracker->log_tail());
-    std::this_thread::sleep_for(100ms);  // retry pacing, not synchronisation
-  }
-}
+const std::vector<std::string> kGrace = {"--repair-grace-ms", "200"};
 
 }  // namespace
 
 TEST_CASE("a tracker restarted under peers with many files indexes them all again and orders no copy or trim while "
           "they re-announce for longer than the repair grace",
           "[failover][tracker][scale]") {
-  TempDir dir("p2p-reannounce");
   // Fresh: no rejoin window (as `scripts/cluster start`), the peers register after it.
-  Tracker tracker = start_tracker(dir, "tcp://127.0.0.1:0", {"--rejoin-window-ms", "0"}, "tracker1.log");
-  const std::string endpoint = tracker.endpoint;
+  std::vector<std::string> fresh = kGrace;
+  fresh.insert(fresh.end(), {"--rejoin-window-ms", "0"});
+  Cluster c(ClusterOptions{}.with_peers(0).with_tracker_args(fresh));
 
+  // The fake peers take 300 ms of silence (3 x 100 ms) for a dead tracker:
+  // less than a thousand batches' work, so a tracker that stops sending
+  // heartbeats while it reads them loses its peers (registrations > 3).
   Process announcer(bin_path("p2p-bench-announce"),
-                    {"--tracker", endpoint, "--peers", "3", "--files", std::to_string(kFiles), "--rounds", "2",
-                     "--heartbeat-ms", "100", "--liveness", "5", "--linger-ms", "1000", "--round-timeout-s", "120",
-                     "--json", (dir / "announce.json").string()},
-                    dir / "announce.log");
+                    {"--tracker", c.tracker_endpoint(), "--peers", "3", "--files", std::to_string(kFiles), "--rounds",
+                     "2", "--heartbeat-ms", "100", "--liveness", "3", "--linger-ms", "1000", "--round-timeout-s",
+                     "120", "--json", c.path("announce.json").string()},
+                    c.path("announce.log"));
   std::optional<std::string> round1 = announcer.read_line("round 1:", 150s);
-  INFO(announcer.log_tail() << tracker.process->log_tail());
+  INFO(announcer.log_tail());
   REQUIRE(round1);
 
-  tracker.process->kill_and_wait();
   // Restarted with its default rejoin window (liveness x heartbeat), as after a crash.
-  tracker = start_tracker(dir, endpoint, {}, "tracker2.log");
+  const std::size_t log_before = read_bytes(c.tracker_log()).size();
+  c.restart_tracker(kGrace);
   const std::optional<int> exit_code = announcer.wait(200s);
-  INFO(read_bytes(dir / "announce.log").substr(0, 4000) << read_bytes(dir / "tracker2.log").substr(0, 4000));
+  INFO(announcer.log_tail());
   REQUIRE(exit_code);
   CHECK(*exit_code == 0);
 
-  std::ifstream json_file(dir / "announce.json");
+  std::ifstream json_file(c.path("announce.json"));
   const nlohmann::json report = nlohmann::json::parse(json_file);
   REQUIRE(report["rounds"].size() == 2);
   for (const auto& round : report["rounds"]) {
@@ -89,8 +66,8 @@ TEST_CASE("a tracker restarted under peers with many files indexes them all agai
   }
   REQUIRE(report["leave_ms"].size() == 3);
   for (const auto& ms : report["leave_ms"]) CHECK(ms.get<double>() >= 0);
-  // Safe mode ended on the complete index, not on a grace without batches.
-  const std::string log2 = read_bytes(dir / "tracker2.log");
+  // The restarted tracker ended safe mode on the complete index, not on a grace without batches.
+  const std::string log2 = read_bytes(c.tracker_log()).substr(log_before);
   CHECK(log2.find("safe mode over") != std::string::npos);
   CHECK(log2.find("(the index is complete)") != std::string::npos);
 }

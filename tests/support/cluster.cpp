@@ -143,8 +143,9 @@ int Cluster::stop_tracker(int sig) {
   return -1;
 }
 
-void Cluster::restart_tracker() {
+void Cluster::restart_tracker(std::optional<std::vector<std::string>> tracker_args) {
   if (tracker_ && tracker_->running()) tracker_->kill_and_wait();
+  if (tracker_args) options_.tracker_args = std::move(*tracker_args);
   start_tracker(tracker_listen_);
 }
 

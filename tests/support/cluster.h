@@ -101,7 +101,9 @@ class Cluster {
   void restart_peer_elsewhere(std::size_t i);
   int stop_tracker(int sig = SIGKILL);
   // Starts the tracker again on the same port; peers are not told.
-  void restart_tracker();
+  // `tracker_args`, when given, replace options.tracker_args from now on
+  // (e.g. a first tracker with no rejoin window, restarted with one).
+  void restart_tracker(std::optional<std::vector<std::string>> tracker_args = std::nullopt);
 
   // Number of peers `p2p peers --json` lists; nullopt if the tracker does not answer.
   std::optional<std::size_t> live_peers() const;

@@ -55,6 +55,14 @@ std::vector<std::string> holder_ids(Dealer& client, const std::string& name) {
   return out;
 }
 
+// `empty` announces in full that it holds nothing, `holder` that it holds
+// `m`, and the tracker lists `holder` as the one holder of `m`.
+void announce_sole_holder(FakePeer& holder, FakePeer& empty, Dealer& client, const Manifest& m) {
+  empty.storage.announce({}, true);
+  holder.storage.announce({m}, true);
+  REQUIRE(eventually([&] { return holder_ids(client, m.name).size() == 1; }));
+}
+
 // The files of the REPLICATE orders `replication` receives within `wait`.
 std::set<Hash> copies_ordered(Service& replication, std::chrono::milliseconds wait) {
   std::set<Hash> copied;
@@ -175,9 +183,7 @@ TEST_CASE("safe mode lasts past the repair grace while announcements keep coming
   FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
   Dealer client(t.ctx, t.endpoint);
   Manifest shared = fake_manifest("doc", 1000);
-  c.storage.announce({}, true);
-  a.storage.announce({shared}, true);
-  REQUIRE(eventually([&] { return holder_ids(client, "doc").size() == 1; }));
+  announce_sole_holder(a, c, client, shared);
   const auto first = Clock::now();
   bool ordered = false;
   for (int batch = 0; Clock::now() - first < 4 * kGrace; ++batch) {
@@ -244,9 +250,7 @@ TEST_CASE("safe mode lasts the whole rejoin window even when the repair grace is
   FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
   Dealer client(t.ctx, t.endpoint);
   Manifest m = fake_manifest("doc", 1000);
-  c.storage.announce({}, true);
-  a.storage.announce({m}, true);
-  REQUIRE(eventually([&] { return holder_ids(client, "doc").size() == 1; }));
+  announce_sole_holder(a, c, client, m);
   bool ordered = false;
   while (Clock::now() - started < 1000ms)
     ordered = ordered || c.replication.recv_command(Command::kReplicate, 20ms).has_value();
