@@ -26,8 +26,11 @@
 // After the last round the peers stay --linger-ms (orders that come then
 // count in the last round: the tracker's first plans after safe mode), then
 // leave one by one, each timed from its DISCONNECT to the first STATUS that no
-// longer counts it: how long the tracker takes to drop a peer's holdings (it
-// answers nothing meanwhile).
+// longer counts it, and to the first that says no file lists it any more
+// (index.departed_holdings 0): how long the tracker takes to drop a peer's
+// holdings. STATUS is asked without pause meanwhile, so the tool also counts
+// the answers that came while the departure was in progress and the slowest
+// answer.
 //
 // Prints per round a line "round R: ..." (flushed, for the script to wait
 // on): the time for all storage links to register, to send every batch, and
@@ -36,9 +39,11 @@
 // rejoined) and the orders the fake peers received; then a line "leave: ...".
 // --json FILE writes {"peers","files","rounds":[{"round","joined_ms",
 // "sent_ms","complete_ms","files_per_s","registrations","replicate","delete",
-// "other"}],"leave_ms":[...]}. Exit 0 when every round completed with one
-// registration a peer and no order, and every departure was seen; 1
-// otherwise, 2 on bad flags.
+// "other"}],"leave_ms":[...],"departure_done_ms":[...],
+// "answered_while_departing":[...],"slowest_status_ms":[...]} (the last four
+// a peer, in order). Exit 0 when every round completed with one registration
+// a peer and no order, and every departure was seen done; 1 otherwise, 2 on
+// bad flags.
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -125,6 +130,14 @@ struct RoundResult {
   std::uint64_t registrations = 0;
 };
 
+// One peer's leave, timed from its DISCONNECTs; -1: not seen in time.
+struct Departure {
+  double gone_ms = -1;  // STATUS no longer counts the peer
+  double done_ms = -1;  // STATUS says no file lists a departed peer (index.departed_holdings 0)
+  std::uint64_t answered_while_departing = 0;  // STATUS answers with index.departed_holdings > 0
+  double slowest_status_ms = 0;                // the slowest STATUS round trip meanwhile
+};
+
 // One fake peer: its three service links and where its announcement is.
 struct FakePeer {
   std::string id;
@@ -183,11 +196,11 @@ class Announcer {
       results_.push_back(*r);
     }
     leave_timed();
-    return clean && std::none_of(leave_ms_.begin(), leave_ms_.end(), [](double ms) { return ms < 0; });
+    return clean && std::none_of(departures_.begin(), departures_.end(), [](const Departure& d) { return d.done_ms < 0; });
   }
 
   const std::vector<RoundResult>& results() const { return results_; }
-  const std::vector<double>& leave_ms() const { return leave_ms_; }
+  const std::vector<Departure>& departures() const { return departures_; }
 
  private:
   std::optional<RoundResult> one_round() {
@@ -248,7 +261,8 @@ class Announcer {
     while (Clock::now() < until) pump(r);
   }
 
-  // Each peer leaves in turn; timed until STATUS counts one peer fewer.
+  // Each peer leaves in turn; timed until STATUS counts one peer fewer, and
+  // until it says no file lists a departed peer any more.
   void leave_timed() {
     RoundResult after;  // orders now are to peers on their way out: not counted
     while (first_live_ < peers_.size()) {
@@ -258,19 +272,32 @@ class Announcer {
       p.transfer->leave();
       p.replication->leave();
       const Clock::time_point deadline = start + std::chrono::seconds(options_.round_timeout_s);
-      double took = -1;
+      auto since_start = [&] { return std::chrono::duration<double, std::milli>(Clock::now() - start).count(); };
+      Departure d;
       while (Clock::now() < deadline) {
         proto::StatusReply s;
-        if (status_.call(proto::Command::kStatus, proto::Empty{}, &s).ok() && s.peers == peers_.size() - first_live_) {
-          took = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+        const Clock::time_point asked = Clock::now();
+        const bool answered = status_.call(proto::Command::kStatus, proto::Empty{}, &s).ok();
+        d.slowest_status_ms =
+            std::max(d.slowest_status_ms, std::chrono::duration<double, std::milli>(Clock::now() - asked).count());
+        if (answered && d.gone_ms < 0 && s.peers == peers_.size() - first_live_) d.gone_ms = since_start();
+        if (answered && s.index.departed_holdings > 0) ++d.answered_while_departing;
+        if (answered && d.gone_ms >= 0 && s.index.departed_holdings == 0) {
+          d.done_ms = since_start();
           break;
         }
         pump(&after);
       }
-      leave_ms_.push_back(took);
+      departures_.push_back(d);
     }
     std::printf("leave: %zu files a peer; STATUS counts the peer gone after", files_.size());
-    for (double ms : leave_ms_) std::printf(" %.0f", ms);
+    for (const Departure& d : departures_) std::printf(" %.0f", d.gone_ms);
+    std::printf(" ms; its files taken off after");
+    for (const Departure& d : departures_) std::printf(" %.0f", d.done_ms);
+    std::printf(" ms; STATUS answered meanwhile");
+    for (const Departure& d : departures_) std::printf(" %llu", static_cast<unsigned long long>(d.answered_while_departing));
+    std::printf(" times; slowest STATUS");
+    for (const Departure& d : departures_) std::printf(" %.1f", d.slowest_status_ms);
     std::printf(" ms\n");
     std::fflush(stdout);
   }
@@ -352,11 +379,21 @@ class Announcer {
   p2p::TrackerClient status_;
   std::vector<zmq::pollitem_t> items_;
   std::vector<RoundResult> results_;
-  std::vector<double> leave_ms_;  // per peer, in order; -1: not seen gone in time
+  std::vector<Departure> departures_;  // per peer, in order
   std::size_t first_live_ = 0;    // peers leave in order: those before it have left
 };
 
-bool write_json(const Options& options, const std::vector<RoundResult>& rounds, const std::vector<double>& leave_ms) {
+// `field` of each departure, as a JSON array.
+template <class Field>
+void print_each(std::FILE* f, const std::vector<Departure>& departures, Field field) {
+  std::fprintf(f, "[");
+  for (std::size_t i = 0; i < departures.size(); ++i)
+    std::fprintf(f, "%s%.1f", i == 0 ? "" : ", ", static_cast<double>(field(departures[i])));
+  std::fprintf(f, "]");
+}
+
+bool write_json(const Options& options, const std::vector<RoundResult>& rounds,
+                const std::vector<Departure>& departures) {
   std::FILE* f = std::fopen(options.json.c_str(), "w");
   if (f == nullptr) {
     std::perror(options.json.c_str());
@@ -374,9 +411,15 @@ bool write_json(const Options& options, const std::vector<RoundResult>& rounds, 
                  static_cast<unsigned long long>(r.registrations), static_cast<unsigned long long>(r.replicate),
                  static_cast<unsigned long long>(r.del), static_cast<unsigned long long>(r.other));
   }
-  std::fprintf(f, "], \"leave_ms\": [");
-  for (std::size_t i = 0; i < leave_ms.size(); ++i) std::fprintf(f, "%s%.1f", i == 0 ? "" : ", ", leave_ms[i]);
-  std::fprintf(f, "]}\n");
+  std::fprintf(f, "], \"leave_ms\": ");
+  print_each(f, departures, [](const Departure& d) { return d.gone_ms; });
+  std::fprintf(f, ", \"departure_done_ms\": ");
+  print_each(f, departures, [](const Departure& d) { return d.done_ms; });
+  std::fprintf(f, ", \"answered_while_departing\": ");
+  print_each(f, departures, [](const Departure& d) { return d.answered_while_departing; });
+  std::fprintf(f, ", \"slowest_status_ms\": ");
+  print_each(f, departures, [](const Departure& d) { return d.slowest_status_ms; });
+  std::fprintf(f, "}\n");
   return std::fclose(f) == 0;
 }
 
@@ -416,14 +459,14 @@ int main(int argc, char** argv) {
     zmq::context_t ctx(1);
     bool clean = false;
     std::vector<RoundResult> rounds;
-    std::vector<double> leave_ms;
+    std::vector<Departure> departures;
     {
       Announcer announcer(ctx, options);
       clean = announcer.run();
       rounds = announcer.results();
-      leave_ms = announcer.leave_ms();
+      departures = announcer.departures();
     }
-    if (!options.json.empty() && !write_json(options, rounds, leave_ms)) return 1;
+    if (!options.json.empty() && !write_json(options, rounds, departures)) return 1;
     return clean && static_cast<int>(rounds.size()) == options.rounds ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "announce: %s\n", e.what());

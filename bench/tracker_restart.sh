@@ -9,8 +9,10 @@
 #      default rejoin window (as `scripts/cluster restart tracker`); the peers
 #      notice, rejoin and announce everything again; timed the same way; the
 #      peers stay 3 heartbeats more, for the tracker's first plans after safe mode;
-#   3. the peers leave one by one, each timed until STATUS no longer counts it:
-#      how long the tracker takes to drop a peer's FILES holdings.
+#   3. the peers leave one by one, each timed until STATUS no longer counts it
+#      and until no file lists it (index.departed_holdings 0): how long the
+#      tracker takes to drop a peer's FILES holdings, how many STATUS it
+#      answered meanwhile and the slowest of them.
 #
 # For each it prints the tool's line (time to register, to send, to the
 # complete index; orders received), the tracker's peak RSS and CPU time, and
@@ -104,4 +106,4 @@ wait "$announce_pid" || rc=$?
 grep '^leave:' "$work/announce.out" | sed 's/^/   /' || true
 forget_pid "$announce_pid"
 ((rc == 0)) || { tail -n 5 "$work/announce.log" >&2; die "orders reached the peers, or a round failed (exit $rc)"; }
-echo "ok: no order in either round, every departure seen"
+echo "ok: no order in either round, every departure seen done"

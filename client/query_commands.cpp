@@ -216,7 +216,8 @@ int run_status(zmq::context_t& ctx, const GlobalOptions& global, bool json) {
                 {"draining", r.draining},
                 {"index_complete", r.index.complete()},
                 {"announcing", r.index.announcing},
-                {"rejoin_left_ms", r.index.rejoin_left_ms}});
+                {"rejoin_left_ms", r.index.rejoin_left_ms},
+                {"departed_holdings", r.index.departed_holdings}});
     return static_cast<int>(Exit::kSuccess);
   }
   std::printf("peers             %u\nfiles             %u\nbytes             %s\nstored            %s\n"
@@ -227,6 +228,9 @@ int run_status(zmq::context_t& ctx, const GlobalOptions& global, bool json) {
               r.copies, r.draining,
               r.index.complete() ? "complete"
                                  : ("incomplete: " + describe(r.index) + " (files and counts may be missing)").c_str());
+  if (r.index.departed_holdings > 0)
+    std::printf("departed          %llu files still list a peer that departed (the counts above include them)\n",
+                static_cast<unsigned long long>(r.index.departed_holdings));
   return static_cast<int>(Exit::kSuccess);
 }
 

@@ -161,8 +161,12 @@ struct FileSummary {
 struct IndexState {
   std::uint32_t announcing = 0;      // storage services that sent READY but not their complete batch
   std::uint64_t rejoin_left_ms = 0;  // what remains of the rejoin window after the tracker's start
+  // Files still listing a peer that departed: the tracker takes it off them
+  // in steps (5.1), and STATUS's counts include those holdings until then.
+  // Not part of complete(): no file is missing, only a holder is left over.
+  std::uint64_t departed_holdings = 0;
   bool complete() const { return announcing == 0 && rejoin_left_ms == 0; }
-  MSGPACK_DEFINE(announcing, rejoin_left_ms)
+  MSGPACK_DEFINE(announcing, rejoin_left_ms, departed_holdings)
 };
 
 struct ListReply {

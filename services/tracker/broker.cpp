@@ -55,7 +55,10 @@ Status Broker::run() {
       mark_progress(now);
       run_timers(now);
       const TimePoint replan = copy_done_since_tick() ? next_plan_ : TimePoint::max();
-      const TimePoint wake = std::min({next_heartbeat_, registry_.next_expiry(), replan, now + kStopCheckInterval});
+      // A departure in progress: only look for messages, then take its next step.
+      const TimePoint wake = index_.departing() ? now
+                                                : std::min({next_heartbeat_, registry_.next_expiry(), replan,
+                                                            now + kStopCheckInterval});
       // Round up: rounding down would spin on poll(0) for the last millisecond.
       const auto timeout = std::chrono::ceil<std::chrono::milliseconds>(std::max(wake - now, Clock::duration::zero()));
       std::vector<zmq::pollitem_t> items{{socket_->handle(), 0, ZMQ_POLLIN, 0}};
@@ -74,6 +77,7 @@ Status Broker::run() {
       // Read even after a timeout: finding the socket empty is what moves
       // drained_at_, and with it the expiry of silent services.
       read_messages();
+      take_off_departed();
     }
   } catch (const std::exception& e) {
     result = Status{ErrorCode::kInternal, std::string("broker loop failed: ") + e.what()};
@@ -268,13 +272,28 @@ void Broker::handle_departures(const std::vector<Departure>& gone, const char* h
 }
 
 void Broker::forget_holdings(const std::string& peer_id, TimePoint now, const std::string& why) {
-  const std::size_t files = index_.remove_peer(peer_id, now);
+  if (!index_.departing()) {
+    departures_since_ = now;
+    departed_files_ = 0;
+  }
+  const std::size_t files = index_.start_departure(peer_id, now);
+  departed_files_ += files;
   const std::size_t orders = orders_.forget_peer(peer_id);
   released_.erase(peer_id);
   unconfirmed_.forget(peer_id);
   announcing_.erase(peer_id);
   P2P_INFO("%s; %zu files lost a holder (repair after %lld ms), %zu orders to it forgotten", why.c_str(), files,
            static_cast<long long>(options_.repair_grace.count()), orders);
+}
+
+void Broker::take_off_departed() {
+  if (!index_.departing()) return;
+  index_.remove_departed(kDepartureStep);
+  mark_progress(Clock::now());
+  if (index_.departing()) return;
+  P2P_INFO("departures done: %llu files no longer list a departed peer, %lld ms after the first departure", ull(departed_files_),
+           static_cast<long long>(
+               std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - departures_since_).count()));
 }
 
 void Broker::keep_holdings(const std::string& peer_id) {

@@ -80,6 +80,7 @@ proto::IndexState Broker::index_state(TimePoint now) const {
   const auto since_start = std::chrono::duration_cast<std::chrono::milliseconds>(now - started_);
   if (since_start < options_.rejoin())
     state.rejoin_left_ms = static_cast<std::uint64_t>((options_.rejoin() - since_start).count());
+  state.departed_holdings = index_.departed_holdings();
   return state;
 }
 
@@ -237,20 +238,28 @@ Result<proto::Empty> Broker::leave(const proto::QueryRequest& req, TimePoint) {
 }
 
 proto::FileSummary Broker::summary(const FileRecord& file) const {
+  // While a departure is in progress the file may still list the departed
+  // peer: counted as holder_infos lists them, live ones only.
+  std::size_t holders = file.holders.size();
+  if (index_.departing())
+    holders = static_cast<std::size_t>(std::count_if(file.holders.begin(), file.holders.end(), [&](const std::string& id) {
+      const PeerRecord* p = registry_.peer(id);
+      return p != nullptr && p->live();
+    }));
   return proto::FileSummary{file.id,
                             file.manifest.name,
                             file.manifest.size,
                             file.manifest.chunk_count(),
                             index_.wanted_replicas(file),
-                            static_cast<std::uint32_t>(file.holders.size())};
+                            static_cast<std::uint32_t>(holders)};
 }
 
 std::vector<proto::HolderInfo> Broker::holder_infos(const FileRecord& file) const {
   std::vector<proto::HolderInfo> out;
   out.reserve(file.holders.size());
   for (const std::string& peer_id : file.holders) {
-    // The index only holds live peers (see file_index.h); checked anyway so
-    // an answer can never name a dead peer.
+    // A departure in progress leaves the departed peer on the files it has
+    // not reached yet (file_index.h): only live peers are named.
     const PeerRecord* p = registry_.peer(peer_id);
     if (p != nullptr && p->live()) out.push_back({peer_id, p->endpoint});
   }

@@ -1,9 +1,13 @@
 // FileIndex: what the network stores. File id -> manifest and holders, and
 // name -> file id (docs/protocol.md 5.1, 5.2).
 //
-// Holders are peer ids. The broker keeps the invariant that every holder
-// here is a live peer: it removes a peer with remove_peer() the moment the
-// peer dies, leaves or restarts, and adds only live peers. So holder counts
+// Holders are peer ids. The broker adds only live peers, and takes a peer off
+// the moment it dies, leaves or restarts: at once (remove_peer), or in steps
+// (start_departure, remove_departed) so that a peer of a million files does
+// not stop the tracker for seconds. While a departure is in progress
+// (departing()), the files it has not reached yet still list the departed
+// peer, and counts() and short_of_holders() still count it: readers check a
+// holder is live, and nothing plans from the index. Otherwise holder counts
 // are live counts. A file whose holders all went stays indexed (unavailable)
 // while a name points at it; a file no name points at any more (replaced by
 // PUBLISH --force) is dropped when its last holder goes.
@@ -18,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -95,8 +100,23 @@ class FileIndex {
   Result<Hash> publish(const Manifest& manifest, const std::vector<std::string>& holders, bool force);
 
   // The peer holds nothing any more (died, left, restarted) as of `now`:
-  // a loss for each of its files. Returns how many files it held.
+  // a loss for each of its files. Returns how many files it held. All at
+  // once, after the departures in progress.
   std::size_t remove_peer(const std::string& peer_id, Clock::time_point now);
+  // As remove_peer, in steps: held_by() and files_held_by() no longer name
+  // the peer's files, but each loses the peer as a holder (a loss as of
+  // `now`) only when remove_departed() reaches it. Returns how many files it
+  // held. Adding the peer as a holder again (add_holding, publish) first
+  // finishes every departure in progress: a peer back before its departure
+  // is done must not lose what it announces to it.
+  std::size_t start_departure(const std::string& peer_id, Clock::time_point now);
+  // One step of the departures in progress, oldest first (so losses are
+  // kept in the order they happened): `max_files` units of work, a unit being
+  // a file moved out of the peer's set or a file that loses the peer.
+  void remove_departed(std::size_t max_files);
+  // Files that still list a peer that departed (0: the holders are live).
+  std::uint64_t departed_holdings() const { return departed_holdings_; }
+  bool departing() const { return departed_holdings_ != 0; }
   // REMOVED: the peer dropped this one file (no loss). False when it was
   // not a holder.
   bool remove_holding(const Hash& id, const std::string& peer_id);
@@ -164,11 +184,18 @@ class FileIndex {
   void uncount(const FileRecord& file);
   // Moves the files of losing_ lost at or before `loss_cutoff` to short_.
   void expire_losses(Clock::time_point loss_cutoff) const;
+  // Called before a file is looked up to add `peer_id` to it: when the peer
+  // is back before its departure is done, finishes every departure (rare: a
+  // peer restarted within seconds), so none takes off what it holds now.
+  void finish_departure_of(const std::string& peer_id);
   void add_holder(FileRecord& file, const std::string& peer_id);
   // The one copy of `peer_id` that every file's HolderSet points to.
   const std::string* intern(const std::string& peer_id);
   bool is_named(const FileRecord& file) const;
   void drop_if_orphan(const Hash& id);
+  // One file loses a departed peer (a loss at `at`); nothing when the peer is
+  // no holder of it any more (a REMOVED came first).
+  void remove_departed_holder(const Hash& id, const std::string& peer_id, Clock::time_point at);
 
   std::uint32_t default_replicas_;
   // Every peer id ever a holder, once (HolderSet points into it; nodes do
@@ -181,6 +208,18 @@ class FileIndex {
   // is one insert here, and an ordered set of a million ids cost ~20 cache
   // misses an insert (a quarter of the tracker's CPU while peers re-announce).
   std::unordered_map<std::string, std::unordered_set<Hash, HashHasher>> by_peer_;
+  // A peer whose files are being taken off in steps (start_departure): its
+  // ids are moved out of `held` into `ids`, sorted, then taken off in order.
+  struct Departure {
+    const std::string* peer_id;                 // interned
+    Clock::time_point at;                       // the loss's time
+    std::unordered_set<Hash, HashHasher> held;  // its files not moved to `ids` yet
+    std::vector<Hash> ids;                      // once `held` is empty and `sorted`: by id
+    std::size_t done = 0;                       // ids taken off so far
+    bool sorted = false;
+  };
+  std::deque<Departure> departures_;  // oldest first
+  std::uint64_t departed_holdings_ = 0;  // ids not yet taken off, every departure
   std::uint64_t version_ = 0;
   IndexCounts counts_;
   // Files by (wanted k, holder count): a handful of entries however many files.

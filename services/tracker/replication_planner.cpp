@@ -239,7 +239,7 @@ bool in_repair_grace(const FileRecord& file, const ReplicationPolicy& policy, Cl
 ReplicationPlan plan_replication(const PeerRegistry& registry, const FileIndex& index, const CopyTracker& orders,
                                  const ReplicationPolicy& policy, Clock::time_point now) {
   ReplicationPlan plan;
-  if (in_safe_mode(policy, now)) return plan;
+  if (in_safe_mode(policy, now) || index.departing()) return plan;
   Planner planner(registry, index, orders, policy, now, plan);
   planner.run();
   std::sort(plan.deletes.begin(), plan.deletes.end(),
@@ -251,7 +251,7 @@ bool releasable(const std::string& peer_id, const PeerRegistry& registry, const 
                 const CopyTracker& orders, const ReplicationPolicy& policy, Clock::time_point now) {
   const PeerRecord* peer = registry.peer(peer_id);
   if (peer == nullptr || !peer->live() || !peer->draining) return false;
-  if (in_safe_mode(policy, now)) return false;
+  if (in_safe_mode(policy, now) || index.departing()) return false;
   for (const DeleteInFlight& d : orders.all_deletes()) {
     if (d.holder == peer_id) continue;  // its own copy going changes nothing for the others
     const FileRecord* file = index.find(d.file_id);

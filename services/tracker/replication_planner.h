@@ -107,8 +107,12 @@ Clock::time_point next_plan_at(Clock::time_point finished, Clock::duration took)
 // had before.
 bool in_repair_grace(const FileRecord& file, const ReplicationPolicy& policy, Clock::time_point now);
 
-// The orders to send now (none in safe mode), the same as a look at every
-// file would give:
+// The orders to send now, the same as a look at every file would give. None
+// in safe mode, nor while a departure is in progress (FileIndex::departing):
+// a file it has not reached yet has no loss recorded, so its repair would not
+// wait the grace a holder gets to come back. The steps take ~3 s at
+// 1,000,000 files, less than the grace.
+//
 // - copies for every under-replicated file with a live holder and no repair
 //   grace running, counting copies in flight as done; most endangered files
 //   (fewest safe holders) first. Targets are live, non-draining peers with a
@@ -126,7 +130,8 @@ ReplicationPlan plan_replication(const PeerRegistry& registry, const FileIndex& 
 // A draining peer may go: every file it holds has, without it, at least
 // min(k, other live non-draining peers) safe holders. False for a peer that
 // is not live and draining, during safe mode (the index may still miss
-// holders that have not re-announced), and while a file it holds has a
+// holders that have not re-announced), while a departure is in progress
+// (as plan_replication), and while a file it holds has a
 // DELETE in flight to another holder: that holder is still counted, but its
 // copy may be gone already (k=1, F on A and B, B trimmed: releasing A then
 // would lose F). Costs the deletes in flight plus the peer's files.

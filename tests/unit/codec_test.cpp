@@ -146,18 +146,26 @@ TEST_CASE("a LIST, STAT or STATUS reply from a tracker older than its index fiel
   REQUIRE(codec::decode(older_status, &status).ok());
   CHECK(status.under_replicated == 2);
   CHECK(status.index.complete());
+  CHECK(status.index.departed_holdings == 0);
 }
 
 TEST_CASE("an incomplete index state travels in a LIST reply") {
   proto::ListReply sent;
-  sent.index = proto::IndexState{2, 1500};
+  sent.index = proto::IndexState{2, 1500, 40000};
   proto::ListReply got;
   REQUIRE(codec::decode(codec::encode(sent), &got).ok());
   CHECK(got.index.announcing == 2);
   CHECK(got.index.rejoin_left_ms == 1500);
+  CHECK(got.index.departed_holdings == 40000);
   CHECK_FALSE(got.index.complete());
   CHECK(proto::IndexState{0, 1}.complete() == false);
   CHECK(proto::IndexState{1, 0}.complete() == false);
+  CHECK(proto::IndexState{0, 0, 5}.complete());  // a holder left over, no file missing
+  // From a tracker older than departed_holdings: none.
+  auto older = codec::encode(std::make_tuple(sent.files, std::make_tuple(std::uint32_t{2}, std::uint64_t{1500})));
+  REQUIRE(codec::decode(older, &got).ok());
+  CHECK(got.index.rejoin_left_ms == 1500);
+  CHECK(got.index.departed_holdings == 0);
 }
 
 TEST_CASE("array claiming more elements than bytes is rejected before allocating") {

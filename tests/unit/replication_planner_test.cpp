@@ -380,6 +380,32 @@ TEST_CASE("safe mode after start plans no repairs, trims or releases") {
   CHECK(plan.deletes.size() == 1);  // fat
 }
 
+TEST_CASE("nothing is planned or released while a departure is in progress, so a short file that loses another "
+          "holder still gets its grace") {
+  World w;
+  w.join_each({"a", "b", "c", "d", "e"}, 1'000'000);
+  const Hash id = w.hold(manifest_of("f", 3), {"a", "b", "c"});
+  w.kill("a", t0 - 1h);  // short since long ago: its grace is over
+  w.join("x", 1'000'000);
+  w.hold(manifest_of("x-too", 2), {"x", "b", "d"});  // safe without x: x may go
+  REQUIRE(w.registry.set_draining("x"));
+
+  // c goes at t0, taken off its files in steps: f still lists it.
+  REQUIRE(w.registry.remove("s-c").has_value());
+  REQUIRE(w.index.start_departure("c", t0) == 1);
+  REQUIRE(w.index.find(id)->holders.contains("c"));
+  CHECK(w.plan(t0 + 1ms).copies.empty());  // f copied now would skip the grace c gets to come back
+  CHECK_FALSE(w.can_release("x", t0 + 1ms));
+
+  w.index.remove_departed(2);  // found, then taken off: a loss as of t0
+  REQUIRE_FALSE(w.index.departing());
+  CHECK(w.plan(t0 + 1ms).copies.empty());  // in its grace
+  CHECK(w.can_release("x", t0 + 1ms));
+  const ReplicationPlan after = w.plan(t0 + kGrace + 1ms);
+  CHECK(targets(after) == std::vector<std::string>{"d", "e"});
+  for (const CopyOrder& c : after.copies) CHECK(c.file_id == id);
+}
+
 TEST_CASE("file health counts safe holders against min of k and live non-draining peers") {
   World w;
   w.join("a", 1);
