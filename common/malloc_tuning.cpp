@@ -13,4 +13,6 @@ bool keep_chunk_memory_mapped() {
   return mmap_set && trim_set;
 }
 
+bool merge_small_frees_at_once() { return ::mallopt(M_MXFAST, 0) == 1; }
+
 }  // namespace p2p

@@ -83,10 +83,10 @@ inline constexpr int kLongWorkShare = 4;
 // service's heartbeat waits one round (2 windows: a round of slow requests
 // from many clients may outlast one).
 inline constexpr int kMaxUnreadWindows = 2;
-// Files a departed peer is taken off between two reads of the socket
-// (FileIndex::remove_departed): ~25 ms of work at ~3 us a file, so requests
-// and heartbeats wait that long behind a departure, not the 2.3-3.3 s a peer
-// of 1,000,000 files took at once.
+// Units of a departure's work between two reads of the socket
+// (FileIndex::remove_departed: a file id found, or a file taken off): steps
+// of 5-30 ms measured, so requests and heartbeats wait that long behind a
+// departure, not the 2.3-3.3 s a peer of 1,000,000 files took at once.
 inline constexpr std::size_t kDepartureStep = 8192;
 // SEARCH and LIST answer at most this many files: bounds one reply's size.
 inline constexpr std::size_t kMaxSearchResults = 10000;

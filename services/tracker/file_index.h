@@ -209,14 +209,22 @@ class FileIndex {
   // misses an insert (a quarter of the tracker's CPU while peers re-announce).
   std::unordered_map<std::string, std::unordered_set<Hash, HashHasher>> by_peer_;
   // A peer whose files are being taken off in steps (start_departure): its
-  // ids are moved out of `held` into `ids`, sorted, then taken off in order.
+  // ids are moved out of `held` into `ids` in sorted runs, then taken off in
+  // order, merging the runs.
+  struct Run {
+    std::size_t next, end;  // the ids of a run not taken off yet: ids[next, end)
+  };
+  // For a min-heap of runs by their next id.
+  struct LaterRun {
+    const std::vector<Hash>* ids;
+    bool operator()(const Run& a, const Run& b) const { return (*ids)[b.next] < (*ids)[a.next]; }
+  };
   struct Departure {
     const std::string* peer_id;                 // interned
     Clock::time_point at;                       // the loss's time
     std::unordered_set<Hash, HashHasher> held;  // its files not moved to `ids` yet
-    std::vector<Hash> ids;                      // once `held` is empty and `sorted`: by id
-    std::size_t done = 0;                       // ids taken off so far
-    bool sorted = false;
+    std::vector<Hash> ids;                      // in sorted runs, one a step
+    std::vector<Run> runs;                      // a heap (LaterRun) once `held` is empty
   };
   std::deque<Departure> departures_;  // oldest first
   std::uint64_t departed_holdings_ = 0;  // ids not yet taken off, every departure
