@@ -283,6 +283,7 @@ TEST_CASE("a get, stat, ls or search started right after the tracker restarts wa
   INFO(status.dump());
   CHECK(status["index_complete"] == false);
   CHECK(status["rejoin_left_ms"].get<std::uint64_t>() > 0);
+  CHECK(status["departed_holdings"] == 0);  // no peer has left this tracker
 
   // Each asks, hears that the index is not complete yet, and asks again.
   Process get = c.p2p_background({"get", "f.bin", "-o", out.string(), "--retry-ms", "30000"}, "get.log");

@@ -5,6 +5,8 @@
 #include <memory>
 #include <set>
 
+#include "tests/support/numbered.h"
+
 using namespace p2p;
 using namespace std::chrono_literals;
 using proto::Command;
@@ -430,6 +432,52 @@ TEST_CASE("storage disconnect makes the peer leave") {
   REQUIRE(peers.ok());
   REQUIRE(peers->peers.size() == 1);  // transfer is still registered
   CHECK(peers->peers[0].services == std::vector<std::string>{proto::kServiceTransfer});
+}
+
+TEST_CASE("while a departed peer is taken off its files, STATUS says how many are left and STAT counts live "
+          "holders only") {
+  RunningBroker t(options());
+  Service a(t.ctx, t.endpoint, "peer-1"), b(t.ctx, t.endpoint, "peer-2");
+  Dealer client(t.ctx, t.endpoint);
+  // Several steps' worth (each file is two units of a step's work).
+  const std::size_t files = 4 * tracker::kDepartureStep;
+  std::vector<Manifest> batch;
+  for (std::size_t i = 0; i < files; ++i) {
+    batch.push_back(fake_manifest(test::numbered("f", i), 10));
+    if (batch.size() == limits::kMaxAnnounceBatch || i + 1 == files) {
+      a.announce(batch, i + 1 == files);
+      b.announce(batch, i + 1 == files);
+      batch.clear();
+    }
+  }
+  auto status = [&] {
+    auto s = client.call<proto::StatusReply>(Command::kStatus, proto::Empty{});
+    REQUIRE(s.ok());
+    return s.value();
+  };
+  REQUIRE(eventually([&] { return status().index.complete() && status().files == files; }));
+
+  a.send(Command::kDisconnect, proto::Empty{});
+  // Asked without pause: the first answer without peer-1 comes while its files are taken off.
+  proto::StatusReply first_without;
+  REQUIRE(eventually([&] {
+    first_without = status();
+    return first_without.peers == 1;
+  }));
+  CHECK(first_without.index.departed_holdings > 0);
+  CHECK(first_without.index.departed_holdings <= files);
+  CHECK(first_without.index.complete());  // a holder left over is no missing file
+  auto stat = client.call<proto::StatReply>(Command::kStat, proto::QueryRequest{"f0"});
+  const std::uint64_t left_after_stat = status().index.departed_holdings;
+  REQUIRE(stat.ok());
+  CHECK(stat->file.holders == 1);  // peer-2 only, whether or not the steps have reached f0
+  REQUIRE(stat->holders.size() == 1);
+  CHECK(stat->holders[0].peer_id == "peer-2");
+  INFO("files left after the STAT: " << left_after_stat << " (0: the STAT may have come after the steps)");
+  CHECK(left_after_stat > 0);
+
+  REQUIRE(eventually([&] { return status().index.departed_holdings == 0; }));
+  CHECK(status().stored_bytes == 10 * files);  // one holder a file
 }
 
 TEST_CASE("restarted storage service is forgotten until it re-announces") {
