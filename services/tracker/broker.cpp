@@ -291,9 +291,9 @@ void Broker::take_off_departed() {
   index_.remove_departed(kDepartureStep);
   mark_progress(Clock::now());
   if (index_.departing()) return;
-  P2P_INFO("departures done: %llu files no longer list a departed peer, %lld ms after the first departure", ull(departed_files_),
-           static_cast<long long>(
-               std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - departures_since_).count()));
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - departures_since_);
+  P2P_INFO("departures done: %llu files no longer list a departed peer, %lld ms after the first departure",
+           ull(departed_files_), static_cast<long long>(took.count()));
 }
 
 void Broker::keep_holdings(const std::string& peer_id) {
