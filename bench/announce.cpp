@@ -30,7 +30,10 @@
 // (index.departed_holdings 0): how long the tracker takes to drop a peer's
 // holdings. STATUS is asked without pause meanwhile, so the tool also counts
 // the answers that came while the departure was in progress and the slowest
-// answer.
+// answer. With --stay N the last N peers do not leave, and --after-leave-ms
+// then times STATUS for that long after the departures: the tracker's work
+// when the departed peers' files end their repair grace (a line "after the
+// departures: ...").
 //
 // Prints per round a line "round R: ..." (flushed, for the script to wait
 // on): the time for all storage links to register, to send every batch, and
@@ -97,6 +100,8 @@ struct Options {
   int liveness = 3;
   int round_timeout_s = 900;
   int linger_ms = 0;
+  int stay = 0;            // the last peers, which do not leave
+  int after_leave_ms = 0;  // how long STATUS is timed after the departures, the staying peers on
   std::string json;
 };
 
@@ -265,7 +270,8 @@ class Announcer {
   // until it says no file lists a departed peer any more.
   void leave_timed() {
     RoundResult after;  // orders now are to peers on their way out: not counted
-    while (first_live_ < peers_.size()) {
+    const std::size_t leaving = peers_.size() - static_cast<std::size_t>(options_.stay);
+    while (first_live_ < leaving) {
       FakePeer& p = peers_[first_live_++];
       const Clock::time_point start = Clock::now();
       p.storage->leave();
@@ -299,7 +305,26 @@ class Announcer {
     std::printf(" times; slowest STATUS");
     for (const Departure& d : departures_) std::printf(" %.1f", d.slowest_status_ms);
     std::printf(" ms\n");
+    if (options_.after_leave_ms > 0) time_after_leave(&after);
     std::fflush(stdout);
+  }
+
+  // STATUS asked without pause for --after-leave-ms, the staying peers on:
+  // the tracker's work once the departed peers' files end their repair grace
+  // (their loss sets emptied, the plans that follow).
+  void time_after_leave(RoundResult* after) {
+    const Clock::time_point until = Clock::now() + std::chrono::milliseconds(options_.after_leave_ms);
+    std::uint64_t answered = 0;
+    double slowest = 0;
+    while (Clock::now() < until) {
+      proto::StatusReply s;
+      const Clock::time_point asked = Clock::now();
+      if (status_.call(proto::Command::kStatus, proto::Empty{}, &s).ok()) ++answered;
+      slowest = std::max(slowest, std::chrono::duration<double, std::milli>(Clock::now() - asked).count());
+      pump(after);
+    }
+    std::printf("after the departures, %d peers staying: %llu STATUS answered in %d ms, the slowest %.1f ms\n",
+                options_.stay, static_cast<unsigned long long>(answered), options_.after_leave_ms, slowest);
   }
 
   // Sends up to kBatchesPerPass batches while the link takes them; false on
@@ -448,11 +473,22 @@ int main(int argc, char** argv) {
   app.add_option("--linger-ms", options.linger_ms, "stay after the last round, counting orders, before leaving")
       ->check(CLI::Range(0, 3600000))
       ->capture_default_str();
+  app.add_option("--stay", options.stay, "the last N peers do not leave (fewer than --peers)")
+      ->check(CLI::Range(0, static_cast<int>(p2p::limits::kMaxReplicas) - 1))
+      ->capture_default_str();
+  app.add_option("--after-leave-ms", options.after_leave_ms,
+                 "after the departures, time STATUS this long with the staying peers on")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
   app.add_option("--json", options.json, "write the rounds' figures to FILE");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;  // --help is 0; a bad flag 2, as the header says
+  }
+  if (options.stay >= options.peers) {
+    std::fprintf(stderr, "announce: --stay %d leaves no peer to depart (--peers %d)\n", options.stay, options.peers);
+    return 2;
   }
 
   try {
