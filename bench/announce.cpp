@@ -55,6 +55,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -201,7 +202,8 @@ class Announcer {
       results_.push_back(*r);
     }
     leave_timed();
-    return clean && std::none_of(departures_.begin(), departures_.end(), [](const Departure& d) { return d.done_ms < 0; });
+    const auto unfinished = [](const Departure& d) { return d.done_ms < 0; };
+    return clean && std::none_of(departures_.begin(), departures_.end(), unfinished);
   }
 
   const std::vector<RoundResult>& results() const { return results_; }
@@ -408,12 +410,18 @@ class Announcer {
   std::size_t first_live_ = 0;    // peers leave in order: those before it have left
 };
 
-// `field` of each departure, as a JSON array.
+// `field` of each departure, as a JSON array: counts as integers, times with
+// a decimal.
 template <class Field>
 void print_each(std::FILE* f, const std::vector<Departure>& departures, Field field) {
   std::fprintf(f, "[");
-  for (std::size_t i = 0; i < departures.size(); ++i)
-    std::fprintf(f, "%s%.1f", i == 0 ? "" : ", ", static_cast<double>(field(departures[i])));
+  for (std::size_t i = 0; i < departures.size(); ++i) {
+    const auto value = field(departures[i]);
+    if constexpr (std::is_integral_v<decltype(value)>)
+      std::fprintf(f, "%s%llu", i == 0 ? "" : ", ", static_cast<unsigned long long>(value));
+    else
+      std::fprintf(f, "%s%.1f", i == 0 ? "" : ", ", value);
+  }
   std::fprintf(f, "]");
 }
 
