@@ -238,14 +238,10 @@ Result<proto::Empty> Broker::leave(const proto::QueryRequest& req, TimePoint) {
 }
 
 proto::FileSummary Broker::summary(const FileRecord& file) const {
-  // While a departure is in progress the file may still list the departed
-  // peer: counted as holder_infos lists them, live ones only.
-  auto live = [&](const std::string& id) {
-    const PeerRecord* p = registry_.peer(id);
-    return p != nullptr && p->live();
-  };
-  const auto holders = index_.departing() ? std::count_if(file.holders.begin(), file.holders.end(), live)
-                                          : static_cast<std::ptrdiff_t>(file.holders.size());
+  // Live holders, as holder_infos lists them: a departure in progress leaves
+  // the departed peer on the files it has not reached yet.
+  const auto holders = std::count_if(file.holders.begin(), file.holders.end(),
+                                     [&](const std::string& id) { return registry_.is_live(id); });
   return proto::FileSummary{file.id,
                             file.manifest.name,
                             file.manifest.size,
