@@ -60,7 +60,8 @@ bool open_output(const GetOptions& options, bool quiet, GetState& state, Failure
 // finish OUT. False on failure, with `failure` set, and `again` when asking
 // the tracker again may mend it: every holder of the answer failed or lacked
 // a chunk; the tracker does not know the name yet while peers announce their
-// files (a restarted tracker: `announcing`); or, once an earlier answer named
+// files (a restarted tracker: `announcing`); the tracker is busy (its LOCATE
+// timed out on a live connection); or, once an earlier answer named
 // holders, the tracker knows none live right now: they are dying or
 // restarting, and a restarted holder is listed again as soon as it has
 // announced its files.
@@ -71,7 +72,7 @@ bool get_once(Session& session, const GetOptions& options, const std::string& qu
   std::optional<proto::LocateReply> located = session.locate(query, failure);
   if (!located) {
     const ErrorCode code = failure->status.code();
-    *again = code == ErrorCode::kAnnouncing || (retrying && code == ErrorCode::kUnavailable);
+    *again = code == ErrorCode::kAnnouncing || failure->tracker_busy || (retrying && code == ErrorCode::kUnavailable);
     return false;
   }
   if (!state.first) {

@@ -37,9 +37,10 @@ int print_already_stored(const Manifest& manifest, bool json) {
 
 }  // namespace
 
-bool worth_retrying(const Status& status, Origin origin) {
-  if (origin != Origin::kPeer) return false;
-  switch (status.code()) {
+bool worth_retrying(const Failure& failure) {
+  if (failure.tracker_busy) return true;  // PLACE or PUBLISH unanswered by a connected tracker
+  if (failure.origin != Origin::kPeer) return false;
+  switch (failure.status.code()) {
     case ErrorCode::kUnavailable:     // "peer is busy": its workers' queue or steps are full
     case ErrorCode::kShuttingDown:    // the peer is stopping
     case ErrorCode::kForwardFailed:   // a later peer of the pipeline failed
@@ -103,7 +104,7 @@ int run_put(zmq::context_t& ctx, const GlobalOptions& global, const PutOptions& 
     // Each attempt reads the file from its start (Session::put rewinds it).
     put = session.put(request, reader, &failure, [&](std::uint64_t bytes) { bar.add(bytes); });
     bar.finish();
-    if (put || !worth_retrying(failure.status, failure.origin)) break;
+    if (put || !worth_retrying(failure)) break;
     avoid_blamed_peer(request, failure);
   }
   if (!put) return fail(failure.status, failure.origin);

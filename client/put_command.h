@@ -11,6 +11,7 @@
 #include "client/exit_codes.h"
 #include "client/global_options.h"
 #include "client/retry_policy.h"
+#include "client/session.h"
 #include "common/limits.h"
 #include "common/status.h"
 
@@ -27,7 +28,8 @@ struct PutOptions {
   bool chunk_size_given = false;
   bool json = false;
   // --retry-ms: how long after a first failure a put a retry can mend (a busy
-  // or dead peer, worth_retrying) is started again from PLACE; 0: never.
+  // or dead peer, a busy tracker: worth_retrying) is started again from
+  // PLACE; 0: never.
   // RetryPolicy's budget by default, as the load generator's.
   std::chrono::milliseconds retry = RetryPolicy{}.budget;
 };
@@ -39,9 +41,10 @@ struct PutOptions {
 Result<std::uint32_t> chunk_size_for(std::uint64_t size, std::uint32_t requested, bool given);
 
 // True for a failure that a new attempt, placed again by the tracker, can
-// mend: a peer of the pipeline was busy, stopping, dead or slow. Not for the
-// user's input, the name, or a full network.
-bool worth_retrying(const Status& status, Origin origin);
+// mend: a peer of the pipeline was busy, stopping, dead or slow, or the
+// tracker was busy (Failure::tracker_busy). Not for the user's input, the
+// name, a full network, or a tracker that is not there.
+bool worth_retrying(const Failure& failure);
 
 // Returns the process exit code; prints the result on stdout and any
 // failure as one line on stderr.

@@ -74,8 +74,9 @@ std::string describe(const proto::IndexState& index) {
   return why;
 }
 
-// Asks `command` of the tracker until its index is complete, within `retry`
-// of the first incomplete answer (protocol.md 5.4). Returns the last answer's
+// Asks `command` of the tracker until its index is complete, or until it
+// answers when it is busy (a timeout on a live connection), within `retry`
+// of the first such answer (protocol.md 5.4). Returns the last answer's
 // status; on OK, `reply` is the last answer, its `index` possibly incomplete.
 template <class Body, class Reply>
 Status ask_until_indexed(TrackerClient& tracker, proto::Command command, const Body& body, Reply* reply,
@@ -90,7 +91,7 @@ Status ask_until_indexed(TrackerClient& tracker, proto::Command command, const B
     s = tracker.call(command, body, reply);
     not_before = std::chrono::milliseconds{0};
     std::string why;
-    if (s.code() == ErrorCode::kAnnouncing) {
+    if (s.code() == ErrorCode::kAnnouncing || (s.code() == ErrorCode::kTimeout && tracker.busy())) {
       why = s.message();
     } else if (s.ok() && !reply->index.complete()) {
       why = describe(reply->index);

@@ -54,6 +54,11 @@ void set(Failure* failure, Status status, Origin origin, const std::string& peer
   if (failure) *failure = Failure{std::move(status), origin, peer_id};
 }
 
+// A failed request to `tracker`: the tracker's failure, busy or not.
+void set_tracker(Failure* failure, Status status, const TrackerClient& tracker) {
+  if (failure) *failure = Failure{std::move(status), Origin::kTracker, "", tracker.busy()};
+}
+
 }  // namespace
 
 void avoid_blamed_peer(PutRequest& request, const Failure& failure) {
@@ -77,7 +82,7 @@ Session::Session(zmq::context_t& ctx, SessionOptions options)
 std::optional<proto::LocateReply> Session::locate(const std::string& query, Failure* failure) {
   proto::LocateReply located;
   if (Status s = tracker_.call(proto::Command::kLocate, proto::QueryRequest{query}, &located); !s.ok()) {
-    set(failure, s, Origin::kTracker);
+    set_tracker(failure, s, tracker_);
     return std::nullopt;
   }
   if (Status s = check_locate(located, query); !s.ok()) {
@@ -127,7 +132,7 @@ std::optional<PutResult> Session::put(const PutRequest& request, ChunkSource& so
                                proto::PlaceRequest{request.name, source.size(), request.replicas, request.avoid},
                                &place);
       !s.ok()) {
-    set(failure, s, Origin::kTracker);
+    set_tracker(failure, s, tracker_);
     return std::nullopt;
   }
   PutResult result;
@@ -202,7 +207,10 @@ std::optional<PutResult> Session::put(const PutRequest& request, ChunkSource& so
       !s.ok()) {
     // unavailable: every peer that committed it died since. Theirs, so a put
     // placed again on live peers mends it (worth_retrying).
-    set(failure, s, s.code() == ErrorCode::kUnavailable ? Origin::kPeer : Origin::kTracker);
+    if (s.code() == ErrorCode::kUnavailable)
+      set(failure, s, Origin::kPeer);
+    else
+      set_tracker(failure, s, tracker_);
     return std::nullopt;
   }
   if (published.file_id != result.file_id) {

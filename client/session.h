@@ -59,6 +59,9 @@ struct Failure {
   Status status;
   Origin origin = Origin::kLocal;
   std::string peer_id;  // a put's: the peer that failed it, when one is to blame (PutPipeline::failed_peer)
+  // A tracker request timed out on a live connection (TrackerClient::busy):
+  // the tracker is there but busy, so asking again may be answered.
+  bool tracker_busy = false;
 };
 
 struct GetResult {

@@ -24,7 +24,8 @@ std::string next_monitor_endpoint() {
 DisconnectWatch::DisconnectWatch(zmq::context_t& ctx, zmq::socket_t& socket) {
   socket.set(zmq::sockopt::reconnect_ivl_max, static_cast<int>(kWatchedReconnectMax.count()));
   const std::string endpoint = next_monitor_endpoint();
-  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED) != 0)
+  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(),
+                         ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0)
     throw zmq::error_t();
   watched_ = socket.handle();
   try {
@@ -41,13 +42,16 @@ DisconnectWatch::DisconnectWatch(zmq::context_t& ctx, zmq::socket_t& socket) {
 DisconnectWatch::~DisconnectWatch() { stop(); }
 
 DisconnectWatch::DisconnectWatch(DisconnectWatch&& other) noexcept
-    : watched_(std::exchange(other.watched_, nullptr)), events_(std::move(other.events_)) {}
+    : watched_(std::exchange(other.watched_, nullptr)),
+      events_(std::move(other.events_)),
+      up_(std::exchange(other.up_, false)) {}
 
 DisconnectWatch& DisconnectWatch::operator=(DisconnectWatch&& other) noexcept {
   if (this != &other) {
     stop();
     watched_ = std::exchange(other.watched_, nullptr);
     events_ = std::move(other.events_);
+    up_ = std::exchange(other.up_, false);
   }
   return *this;
 }
@@ -58,6 +62,7 @@ void DisconnectWatch::stop() {
   if (watched_ != nullptr) (void)zmq_socket_monitor(watched_, nullptr, 0);
   watched_ = nullptr;
   events_.close();
+  up_ = false;
 }
 
 DisconnectWatch connect_watched(zmq::context_t& ctx, zmq::socket_t& socket, const std::string& endpoint) {
@@ -82,10 +87,16 @@ DisconnectWatch::Events DisconnectWatch::events() {
     }
     std::uint16_t event = 0;
     if (head.size() >= sizeof event) std::memcpy(&event, head.data(), sizeof event);  // host order, as libzmq writes it
-    if (event == ZMQ_EVENT_DISCONNECTED)
+    // In order: a close after a handshake leaves the connection down, a
+    // reconnect's handshake after a close brings it up again.
+    if (event == ZMQ_EVENT_DISCONNECTED) {
       seen.closed = true;
-    else
-      seen.refused = true;  // only DISCONNECTED and CONNECT_RETRIED are asked for
+      up_ = false;
+    } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      up_ = true;
+    } else {
+      seen.refused = true;  // the only other event asked for: CONNECT_RETRIED
+    }
   }
 }
 

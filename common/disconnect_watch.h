@@ -1,6 +1,7 @@
 // DisconnectWatch: tells the thread that owns a connecting socket that its
 // TCP connection closed or could not be made (zmq_socket_monitor with
-// ZMQ_EVENT_DISCONNECTED and ZMQ_EVENT_CONNECT_RETRIED).
+// ZMQ_EVENT_DISCONNECTED and ZMQ_EVENT_CONNECT_RETRIED), and whether it is up
+// (ZMQ_EVENT_HANDSHAKE_SUCCEEDED: a ZeroMQ peer answered at the other end).
 //
 // A DEALER hides a closed connection and reconnects in the background, but
 // the requests it had sent on that connection are gone with it, and those
@@ -59,6 +60,12 @@ class DisconnectWatch {
     const Events e = events();
     return e.closed || e.refused;
   }
+  // As of the events read so far: a connection of the watched socket has
+  // completed its ZeroMQ handshake and has not closed since. The other end's
+  // process is there and its I/O thread answers, so a request unanswered on
+  // it waits on a busy receiver, not an absent one. False when watching
+  // nothing (inproc reports nothing).
+  bool up() const { return up_; }
 
   // How a wait for a reply on the watched socket ended.
   enum class Wait {
@@ -78,6 +85,7 @@ class DisconnectWatch {
 
   void* watched_ = nullptr;  // the watched socket's handle, not owned
   zmq::socket_t events_;
+  bool up_ = false;  // up(): the last handshake came after the last close
 };
 
 // Watches `socket` when `endpoint` is tcp:// (inproc reports nothing), then

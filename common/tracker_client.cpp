@@ -31,10 +31,16 @@ void TrackerClient::disconnect() {
 Status TrackerClient::round_trip(proto::Command command, zmq::message_t body, codec::Envelope* reply) {
   const auto deadline = Clock::now() + timeout_;
   const std::uint64_t seq = next_seq_++;
+  busy_ = false;
   auto timed_out = [&]() -> Status {
+    (void)watch_.events();  // a handshake or close not read by the last poll
+    busy_ = watch_.up();
     disconnect();  // drop the queued request; the next call reconnects
-    return {ErrorCode::kTimeout, std::string("no reply from the tracker at ") + endpoint_ + " within " +
-                                     std::to_string(timeout_.count()) + " ms (is it running?)"};
+    const std::string within = " within " + std::to_string(timeout_.count()) + " ms";
+    if (busy_)
+      return {ErrorCode::kTimeout,
+              "the tracker at " + endpoint_ + " is connected but sent no reply" + within + " (busy?)"};
+    return {ErrorCode::kTimeout, "no reply from the tracker at " + endpoint_ + within + " (is it running?)"};
   };
   // Sends the request on the current socket, connecting one first. A
   // connected DEALER queues it even before the TCP connection is up, so

@@ -17,6 +17,11 @@
 // safe to repeat: queries read, PLACE ranks, PUBLISH of the same manifest and
 // holders binds the same, LEAVE of a draining peer drains it again.
 //
+// A timeout while the connection is up (DisconnectWatch::up(): the tracker's
+// I/O thread completed the handshake, its broker did not answer) is a busy
+// tracker, which busy() reports, rather than an absent one; callers with a
+// retry budget ask a busy tracker again (docs/protocol.md 5.4).
+//
 // An ERROR reply becomes its Status (code and message); a malformed reply
 // or an undecodable body is kBadRequest. Never throws.
 //
@@ -49,6 +54,11 @@ class TrackerClient {
 
   const std::string& endpoint() const { return endpoint_; }
 
+  // Whether the last call ended in kTimeout on a connection that was up
+  // when it gave up: the tracker is there and busy, not absent. Always false
+  // on inproc (no connection events) and after a call that did not time out.
+  bool busy() const { return busy_; }
+
   // Sends `command` with `request` as body and decodes the OK reply into
   // `reply`.
   template <class Request, class Reply>
@@ -78,6 +88,7 @@ class TrackerClient {
   std::optional<zmq::socket_t> socket_;  // empty until the first call and after a timeout
   DisconnectWatch watch_;                // of socket_ (tcp:// only); after it, so destroyed first
   std::uint64_t next_seq_ = 1;
+  bool busy_ = false;  // busy()
 };
 
 }  // namespace p2p

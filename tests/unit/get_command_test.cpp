@@ -61,24 +61,27 @@ struct Holder {
   }
 };
 
-// The tracker: the first `stale` LOCATEs list only the failing holder (as a
-// tracker does that has not noticed its death yet), the next `gap` ones say
-// no holder is live (it restarted and has not announced yet), the later ones
-// list only the good holder; or, with `refuse`, every LOCATE is answered `refuse`.
+// The tracker: the first `silent` LOCATEs get no answer (a busy tracker), the
+// next `stale` ones list only the failing holder (as a tracker does that has
+// not noticed its death yet), the next `gap` ones say no holder is live (it
+// restarted and has not announced yet), the later ones list only the good
+// holder; or, with `refuse`, every LOCATE is answered `refuse`.
 struct Tracker {
   const Manifest& manifest;
   std::string failing, good;  // holder endpoints
+  const int silent;
   const int stale;
   const int gap;
   const std::optional<ErrorCode> refuse;
   std::mutex mu;
   std::vector<std::string> queries;
 
-  Tracker(const Manifest& m, std::string failing_endpoint, std::string good_endpoint, int stale_answers, int gap_answers,
-          std::optional<ErrorCode> refusal)
+  Tracker(const Manifest& m, std::string failing_endpoint, std::string good_endpoint, int unanswered,
+          int stale_answers, int gap_answers, std::optional<ErrorCode> refusal)
       : manifest(m),
         failing(std::move(failing_endpoint)),
         good(std::move(good_endpoint)),
+        silent(unanswered),
         stale(stale_answers),
         gap(gap_answers),
         refuse(refusal) {}
@@ -91,7 +94,8 @@ struct Tracker {
         return FakeReply::error(ErrorCode::kBadRequest, "not a LOCATE");
       queries.push_back(req.query);
       if (refuse) return FakeReply::error(*refuse, "refused");
-      const int n = static_cast<int>(queries.size());
+      if (static_cast<int>(queries.size()) <= silent) return FakeReply::silence();
+      const int n = static_cast<int>(queries.size()) - silent;
       if (n > stale && n <= stale + gap) return FakeReply::error(ErrorCode::kUnavailable, "no live peer holds it");
       const bool is_stale = n <= stale;
       FakeReply r;
@@ -121,9 +125,14 @@ Manifest doc_manifest(const std::string& bytes) {
 // How the fakes behave (Holder and Tracker say what each field does).
 struct Scenario {
   std::set<std::uint64_t> failing_has{};  // chunks the failing holder serves before it lacks the rest
+  int silent = 0;
   int stale = 1;
   int gap = 0;
   std::optional<ErrorCode> refuse{};
+  // The tracker on tcp, where a client tells a busy tracker from an absent
+  // one (inproc reports no connection events), and the client's timeout.
+  bool tcp_tracker = false;
+  std::chrono::milliseconds timeout = 3000ms;
 };
 
 // Members in order: the fakes' state is complete before their threads start
@@ -139,19 +148,24 @@ struct GetNetwork {
   Tracker tracker;
   FakePeer failing_peer{ctx, tracker.failing, failing.handler()};
   FakePeer good_peer{ctx, tracker.good, good.handler()};
-  FakePeer control{ctx, "inproc://get-" + tag + "-tracker", tracker.handler()};
+  const std::chrono::milliseconds timeout;
+  FakePeer control;
   test::TempDir dir{"p2p-get-command"};
 
   explicit GetNetwork(std::string t, const Scenario& s = {})
       : tag(std::move(t)),
         failing(bytes, manifest, s.failing_has),
-        tracker(manifest, "inproc://get-" + tag + "-failing", "inproc://get-" + tag + "-good", s.stale, s.gap,
-                s.refuse) {}
+        tracker(manifest, "inproc://get-" + tag + "-failing", "inproc://get-" + tag + "-good", s.silent, s.stale, s.gap,
+                s.refuse),
+        timeout(s.timeout),
+        control(ctx, s.tcp_tracker ? "tcp://127.0.0.1:*" : "inproc://get-" + tag + "-tracker", tracker.handler()) {}
 
-  // run_get's exit code for `doc.bin` with a retry budget of `retry`.
-  int get(std::chrono::milliseconds retry, bool force = false) {
+  // run_get's exit code for `doc.bin` with a retry budget of `retry`, asking
+  // the fake tracker, or the one at `tracker_endpoint` when given.
+  int get(std::chrono::milliseconds retry, bool force = false, const std::string& tracker_endpoint = "") {
     client::GlobalOptions global;
-    global.tracker = "inproc://get-" + tag + "-tracker";
+    global.tracker = tracker_endpoint.empty() ? control.bound() : tracker_endpoint;
+    global.timeout = timeout;
     global.quiet = true;
     client::GetOptions options;
     options.query = "doc.bin";
@@ -248,4 +262,23 @@ TEST_CASE("a get to an output another get is writing fails at once as an unwrita
   }
   REQUIRE(other.value()->finish().ok());
   CHECK(test::read_bytes(net.out()) == net.bytes);
+}
+
+TEST_CASE("a get whose LOCATE a connected tracker leaves unanswered asks again and completes") {
+  GetNetwork net("busy", {.silent = 1, .stale = 0, .tcp_tracker = true, .timeout = 300ms});
+  REQUIRE(net.get(10s) == 0);
+  CHECK(test::read_bytes(net.out()) == net.bytes);
+  const std::vector<std::string> asked = net.tracker.asked();
+  REQUIRE(asked.size() == 2);  // the unanswered LOCATE, then the same again: no answer named a file yet
+  CHECK(asked[1] == "doc.bin");
+}
+
+TEST_CASE("a get whose tracker is not there fails at its first timeout, without asking again") {
+  GetNetwork net("absent", {.tcp_tracker = true, .timeout = 300ms});
+  const auto start = Clock::now();
+  // Port 1: nothing listens, so no connection ever comes up.
+  CHECK(net.get(10s, false, "tcp://127.0.0.1:1") == static_cast<int>(client::Exit::kTrackerUnreachable));
+  // Asked again, it would go on until the 10 s budget after the first timeout.
+  CHECK(Clock::now() - start < 5s);
+  CHECK(net.tracker.asked().empty());
 }

@@ -25,12 +25,14 @@ struct PutTracker {
   int places = 0;
   int publishes = 0;
   int publish_refusals = 0;  // the first ones answered unavailable: the holders died since COMMIT
+  int silent_places = 0;     // the first ones get no answer: a busy tracker
+  int silent_publishes = 0;  // the same, for PUBLISH
 
   FakePeer::Handler handler(const std::string& peer_endpoint) {
     return [this, peer_endpoint](const codec::Envelope& env) {
       std::lock_guard lock(mu);
       if (env.cmd() == proto::Command::kPlace) {
-        ++places;
+        if (++places <= silent_places) return FakeReply::silence();
         FakeReply r;
         r.body = codec::encode(proto::PlaceReply{{{"peer-1", peer_endpoint}}, false, {}, 1});
         return r;
@@ -38,7 +40,8 @@ struct PutTracker {
       proto::PublishRequest req;
       if (env.cmd() != proto::Command::kPublish || !codec::decode(env.body, &req).ok())
         return FakeReply::error(ErrorCode::kBadRequest, "not a PLACE or PUBLISH");
-      if (++publishes <= publish_refusals)
+      if (++publishes <= silent_publishes) return FakeReply::silence();
+      if (publishes - silent_publishes <= publish_refusals)
         return FakeReply::error(ErrorCode::kUnavailable, "none of the 1 listed holders is a live peer");
       FakeReply r;
       r.body = codec::encode(proto::PublishReply{req.manifest.file_id()});
@@ -82,11 +85,14 @@ struct PutPeer {
 };
 
 // A fake tracker and first peer on inproc, named by `tag`, and puts of a
-// 3.5-chunk file through them. Members in order: the fakes' threads stop
-// before the handlers' state and the context go.
+// 3.5-chunk file through them; with `tcp_tracker`, the tracker is on tcp
+// (where a busy one is told apart) and the client's timeout is short.
+// Members in order: the fakes' threads stop before the handlers' state and
+// the context go.
 struct PutNetwork {
   const std::string peer_endpoint;
   const std::string tracker_endpoint;
+  const std::chrono::milliseconds timeout;
   zmq::context_t ctx;
   PutPeer peer;
   PutTracker tracker;
@@ -94,9 +100,10 @@ struct PutNetwork {
   FakePeer control;
   test::TempDir dir{"p2p-put-command"};
 
-  PutNetwork(const std::string& tag, int refusals, ErrorCode refusal)
+  PutNetwork(const std::string& tag, int refusals, ErrorCode refusal, bool tcp_tracker = false)
       : peer_endpoint("inproc://put-" + tag + "-peer"),
-        tracker_endpoint("inproc://put-" + tag + "-tracker"),
+        tracker_endpoint(tcp_tracker ? "tcp://127.0.0.1:*" : "inproc://put-" + tag + "-tracker"),
+        timeout(tcp_tracker ? 300ms : 3000ms),
         peer(refusals, refusal),
         data(ctx, peer_endpoint, peer.handler()),
         control(ctx, tracker_endpoint, tracker.handler(peer_endpoint)) {
@@ -107,7 +114,8 @@ struct PutNetwork {
   // run_put's exit code with a retry budget of `retry`.
   int put(std::chrono::milliseconds retry) {
     client::GlobalOptions global;
-    global.tracker = tracker_endpoint;
+    global.tracker = control.bound();
+    global.timeout = timeout;
     global.quiet = true;
     client::PutOptions options;
     options.path = (dir / "doc.bin").string();
@@ -158,11 +166,12 @@ TEST_CASE("only failures of a peer that a new placement can mend are worth a ret
   using client::Origin;
   for (ErrorCode c : {ErrorCode::kUnavailable, ErrorCode::kShuttingDown, ErrorCode::kForwardFailed,
                       ErrorCode::kTimeout, ErrorCode::kMissingChunks})
-    CHECK(client::worth_retrying({c, ""}, Origin::kPeer));
+    CHECK(client::worth_retrying({{c, ""}, Origin::kPeer}));
   for (ErrorCode c : {ErrorCode::kNoSpace, ErrorCode::kBadChunk, ErrorCode::kBadRequest, ErrorCode::kIo})
-    CHECK_FALSE(client::worth_retrying({c, ""}, Origin::kPeer));
-  CHECK_FALSE(client::worth_retrying({ErrorCode::kTimeout, ""}, Origin::kTracker));
-  CHECK_FALSE(client::worth_retrying({ErrorCode::kIo, ""}, Origin::kInput));
+    CHECK_FALSE(client::worth_retrying({{c, ""}, Origin::kPeer}));
+  CHECK_FALSE(client::worth_retrying({{ErrorCode::kTimeout, ""}, Origin::kTracker}));  // not there
+  CHECK(client::worth_retrying({{ErrorCode::kTimeout, ""}, Origin::kTracker, "", /*tracker_busy=*/true}));
+  CHECK_FALSE(client::worth_retrying({{ErrorCode::kIo, ""}, Origin::kInput}));
 }
 
 TEST_CASE("a file of more chunks than a manifest holds at the default chunk size gets larger chunks") {
@@ -196,4 +205,16 @@ TEST_CASE("a put whose committing peers all died before PUBLISH is placed again"
   CHECK(net.put(10s) == 0);
   CHECK(net.places() == 2);
   CHECK(net.publishes() == 2);
+}
+
+TEST_CASE("a put whose PLACE or PUBLISH a connected tracker leaves unanswered is started again and succeeds") {
+  const bool at_publish = GENERATE(false, true);
+  PutNetwork net(at_publish ? "busy-publish" : "busy-place", 0, ErrorCode::kOk, /*tcp_tracker=*/true);
+  {
+    std::lock_guard lock(net.tracker.mu);  // its handler runs on the fake's thread
+    (at_publish ? net.tracker.silent_publishes : net.tracker.silent_places) = 1;
+  }
+  CHECK(net.put(10s) == 0);
+  CHECK(net.places() == 2);
+  CHECK(net.publishes() == (at_publish ? 2 : 1));
 }

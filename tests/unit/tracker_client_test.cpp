@@ -88,6 +88,8 @@ TEST_CASE("tracker client times out when nobody serves the endpoint") {
   auto took = Clock::now() - start;
   CHECK(s.code() == ErrorCode::kTimeout);
   CHECK_THAT(s.message(), Catch::Contains("tcp://127.0.0.1:1"));
+  CHECK_THAT(s.message(), Catch::Contains("is it running?"));
+  CHECK_FALSE(client.busy());  // not there, rather than busy: callers do not ask again
   CHECK(took >= kShort);
   CHECK(took < kShort + std::chrono::milliseconds(1000));
   // A second call times out the same way: no leftovers from the first.
@@ -170,4 +172,57 @@ TEST_CASE("a tracker that drops every connection gets a request at most 1 + kMax
   auto [status, reply] = call.get();
   CHECK(status.code() == ErrorCode::kTimeout);
   CHECK(received == 1 + TrackerClient::kMaxResends);
+}
+
+TEST_CASE("a tracker connected but silent times out as busy, and an answer to the next request clears it") {
+  zmq::context_t ctx;
+  FakeTracker tracker(ctx, "tcp://127.0.0.1:*");
+  const std::string endpoint = tracker.router.get(zmq::sockopt::last_endpoint);
+  struct Outcome {
+    Status first, second;
+    bool busy_after_first = false, busy_after_second = true;
+  };
+  auto calls = std::async(std::launch::async, [&ctx, endpoint] {
+    TrackerClient client(ctx, endpoint, kShort);
+    Outcome o;
+    proto::StatusReply reply;
+    o.first = client.call(proto::Command::kStatus, proto::Empty{}, &reply);
+    o.busy_after_first = client.busy();
+    o.second = client.call(proto::Command::kStatus, proto::Empty{}, &reply);
+    o.busy_after_second = client.busy();
+    return o;
+  });
+  const codec::Envelope unanswered = tracker.receive();  // the broker is busy: no reply
+  const codec::Envelope asked_again = tracker.receive();  // after the client's timeout, on a new connection
+  CHECK(asked_again.seq != unanswered.seq);
+  tracker.reply(asked_again, asked_again.seq, proto::StatusReply{});
+  const Outcome o = calls.get();
+  CHECK(o.first.code() == ErrorCode::kTimeout);
+  CHECK_THAT(o.first.message(), Catch::Contains("is connected but sent no reply"));
+  CHECK(o.busy_after_first);
+  CHECK(o.second.ok());
+  CHECK_FALSE(o.busy_after_second);
+}
+
+TEST_CASE("a tracker that answered and then went away times out as not there, not as busy") {
+  zmq::context_t ctx;
+  RestartingTracker tracker(ctx);
+  std::promise<void> stopped;
+  auto calls = std::async(std::launch::async, [&ctx, &tracker, done = stopped.get_future()]() mutable {
+    TrackerClient client(ctx, tracker.endpoint, kShort);
+    proto::StatusReply reply;
+    const Status first = client.call(proto::Command::kStatus, proto::Empty{}, &reply);
+    done.wait();
+    const Status second = client.call(proto::Command::kStatus, proto::Empty{}, &reply);
+    return std::make_tuple(first, second, client.busy());
+  });
+  const codec::Envelope req = tracker.current->receive();
+  tracker.current->reply(req, req.seq, proto::StatusReply{});
+  tracker.stop();  // the connection that was up closes; nothing listens any more
+  stopped.set_value();
+  const auto [first, second, busy] = calls.get();
+  CHECK(first.ok());
+  CHECK(second.code() == ErrorCode::kTimeout);
+  CHECK_THAT(second.message(), Catch::Contains("is it running?"));
+  CHECK_FALSE(busy);
 }
