@@ -133,6 +133,14 @@ struct PutNetwork {
   }
 };
 
+client::Failure failure_of(ErrorCode code, client::Origin origin, bool tracker_busy = false) {
+  client::Failure f;
+  f.status = {code, ""};
+  f.origin = origin;
+  f.tracker_busy = tracker_busy;
+  return f;
+}
+
 int exit_of(ErrorCode code) { return static_cast<int>(client::exit_for({code, ""}, client::Origin::kPeer)); }
 
 }  // namespace
@@ -166,12 +174,12 @@ TEST_CASE("only failures of a peer that a new placement can mend are worth a ret
   using client::Origin;
   for (ErrorCode c : {ErrorCode::kUnavailable, ErrorCode::kShuttingDown, ErrorCode::kForwardFailed,
                       ErrorCode::kTimeout, ErrorCode::kMissingChunks})
-    CHECK(client::worth_retrying({{c, ""}, Origin::kPeer}));
+    CHECK(client::worth_retrying(failure_of(c, Origin::kPeer)));
   for (ErrorCode c : {ErrorCode::kNoSpace, ErrorCode::kBadChunk, ErrorCode::kBadRequest, ErrorCode::kIo})
-    CHECK_FALSE(client::worth_retrying({{c, ""}, Origin::kPeer}));
-  CHECK_FALSE(client::worth_retrying({{ErrorCode::kTimeout, ""}, Origin::kTracker}));  // not there
-  CHECK(client::worth_retrying({{ErrorCode::kTimeout, ""}, Origin::kTracker, "", /*tracker_busy=*/true}));
-  CHECK_FALSE(client::worth_retrying({{ErrorCode::kIo, ""}, Origin::kInput}));
+    CHECK_FALSE(client::worth_retrying(failure_of(c, Origin::kPeer)));
+  CHECK_FALSE(client::worth_retrying(failure_of(ErrorCode::kTimeout, Origin::kTracker)));  // not there
+  CHECK(client::worth_retrying(failure_of(ErrorCode::kTimeout, Origin::kTracker, /*tracker_busy=*/true)));
+  CHECK_FALSE(client::worth_retrying(failure_of(ErrorCode::kIo, Origin::kInput)));
 }
 
 TEST_CASE("a file of more chunks than a manifest holds at the default chunk size gets larger chunks") {
