@@ -102,7 +102,9 @@ Status ask_until_indexed(TrackerClient& tracker, proto::Command command, const B
     } else {
       break;
     }
-    if (retries == 0 && !quiet)
+    // Said at once, before a pause that can last the rejoin window, and only
+    // when the budget allows another attempt.
+    if (retries == 0 && !quiet && attempts.will_retry(not_before))
       std::fprintf(stderr, "p2p: warning: %s: %s; asking the tracker again\n", what.c_str(), why.c_str());
   }
   return s;

@@ -19,19 +19,31 @@ std::optional<std::chrono::milliseconds> RetryPolicy::pause(std::uint32_t retry,
   return std::min<std::chrono::milliseconds>(doubled, kMaxBackoff);
 }
 
+std::optional<std::chrono::milliseconds> Attempts::pause_before_next(std::chrono::milliseconds not_before) const {
+  // The first failure is now until the second attempt starts.
+  const auto since = done_ <= 1 ? std::chrono::milliseconds{0}
+                                : std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - first_failure_);
+  std::optional<std::chrono::milliseconds> wait = policy_.pause(done_, since);
+  if (!wait) return std::nullopt;
+  if (not_before > *wait) {
+    if (since + not_before > policy_.budget) return std::nullopt;
+    wait = not_before;
+  }
+  return wait;
+}
+
+bool Attempts::will_retry(std::chrono::milliseconds not_before) const {
+  return done_ == 0 || pause_before_next(not_before).has_value();
+}
+
 bool Attempts::next(std::chrono::milliseconds not_before) {
   if (done_ == 0) {
     ++done_;
     return true;
   }
   if (done_ == 1) first_failure_ = Clock::now();
-  const auto since = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - first_failure_);
-  std::optional<std::chrono::milliseconds> wait = policy_.pause(done_, since);
+  const std::optional<std::chrono::milliseconds> wait = pause_before_next(not_before);
   if (!wait) return false;
-  if (not_before > *wait) {
-    if (since + not_before > policy_.budget) return false;
-    wait = not_before;
-  }
   std::this_thread::sleep_for(*wait);
   ++done_;
   ++retries_;

@@ -57,11 +57,18 @@ class Attempts {
   // and when the budget ends before it, false at once rather than a retry
   // bound to get the same answer.
   bool next(std::chrono::milliseconds not_before = std::chrono::milliseconds{0});
+  // Whether next(not_before) would make another attempt, without waiting:
+  // so that a caller says "asking again" before the pause, and only when it will.
+  bool will_retry(std::chrono::milliseconds not_before = std::chrono::milliseconds{0}) const;
   // Attempts made so far (for error messages).
   std::uint32_t made() const { return done_; }
 
  private:
   using Clock = std::chrono::steady_clock;
+
+  // The pause before the next attempt, or nullopt when there is none.
+  // REQUIRES: done_ >= 1; first_failure_ set once done_ > 1.
+  std::optional<std::chrono::milliseconds> pause_before_next(std::chrono::milliseconds not_before) const;
 
   const RetryPolicy& policy_;
   std::uint64_t& retries_;

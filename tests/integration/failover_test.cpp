@@ -279,6 +279,12 @@ TEST_CASE("a get, stat, ls or search started right after the tracker restarts wa
   CHECK(early.exit_code == 6);
   CHECK(early.out.find("f.bin") == std::string::npos);
   CHECK(early.err.find("may be incomplete") != std::string::npos);
+  // The rejoin window outlasts the budget: no second attempt, so no word of one.
+  CHECK(early.err.find("asking the tracker again") == std::string::npos);
+  RunResult once = c.p2p({"stat", "f.bin", "--retry-ms", "0"});
+  INFO(describe(once));
+  CHECK(once.exit_code == 6);
+  CHECK(once.err.find("asking the tracker again") == std::string::npos);
   nlohmann::json status = parse_json(c.p2p({"status", "--json"}));
   INFO(status.dump());
   CHECK(status["index_complete"] == false);

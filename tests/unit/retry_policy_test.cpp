@@ -103,3 +103,23 @@ TEST_CASE("a retry told nothing changes for a while waits that long, or gives up
   CHECK(std::chrono::steady_clock::now() - asked < 1s);  // not the 60 s
   CHECK(none == 0);
 }
+
+TEST_CASE("attempts say whether they will retry, as next then does, before any pause") {
+  const RetryPolicy none = policy(50ms, 0ms);
+  std::uint64_t r0 = 0;
+  Attempts once(none, r0);
+  CHECK(once.will_retry());  // the first attempt is always made
+  CHECK(once.next());
+  CHECK_FALSE(once.will_retry());
+  CHECK_FALSE(once.next());
+
+  const RetryPolicy short_budget = policy(1ms, 100ms);
+  std::uint64_t r1 = 0;
+  Attempts a(short_budget, r1);
+  CHECK(a.next());
+  CHECK(a.will_retry());
+  CHECK(a.will_retry(50ms));       // waits for it, within the budget
+  CHECK_FALSE(a.will_retry(60s));  // nothing changes within the budget
+  CHECK(r1 == 0);                  // asking made no attempt
+  CHECK_FALSE(a.next(60s));
+}
