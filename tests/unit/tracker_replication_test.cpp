@@ -19,6 +19,10 @@ constexpr auto kFastHeartbeat = 20ms;
 constexpr int kLongLiveness = 200;
 constexpr auto kGrace = 300ms;  // also the safe mode after start
 constexpr auto kQuiet = 200ms;  // ten ticks: long enough for an order that would come
+// The grace of the cases that pace announcements 100 ms apart: 10x the pace,
+// so a loaded host (sanitizers, ctest -j2 on 2 cores) does not stall a gap
+// past it; kGrace (3x) was overrun once under ASan.
+constexpr auto kPacedGrace = 1000ms;
 
 tracker::TrackerOptions replication_options(std::uint32_t replicas) {
   tracker::TrackerOptions o = options(kFastHeartbeat, kLongLiveness);
@@ -26,6 +30,13 @@ tracker::TrackerOptions replication_options(std::uint32_t replicas) {
   o.repair_grace = kGrace;
   o.max_copies_per_peer = 2;
   o.copy_timeout = 60s;
+  return o;
+}
+
+// replication_options, with a grace that outlasts paced announcements.
+tracker::TrackerOptions paced_options(std::uint32_t replicas) {
+  tracker::TrackerOptions o = replication_options(replicas);
+  o.repair_grace = kPacedGrace;
   return o;
 }
 
@@ -174,10 +185,10 @@ TEST_CASE("safe mode holds while a peer announces and ends once the index is com
 TEST_CASE("safe mode lasts past the repair grace while announcements keep coming, so a file whose second holder "
           "announces late is not copied",
           "[timing]") {
-  // Grace 300 ms; peer-2 announces in batches 100 ms apart for 1.2 s, the
-  // shared file in its last. peer-1 announced it at the start: without the
-  // wait, a copy would be ordered once the grace and the settle time ended.
-  RunningBroker t(replication_options(2));
+  // Grace 1 s; peer-2 announces in batches 100 ms apart for 3 s, the shared
+  // file in its last. peer-1 announced it at the start: without the wait, a
+  // copy would be ordered once the grace and the settle time ended.
+  RunningBroker t(paced_options(2));
   FakePeer a(t.ctx, t.endpoint, "peer-1", 5000);
   FakePeer b(t.ctx, t.endpoint, "peer-2", 5000);
   FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
@@ -186,7 +197,7 @@ TEST_CASE("safe mode lasts past the repair grace while announcements keep coming
   announce_sole_holder(a, c, client, shared);
   const auto first = Clock::now();
   bool ordered = false;
-  for (int batch = 0; Clock::now() - first < 4 * kGrace; ++batch) {
+  for (int batch = 0; Clock::now() - first < 3 * kPacedGrace; ++batch) {
     b.storage.announce({fake_manifest("filler" + std::to_string(batch), 10)});
     ordered = ordered || b.replication.recv_command(Command::kReplicate, 100ms).has_value() ||
               c.replication.recv_command(Command::kReplicate, 0ms).has_value();
@@ -207,8 +218,8 @@ TEST_CASE("after safe mode, replication waits while a peer announces, so a file 
           "[timing]") {
   // As the case above, once safe mode is long over: two peers register
   // with what they hold (restarted, or back after a while), "doc" (k = 2) in
-  // peer-1's first batch and in peer-2's last, 1.2 s later.
-  RunningBroker t(replication_options(2));
+  // peer-1's first batch and in peer-2's last, 3 s later.
+  RunningBroker t(paced_options(2));
   FakePeer c(t.ctx, t.endpoint, "peer-3", 9000);
   Dealer client(t.ctx, t.endpoint);
   c.storage.announce({}, true);
@@ -222,7 +233,7 @@ TEST_CASE("after safe mode, replication waits while a peer announces, so a file 
   const auto ticks_before = t.broker.replication_ticks();
   const auto first = Clock::now();
   bool ordered = false;
-  for (int batch = 0; Clock::now() - first < 4 * kGrace; ++batch) {
+  for (int batch = 0; Clock::now() - first < 3 * kPacedGrace; ++batch) {
     b.storage.announce({fake_manifest("filler" + std::to_string(batch), 10)});
     ordered = ordered || c.replication.recv_command(Command::kReplicate, 100ms).has_value();
   }
