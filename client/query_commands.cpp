@@ -91,7 +91,7 @@ Status ask_until_indexed(TrackerClient& tracker, proto::Command command, const B
     s = tracker.call(command, body, reply);
     not_before = std::chrono::milliseconds{0};
     std::string why;
-    if (s.code() == ErrorCode::kAnnouncing || (s.code() == ErrorCode::kTimeout && tracker.busy())) {
+    if (s.code() == ErrorCode::kAnnouncing || tracker.busy()) {  // busy: a timeout on a live connection
       why = s.message();
     } else if (s.ok() && !reply->index.complete()) {
       why = describe(reply->index);
