@@ -284,10 +284,7 @@ class Announcer {
       Departure d;
       while (Clock::now() < deadline) {
         proto::StatusReply s;
-        const Clock::time_point asked = Clock::now();
-        const bool answered = status_.call(proto::Command::kStatus, proto::Empty{}, &s).ok();
-        d.slowest_status_ms =
-            std::max(d.slowest_status_ms, std::chrono::duration<double, std::milli>(Clock::now() - asked).count());
+        const bool answered = timed_status(&s, &d.slowest_status_ms);
         if (answered && d.gone_ms < 0 && s.peers == peers_.size() - first_live_) d.gone_ms = since_start();
         if (answered && s.index.departed_holdings > 0) ++d.answered_while_departing;
         if (answered && d.gone_ms >= 0 && s.index.departed_holdings == 0) {
@@ -311,6 +308,15 @@ class Announcer {
     std::fflush(stdout);
   }
 
+  // One STATUS; `slowest` (ms) becomes its round trip if that is longer,
+  // answered or not. True when it was answered.
+  bool timed_status(proto::StatusReply* s, double* slowest) {
+    const Clock::time_point asked = Clock::now();
+    const bool answered = status_.call(proto::Command::kStatus, proto::Empty{}, s).ok();
+    *slowest = std::max(*slowest, std::chrono::duration<double, std::milli>(Clock::now() - asked).count());
+    return answered;
+  }
+
   // STATUS asked without pause for --after-leave-ms, the staying peers on:
   // the tracker's work once the departed peers' files end their repair grace
   // (their loss sets emptied, the plans that follow).
@@ -320,9 +326,7 @@ class Announcer {
     double slowest = 0;
     while (Clock::now() < until) {
       proto::StatusReply s;
-      const Clock::time_point asked = Clock::now();
-      if (status_.call(proto::Command::kStatus, proto::Empty{}, &s).ok()) ++answered;
-      slowest = std::max(slowest, std::chrono::duration<double, std::milli>(Clock::now() - asked).count());
+      if (timed_status(&s, &slowest)) ++answered;
       pump(after);
     }
     std::printf("after the departures, %d peers staying: %llu STATUS answered in %d ms, the slowest %.1f ms\n",
