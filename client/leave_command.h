@@ -5,6 +5,7 @@
 // wait for the peer to leave (watch `p2p peers`).
 #pragma once
 
+#include <chrono>
 #include <string>
 
 #include <zmq.hpp>
@@ -14,7 +15,10 @@
 namespace p2p::client {
 
 // Returns the process exit code: 0 once the drain started, 4 for an unknown
-// or dead peer, 3 when the tracker does not answer.
-int run_leave(zmq::context_t& ctx, const GlobalOptions& global, const std::string& peer_id, bool json);
+// or dead peer, 3 when the tracker does not answer. Asks again while the
+// tracker is busy, within `retry` of the first busy timeout (a LEAVE of a
+// peer already draining drains it again, docs/protocol.md 5.1).
+int run_leave(zmq::context_t& ctx, const GlobalOptions& global, const std::string& peer_id, bool json,
+              std::chrono::milliseconds retry);
 
 }  // namespace p2p::client

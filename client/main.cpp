@@ -82,7 +82,7 @@ int run(int argc, char** argv) {
   bool json = false;
   // search, ls and stat ask again while the tracker's index is incomplete (protocol.md 5.4).
   std::chrono::milliseconds query_retry = RetryPolicy{}.budget;
-  const std::string reannounce = "ask again while the tracker's peers re-announce,";
+  const std::string reannounce = "ask again while the tracker is busy or its peers re-announce,";
   CLI::App* search_cmd = app.add_subcommand("search", "find files by substring or glob");
   search_cmd->add_option("PATTERN", pattern, "substring, or glob with * and ?")->required();
   search_cmd->add_flag("--json", json, "print JSON");
@@ -95,16 +95,21 @@ int run(int argc, char** argv) {
   stat_cmd->add_option("NAME_OR_FILE_ID", query, "name or 64-hex-digit file id")->required();
   stat_cmd->add_flag("--json", json, "print JSON");
   add_retry_option(stat_cmd, query_retry, reannounce);
+  // peers, status and leave ask again only while the tracker is busy (protocol.md 5.4).
+  const std::string busy = "ask again while the tracker is busy,";
   CLI::App* peers_cmd = app.add_subcommand("peers", "list live peers, whether each is draining, copies it receives");
   peers_cmd->add_flag("--json", json, "print JSON");
+  add_retry_option(peers_cmd, query_retry, busy);
   CLI::App* status_cmd =
       app.add_subcommand("status", "network totals, under-replicated and unavailable files, copies, draining peers");
   status_cmd->add_flag("--json", json, "print JSON");
+  add_retry_option(status_cmd, query_retry, busy);
   std::string peer_id;
   CLI::App* leave_cmd = app.add_subcommand(
       "leave", "drain a peer: copy the files only it keeps enough of to other peers, then it exits");
   leave_cmd->add_option("PEER_ID", peer_id, "peer id, as `p2p peers` shows it")->required();
   leave_cmd->add_flag("--json", json, "print JSON");
+  add_retry_option(leave_cmd, query_retry, busy);
 
   try {
     app.parse(argc, argv);
@@ -124,9 +129,9 @@ int run(int argc, char** argv) {
   if (*search_cmd) return run_search(ctx, global, pattern, json, query_retry);
   if (*ls_cmd) return run_ls(ctx, global, json, query_retry);
   if (*stat_cmd) return run_stat(ctx, global, query, json, query_retry);
-  if (*peers_cmd) return run_peers(ctx, global, json);
-  if (*status_cmd) return run_status(ctx, global, json);
-  if (*leave_cmd) return run_leave(ctx, global, peer_id, json);
+  if (*peers_cmd) return run_peers(ctx, global, json, query_retry);
+  if (*status_cmd) return run_status(ctx, global, json, query_retry);
+  if (*leave_cmd) return run_leave(ctx, global, peer_id, json, query_retry);
   return fail(Exit::kUsage, "no subcommand");
 }
 

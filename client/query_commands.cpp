@@ -9,8 +9,8 @@
 
 #include "client/exit_codes.h"
 #include "client/progress_bar.h"
-#include "client/retry_policy.h"
 #include "client/session_flags.h"
+#include "client/tracker_retry.h"
 #include "common/file_name.h"
 #include "common/tracker_client.h"
 
@@ -74,40 +74,26 @@ std::string describe(const proto::IndexState& index) {
   return why;
 }
 
-// Asks `command` of the tracker until its index is complete, or until it
-// answers when it is busy (a timeout on a live connection), within `retry`
-// of the first such answer (protocol.md 5.4). Returns the last answer's
-// status; on OK, `reply` is the last answer, its `index` possibly incomplete.
+// Asks `command` of the tracker until its index is complete (or while it is
+// busy), within `retry` of the first such answer (protocol.md 5.4). Returns
+// the last answer's status; on OK, `reply` is the last answer, its `index`
+// possibly incomplete.
 template <class Body, class Reply>
 Status ask_until_indexed(TrackerClient& tracker, proto::Command command, const Body& body, Reply* reply,
                          std::chrono::milliseconds retry, bool quiet, const std::string& what) {
-  RetryPolicy policy;
-  policy.budget = retry;
-  std::uint64_t retries = 0;
-  Attempts attempts(policy, retries);
-  Status s;
-  std::chrono::milliseconds not_before{0};  // nothing changes before the rejoin window ends
-  while (attempts.next(not_before)) {
-    s = tracker.call(command, body, reply);
-    not_before = std::chrono::milliseconds{0};
-    std::string why;
-    if (s.code() == ErrorCode::kAnnouncing || tracker.busy()) {  // busy: a timeout on a live connection
-      why = s.message();
+  return ask_again(tracker, {retry, quiet, what}, [&](std::optional<NotFinal>* not_final) {
+    Status s = tracker.call(command, body, reply);
+    if (s.code() == ErrorCode::kAnnouncing) {
+      *not_final = NotFinal{s.message()};
     } else if (s.ok() && !reply->index.complete()) {
-      why = describe(reply->index);
+      *not_final = NotFinal{describe(reply->index)};
       // No peer announcing: only the end of the window can complete the index.
       if (reply->index.announcing == 0)
-        not_before = std::chrono::milliseconds(
+        (*not_final)->not_before = std::chrono::milliseconds(
             std::min(reply->index.rejoin_left_ms, static_cast<std::uint64_t>(kMaxFlagMillis)));
-    } else {
-      break;
     }
-    // Said at once, before a pause that can last the rejoin window, and only
-    // when the budget allows another attempt.
-    if (retries == 0 && !quiet && attempts.will_retry(not_before))
-      std::fprintf(stderr, "p2p: warning: %s: %s; asking the tracker again\n", what.c_str(), why.c_str());
-  }
-  return s;
+    return s;
+  });
 }
 
 // The exit code of an answer already printed: 6 ("try again") when the index
@@ -171,10 +157,12 @@ int run_stat(zmq::context_t& ctx, const GlobalOptions& global, const std::string
   return exit_for_answer(reply.index, what);
 }
 
-int run_peers(zmq::context_t& ctx, const GlobalOptions& global, bool json) {
+int run_peers(zmq::context_t& ctx, const GlobalOptions& global, bool json, std::chrono::milliseconds retry) {
   TrackerClient tracker(ctx, global.tracker, global.timeout);
   proto::PeersReply reply;
-  if (Status s = tracker.call(proto::Command::kPeers, proto::Empty{}, &reply); !s.ok()) return fail(s, Origin::kTracker);
+  if (Status s = ask_while_busy(tracker, proto::Command::kPeers, proto::Empty{}, &reply, {retry, global.quiet, "peers"});
+      !s.ok())
+    return fail(s, Origin::kTracker);
   if (json) {
     nlohmann::json peers = nlohmann::json::array();
     for (const auto& p : reply.peers)
@@ -202,10 +190,12 @@ int run_peers(zmq::context_t& ctx, const GlobalOptions& global, bool json) {
   return static_cast<int>(Exit::kSuccess);
 }
 
-int run_status(zmq::context_t& ctx, const GlobalOptions& global, bool json) {
+int run_status(zmq::context_t& ctx, const GlobalOptions& global, bool json, std::chrono::milliseconds retry) {
   TrackerClient tracker(ctx, global.tracker, global.timeout);
   proto::StatusReply r;
-  if (Status s = tracker.call(proto::Command::kStatus, proto::Empty{}, &r); !s.ok()) return fail(s, Origin::kTracker);
+  if (Status s = ask_while_busy(tracker, proto::Command::kStatus, proto::Empty{}, &r, {retry, global.quiet, "status"});
+      !s.ok())
+    return fail(s, Origin::kTracker);
   if (json) {
     print_json({{"peers", r.peers},
                 {"files", r.files},

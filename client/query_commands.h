@@ -25,8 +25,11 @@ int run_search(zmq::context_t& ctx, const GlobalOptions& global, const std::stri
 int run_ls(zmq::context_t& ctx, const GlobalOptions& global, bool json, std::chrono::milliseconds retry);
 int run_stat(zmq::context_t& ctx, const GlobalOptions& global, const std::string& query, bool json,
              std::chrono::milliseconds retry);
-int run_peers(zmq::context_t& ctx, const GlobalOptions& global, bool json);
-// Never waits: shows whether the index is complete beside the counts.
-int run_status(zmq::context_t& ctx, const GlobalOptions& global, bool json);
+//
+// peers and status ask again only while the tracker is busy, within `retry`
+// of the first busy timeout: status never waits for the index, it shows
+// whether the index is complete beside the counts.
+int run_peers(zmq::context_t& ctx, const GlobalOptions& global, bool json, std::chrono::milliseconds retry);
+int run_status(zmq::context_t& ctx, const GlobalOptions& global, bool json, std::chrono::milliseconds retry);
 
 }  // namespace p2p::client

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <mutex>
 #include <string>
 
@@ -8,6 +9,7 @@
 #include "fake_peer.h"
 
 using namespace p2p;
+using namespace std::chrono_literals;
 using test::FakePeer;
 using test::FakeReply;
 
@@ -46,8 +48,8 @@ TEST_CASE("leave asks the tracker to drain the named peer and succeeds") {
   zmq::context_t ctx;
   LeaveTracker tracker;
   FakePeer fake(ctx, "inproc://leave-ok", tracker.handler("0123456789abcdef"));
-  CHECK(client::run_leave(ctx, to("inproc://leave-ok"), "0123456789abcdef", false) == 0);
-  CHECK(client::run_leave(ctx, to("inproc://leave-ok"), "0123456789abcdef", true) == 0);
+  CHECK(client::run_leave(ctx, to("inproc://leave-ok"), "0123456789abcdef", false, 10s) == 0);
+  CHECK(client::run_leave(ctx, to("inproc://leave-ok"), "0123456789abcdef", true, 10s) == 0);
   std::lock_guard lock(tracker.mu);
   CHECK(tracker.leaves == 2);
   CHECK(tracker.asked == "0123456789abcdef");
@@ -57,7 +59,7 @@ TEST_CASE("leave of an unknown peer exits with not found") {
   zmq::context_t ctx;
   LeaveTracker tracker;
   FakePeer fake(ctx, "inproc://leave-unknown", tracker.handler("0123456789abcdef"));
-  CHECK(client::run_leave(ctx, to("inproc://leave-unknown"), "ffffffffffffffff", false) ==
+  CHECK(client::run_leave(ctx, to("inproc://leave-unknown"), "ffffffffffffffff", false, 10s) ==
         static_cast<int>(client::Exit::kNotFound));
   std::lock_guard lock(tracker.mu);
   CHECK(tracker.asked == "ffffffffffffffff");
@@ -67,5 +69,28 @@ TEST_CASE("leave with no tracker answering exits with tracker unreachable") {
   zmq::context_t ctx;
   client::GlobalOptions g = to("tcp://127.0.0.1:1");
   g.timeout = std::chrono::milliseconds(200);
-  CHECK(client::run_leave(ctx, g, "0123456789abcdef", false) == static_cast<int>(client::Exit::kTrackerUnreachable));
+  const auto start = Clock::now();
+  CHECK(client::run_leave(ctx, g, "0123456789abcdef", false, 10s) ==
+        static_cast<int>(client::Exit::kTrackerUnreachable));
+  // Port 1: no connection ever comes up, so the tracker is not there, not
+  // busy; asked again, it would go on until the 10 s budget.
+  CHECK(Clock::now() - start < 5s);
+}
+
+TEST_CASE("a leave that a connected tracker leaves unanswered asks again and drains the peer") {
+  zmq::context_t ctx;
+  LeaveTracker tracker;
+  std::atomic<int> asked{0};
+  FakePeer::Handler answer = tracker.handler("0123456789abcdef");
+  FakePeer fake(ctx, "tcp://127.0.0.1:*", [&](const codec::Envelope& env) {
+    if (++asked == 1) return FakeReply::silence();  // the broker is busy
+    return answer(env);
+  });
+  client::GlobalOptions g = to(fake.bound());
+  g.timeout = std::chrono::milliseconds(300);
+  g.quiet = true;
+  CHECK(client::run_leave(ctx, g, "0123456789abcdef", false, 10s) == 0);
+  CHECK(asked == 2);
+  std::lock_guard lock(tracker.mu);
+  CHECK(tracker.leaves == 1);
 }
