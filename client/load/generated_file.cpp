@@ -7,20 +7,9 @@
 #include "common/chunk_buffer_pool.h"
 #include "common/manifest.h"
 #include "common/sha256.h"
+#include "common/splitmix64.h"
 
 namespace p2p::client::load {
-
-namespace {
-
-// splitmix64 (Vigna): fast, and every 64-bit state gives a distinct stream.
-std::uint64_t splitmix64(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-}  // namespace
 
 void GeneratedFile::fill(std::uint64_t index, char* out, std::size_t length) const {
   std::uint64_t state = seed_ * 0x100000001b3ULL ^ (index + 1) * 0xd6e8feb86659fd93ULL;

@@ -11,6 +11,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/sockets.h"
+#include "common/splitmix64.h"
 #include "services/tracker/broker_internal.h"
 #include "services/tracker/name_pattern.h"
 #include "services/tracker/placement.h"
@@ -107,18 +108,6 @@ Result<proto::LocateReply> Broker::locate(const proto::QueryRequest& req, const 
   return reply;
 }
 
-namespace {
-
-// splitmix64's finaliser: spreads hash bits, so that nearby routing ids
-// (libzmq counts them up) still give unrelated orders.
-std::uint64_t mix(std::uint64_t x) {
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
-
 std::vector<proto::HolderInfo> Broker::holders_for_get(const FileRecord& file, const std::string& routing) const {
   // A get of up to 4 chunks asks only its first holder. In peer-id order one
   // holder served every small get of a file; shuffled per request, one
@@ -127,7 +116,8 @@ std::vector<proto::HolderInfo> Broker::holders_for_get(const FileRecord& file, c
   // client: 2,055-2,525 files/s against 2,250-2,687 in one order). So each
   // connection has its own order (rendezvous hashing: a holder that comes
   // or goes moves no other's rank), and clients spread over the holders.
-  const std::uint64_t asker = mix(std::hash<std::string>{}(routing));
+  // mix64: nearby routing ids (libzmq counts them up) still give unrelated orders.
+  const std::uint64_t asker = mix64(std::hash<std::string>{}(routing));
   struct Ranked {
     bool draining;
     std::uint64_t score;
@@ -139,7 +129,7 @@ std::vector<proto::HolderInfo> Broker::holders_for_get(const FileRecord& file, c
   for (const std::string& peer_id : file.holders) {
     const PeerRecord* p = registry_.peer(peer_id);
     if (p == nullptr || !p->live()) continue;  // as holder_infos
-    ranked.push_back({p->draining, mix(asker ^ std::hash<std::string>{}(peer_id)), &peer_id, p});
+    ranked.push_back({p->draining, mix64(asker ^ std::hash<std::string>{}(peer_id)), &peer_id, p});
   }
   std::sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) {
     if (a.draining != b.draining) return !a.draining;
