@@ -69,24 +69,29 @@ void Broker::on_announce(const codec::Envelope& env, const ServiceKey& service) 
   if (body.files.size() > limits::kMaxAnnounceBatch)
     return reject(env, {ErrorCode::kBadRequest, std::to_string(body.files.size()) + " manifests in one ANNOUNCE (at most " +
                                                     std::to_string(limits::kMaxAnnounceBatch) + ")"});
-  std::size_t added = 0, fresh = 0;
+  std::vector<const Manifest*> valid;
+  valid.reserve(body.files.size());
   for (const Manifest& m : body.files) {
     if (Status s = m.validate(); !s.ok()) {
       P2P_INFO("rejected manifest '%s' in ANNOUNCE from peer=%s: %s", m.name.c_str(), service.peer_id.c_str(),
                s.to_string().c_str());
       continue;
     }
-    HoldingOutcome h = index_.add_holding(m, service.peer_id);
+    valid.push_back(&m);
+  }
+  const std::vector<HoldingOutcome> outcomes = index_.add_holdings(valid, service.peer_id);
+  std::size_t fresh = 0;
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    const HoldingOutcome& h = outcomes[i];
     unconfirmed_.confirm(service.peer_id, h.id);
     // An announcement confirms a copy as well as REPLICATED does.
     if (orders_.finish_copy(h.id, service.peer_id))
-      P2P_INFO("copy done file=%s name=%s peer=%s (announced)", h.id.hex().c_str(), m.name.c_str(),
+      P2P_INFO("copy done file=%s name=%s peer=%s (announced)", h.id.hex().c_str(), valid[i]->name.c_str(),
                service.peer_id.c_str());
-    ++added;
     if (h.new_file) ++fresh;
   }
-  P2P_DEBUG("announce peer=%s files=%zu new=%zu skipped=%zu%s", service.peer_id.c_str(), added, fresh,
-            body.files.size() - added, body.complete ? " (complete)" : "");
+  P2P_DEBUG("announce peer=%s files=%zu new=%zu skipped=%zu%s", service.peer_id.c_str(), valid.size(), fresh,
+            body.files.size() - valid.size(), body.complete ? " (complete)" : "");
   if (announcing_.contains(service.peer_id)) last_announcement_ = Clock::now();  // replication waits for more
   if (body.complete) {
     drop_unconfirmed(service.peer_id);

@@ -90,6 +90,9 @@ class FileIndex {
   // ANNOUNCE: `peer_id` holds the file. Indexes it if new and binds its name
   // when the name is free. An existing file keeps its published replicas.
   HoldingOutcome add_holding(const Manifest& manifest, const std::string& peer_id);
+  // add_holding of each manifest in turn (an ANNOUNCE batch), with the
+  // peer's own lookups made once. Outcomes in the order of `manifests`.
+  std::vector<HoldingOutcome> add_holdings(const std::vector<const Manifest*>& manifests, const std::string& peer_id);
 
   // PUBLISH: binds manifest.name to the manifest's file id, stores the
   // manifest (its replicas replace the old value) and adds `holders`.
@@ -188,7 +191,8 @@ class FileIndex {
   // is back before its departure is done, finishes every departure (rare: a
   // peer restarted within seconds), so none takes off what it holds now.
   void finish_departure_of(const std::string& peer_id);
-  void add_holder(FileRecord& file, const std::string& peer_id);
+  // `peer` is interned; `held` is by_peer_[*peer].
+  void add_holder(FileRecord& file, const std::string* peer, std::unordered_set<Hash, HashHasher>& held);
   // The one copy of `peer_id` that every file's HolderSet points to.
   const std::string* intern(const std::string& peer_id);
   bool is_named(const FileRecord& file) const;

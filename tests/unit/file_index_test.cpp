@@ -4,6 +4,7 @@
 #include <chrono>
 #include <functional>
 #include <random>
+#include <vector>
 
 #include "services/tracker/file_index.h"
 #include "tests/support/fake_manifest.h"
@@ -43,6 +44,38 @@ TEST_CASE("announce does not steal a name bound to another file") {
   CHECK_FALSE(h.name_bound);
   CHECK(index.find_name("x")->id == a.file_id());
   CHECK(index.find(b.file_id()) != nullptr);  // still reachable by id
+}
+
+TEST_CASE("an announced batch indexes each manifest as announcing them one by one would") {
+  Manifest a = fake_manifest("x", 10, 1);
+  Manifest b = fake_manifest("x", 10, 2);  // the same name, another file
+  Manifest c = fake_manifest("y", 20, 3);
+  FileIndex batched(3), single(3);
+  single.add_holding(a, "p0");
+  batched.add_holding(a, "p0");
+  // a again (known), b (new, its name taken), c twice in one batch.
+  const std::vector<const Manifest*> batch{&a, &b, &c, &c};
+  const std::vector<HoldingOutcome> got = batched.add_holdings(batch, "p1");
+  REQUIRE(got.size() == batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    INFO("manifest " << i);
+    const HoldingOutcome want = single.add_holding(*batch[i], "p1");
+    CHECK(got[i].id == want.id);
+    CHECK(got[i].new_file == want.new_file);
+    CHECK(got[i].name_bound == want.name_bound);
+  }
+  CHECK_FALSE(got[0].new_file);
+  CHECK_FALSE(got[0].name_bound);  // x is a's already
+  CHECK(got[1].new_file);
+  CHECK_FALSE(got[1].name_bound);  // x stays a's
+  CHECK(got[2].name_bound);
+  CHECK_FALSE(got[3].new_file);
+  CHECK(batched.find_name("x")->id == a.file_id());
+  CHECK(batched.find_name("y")->id == c.file_id());
+  CHECK(batched.find(c.file_id())->holders.size() == 1);
+  CHECK(batched.files_held_by("p1") == 3);
+  CHECK(batched.counts().stored_bytes == single.counts().stored_bytes);
+  CHECK(batched.add_holdings({}, "p2").empty());
 }
 
 TEST_CASE("publish of a different file under a taken name needs force") {
