@@ -154,6 +154,7 @@ void Broker::read_messages() {
       continue;
     }
     const std::string routing = routing_key(env.routing);
+    heap_.advise();  // what the last message grew the heap by, before this one touches it
     try {
       handle(env, routing, now);
     } catch (const std::exception& e) {

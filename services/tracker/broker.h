@@ -51,6 +51,7 @@
 #include <zmq.hpp>
 
 #include "common/codec.h"
+#include "common/huge_page_heap.h"
 #include "common/status.h"
 #include "services/tracker/copy_tracker.h"
 #include "services/tracker/file_index.h"
@@ -281,6 +282,9 @@ class Broker {
   std::atomic<std::uint64_t> ticks_{0};  // replication ticks after safe mode
   std::atomic<std::uint64_t> plans_{0};  // of those, the ones that planned
   std::atomic<std::uint64_t> excused_stretches_{0};
+  // Marks the heap this thread grows for huge pages before each message it
+  // handles (huge_page_heap.h; main() prepares the heap).
+  HugePageHeap heap_;
 };
 
 }  // namespace p2p::tracker

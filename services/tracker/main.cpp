@@ -17,6 +17,7 @@
 
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/huge_page_heap.h"
 #include "common/malloc_tuning.h"
 #include "common/stop_signals.h"
 #include "services/tracker/broker.h"
@@ -84,8 +85,9 @@ int run(int argc, char** argv) {
   p2p::log::set_component("tracker");
   p2p::log::set_level(p2p::log::parse_level(log_level).value_or(p2p::log::Level::kInfo));
 
-  // Before any thread starts (mallopt is process-wide): see malloc_tuning.h.
+  // Before any thread starts (mallopt is process-wide): see malloc_tuning.h and huge_page_heap.h.
   if (!p2p::merge_small_frees_at_once()) P2P_INFO("malloc: fastbins left on (this allocator ignores mallopt)");
+  if (!p2p::HugePageHeap::prepare()) P2P_INFO("malloc: heap not kept for huge pages (this allocator ignores mallopt)");
   p2p::StopSignals stop_signals;  // before any thread exists: see stop_signals.h
 
   zmq::context_t ctx;
