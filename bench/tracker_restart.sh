@@ -89,6 +89,11 @@ announce_pid=$!
 echo "-- 1. fresh tracker"
 wait_round 1
 tracker_figures
+# A big announcement after safe mode: the short files' one sort, when replication resumes.
+deadline=$((SECONDS + 10))
+until grep -q 'to sort the short files' "$work/tracker1.log" || ((SECONDS >= deadline)); do sleep 0.1; done
+grep -o '[0-9]* ms to sort the short files' "$work/tracker1.log" | sed 's/^/   tracker: /' ||
+  echo "   tracker: short files kept in order throughout (a small announcement)"
 
 echo "-- 2. tracker killed and started again (default rejoin window)"
 stop_pid "$tracker_pid"

@@ -120,6 +120,9 @@ class Broker {
   // Stretches without reading (long work, or not running) long enough to be
   // excused as every service's silence (kLongWorkShare). Thread-safe; for tests.
   std::uint64_t excused_stretches() const { return excused_stretches_.load(); }
+  // Waits for announcements in which the short files stopped being kept in
+  // order (TrackerOptions::unsorted_announcement). Thread-safe; for tests.
+  std::uint64_t short_file_pauses() const { return short_file_pauses_.load(); }
 
  private:
   void run_timers(TimePoint now);
@@ -182,6 +185,11 @@ class Broker {
   // restarted with many files). A peer whose batches stop holds it up one
   // grace at most.
   bool announcement_in_progress(TimePoint now) const;
+  // While replication waits for announcements: stops keeping the short files
+  // in order once the wait has seen a big announcement (unsorted_announcement).
+  void pause_short_files_if_big();
+  // When replication resumes: sorts the short files again if they were paused.
+  void resume_short_files();
   void send_copy(const CopyOrder& order, TimePoint now);
   void send_delete(const DeleteOrder& order, TimePoint now);
   void release_drained(TimePoint now);
@@ -259,6 +267,8 @@ class Broker {
   bool safe_mode_over_ = false;     // logged once; safe mode never starts again
   TimePoint last_announcement_{};   // the latest READY or ANNOUNCE of a storage service still announcing
   bool waiting_for_announcement_ = false;  // replication waits for one (logged when it starts and ends)
+  std::uint64_t announced_in_wait_ = 0;    // files announced since the wait began (or since safe mode ended)
+  bool short_files_paused_ = false;        // by pause_short_files_if_big, until resume_short_files
   // Since when departures have been in progress without a break, and how many
   // files they took off (logged when done).
   TimePoint departures_since_{};
@@ -282,6 +292,7 @@ class Broker {
   std::atomic<std::uint64_t> ticks_{0};  // replication ticks after safe mode
   std::atomic<std::uint64_t> plans_{0};  // of those, the ones that planned
   std::atomic<std::uint64_t> excused_stretches_{0};
+  std::atomic<std::uint64_t> short_file_pauses_{0};
   // Marks the heap this thread grows for huge pages before each message it
   // handles (huge_page_heap.h; main() prepares the heap).
   HugePageHeap heap_;

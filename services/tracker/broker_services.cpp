@@ -80,6 +80,7 @@ void Broker::on_announce(const codec::Envelope& env, const ServiceKey& service) 
     valid.push_back(&m);
   }
   const std::vector<HoldingOutcome> outcomes = index_.add_holdings(valid, service.peer_id);
+  announced_in_wait_ += outcomes.size();
   std::size_t fresh = 0;
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     const HoldingOutcome& h = outcomes[i];
@@ -122,6 +123,25 @@ void Broker::settle_safe_mode(TimePoint now) {
 
 bool Broker::announcement_in_progress(TimePoint now) const {
   return !announcing_.empty() && now < last_announcement_ + options_.repair_grace;
+}
+
+void Broker::pause_short_files_if_big() {
+  if (short_files_paused_) return;
+  if (announced_in_wait_ < std::max<std::uint64_t>(options_.unsorted_announcement, index_.counts().files / 4)) return;
+  short_files_paused_ = true;
+  short_file_pauses_.fetch_add(1);
+  index_.pause_short_files();
+  P2P_INFO("%llu files announced while replication waits: short files no longer kept in order until it resumes",
+           static_cast<unsigned long long>(announced_in_wait_));
+}
+
+void Broker::resume_short_files() {
+  if (!short_files_paused_) return;
+  short_files_paused_ = false;
+  const TimePoint started = Clock::now();
+  index_.keep_short_files();
+  P2P_INFO("%lld ms to sort the short files",
+           static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()));
 }
 
 void Broker::on_replicated(const codec::Envelope& env, const ServiceKey& service) {
@@ -218,13 +238,19 @@ void Broker::replicate(TimePoint now) {
   // back after a while) announces for as long: its files only look lost.
   if (announcement_in_progress(now) != waiting_for_announcement_) {
     waiting_for_announcement_ = !waiting_for_announcement_;
-    if (waiting_for_announcement_)
+    if (waiting_for_announcement_) {
       P2P_INFO("replication waits: %zu peers announcing what they hold", announcing_.size());
-    else
+      announced_in_wait_ = 0;
+    } else {
       P2P_INFO("replication resumes: %s", announcing_.empty() ? "every peer has announced what it holds"
                                                               : "no announcement for one repair grace");
+      resume_short_files();
+    }
   }
-  if (waiting_for_announcement_) return;
+  if (waiting_for_announcement_) {
+    pause_short_files_if_big();
+    return;
+  }
   ticks_.fetch_add(1);
   if (settled_at_ != plan_inputs() && now >= next_plan_) {
     plans_.fetch_add(1);

@@ -164,9 +164,10 @@ class FileIndex {
   bool short_in_repair_grace(std::size_t eligible, Clock::time_point loss_cutoff) const;
   // Stops keeping the short files in order (short_, losing_) until
   // keep_short_files(), which sorts them anew in one pass. For the tracker's
-  // safe mode, when nothing plans: while peers re-announce every file is
-  // short for a while, and keeping them in order was half the tracker's time
-  // (1,000,000 files a peer: ~0.5 s a pass to sort them afterwards).
+  // safe mode and its waits for a big announcement, when nothing plans: while
+  // peers announce every file is short for a while, and keeping them in order
+  // was half the tracker's time (1,000,000 files a peer: ~0.3 s a pass to
+  // sort them afterwards).
   // Meanwhile visit_short and short_in_repair_grace see no file; counts(),
   // short_of_holders() and the surplus files are kept as ever.
   void pause_short_files();

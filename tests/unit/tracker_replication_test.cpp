@@ -247,6 +247,42 @@ TEST_CASE("after safe mode, replication waits while a peer announces, so a file 
   CHECK_FALSE(copied.contains(shared.file_id()));
 }
 
+TEST_CASE("a big announcement after safe mode stops keeping the short files in order, and the plan after it still "
+          "copies them",
+          "[timing]") {
+  // k = 2. peer-1 announces one file (under the threshold of 8), then peer-2
+  // announces a file a batch, 20 ms apart, until the tracker stops keeping
+  // its short files in order; its files have one holder each.
+  tracker::TrackerOptions o = paced_options(2);
+  o.unsorted_announcement = 8;
+  RunningBroker t(o);
+  FakePeer c(t.ctx, t.endpoint, "peer-3", 1u << 30);
+  Dealer client(t.ctx, t.endpoint);
+  c.storage.announce({}, true);
+  REQUIRE(eventually([&] { return t.broker.replication_ticks() > 0; }));  // safe mode is over
+
+  FakePeer a(t.ctx, t.endpoint, "peer-1", 1u << 30);
+  a.storage.announce({fake_manifest("small", 10)}, true);
+  REQUIRE(eventually([&] { return holder_ids(client, "small").size() == 1; }));
+  CHECK(t.broker.short_file_pauses() == 0);  // a small announcement keeps them in order
+
+  FakePeer b(t.ctx, t.endpoint, "peer-2", 1u << 30);
+  const auto deadline = Clock::now() + 10s;
+  bool ordered = false;
+  for (int batch = 0; t.broker.short_file_pauses() == 0 && Clock::now() < deadline; ++batch) {
+    b.storage.announce({fake_manifest("big" + std::to_string(batch), 10)});
+    ordered = ordered || c.replication.recv_command(Command::kReplicate, 20ms).has_value();
+  }
+  REQUIRE(t.broker.short_file_pauses() == 1);
+  CHECK_FALSE(ordered);  // nothing planned while peer-2 announces
+  b.storage.announce({}, true);
+  // Replication resumes with the short files sorted again: the files only
+  // peer-2 holds are copied.
+  const std::set<Hash> copied = copies_ordered(c.replication, 5 * kQuiet);
+  const Hash small = fake_manifest("small", 10).file_id();
+  CHECK(std::any_of(copied.begin(), copied.end(), [&](const Hash& id) { return id != small; }));
+}
+
 TEST_CASE("safe mode lasts the whole rejoin window even when the repair grace is shorter, so a holder that rejoins "
           "late in it is not copied around",
           "[timing]") {
