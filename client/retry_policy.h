@@ -13,8 +13,8 @@
 // kMaxBackoff, so a budget of B ms costs at most about B / kMaxBackoff
 // attempts however long the outage.
 //
-// Attempts walks one operation through the policy (the loop run_put, run_get
-// and each operation of LoadClient run). Value types; Attempts is used by one thread.
+// Attempts walks one operation through the policy (the loop run_put, run_get,
+// ask_again (client/tracker_retry.h) and each operation of LoadClient run). Value types; Attempts is used by one thread.
 #pragma once
 
 #include <chrono>
