@@ -1,6 +1,6 @@
 // p2p-bench-zmq-echo: the ceiling for the tracker's request rate.
 //
-//   p2p-bench-zmq-echo [--listen tcp://127.0.0.1:0]
+//   p2p-bench-zmq-echo [--listen tcp://127.0.0.1:0] [--io-threads 2]
 //
 // A ROUTER that sends every message it receives straight back, frames and
 // all, and does nothing else: no decoding, no index, no reply to build. Run
@@ -29,9 +29,13 @@ constexpr std::chrono::milliseconds kPollSlice{100};
 // broker drains in batches too).
 constexpr int kBatch = 256;
 
-int run(const std::string& listen) {
+// ZeroMQ I/O threads: p2p-tracker's default (--io-threads), so that the
+// ceiling spreads its connections as the tracker does.
+constexpr int kDefaultIoThreads = 2;
+
+int run(const std::string& listen, int io_threads) {
   p2p::StopSignals signals;  // before any thread exists (libzmq's included)
-  zmq::context_t ctx(1);
+  zmq::context_t ctx(io_threads);
   zmq::socket_t router = p2p::make_socket(ctx, zmq::socket_type::router, p2p::limits::kMaxControlMessage);
   router.bind(p2p::normalize_bind_endpoint(listen));
   std::printf("listening %s\n", p2p::bound_endpoint(router).c_str());
@@ -69,14 +73,18 @@ int run(const std::string& listen) {
 int main(int argc, char** argv) {
   std::string listen = "tcp://127.0.0.1:0";
   CLI::App app{"p2p-bench-zmq-echo: a ROUTER that echoes every message (the tracker's ceiling)"};
+  int io_threads = kDefaultIoThreads;
   app.add_option("--listen", listen, "endpoint to bind (':0' picks a free port)")->capture_default_str();
+  app.add_option("--io-threads", io_threads, "ZeroMQ I/O threads (p2p-tracker's default)")
+      ->check(CLI::Range(1, 16))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   try {
-    return run(listen);
+    return run(listen, io_threads);
   } catch (const zmq::error_t& e) {
     std::fprintf(stderr, "zmq-echo: %s\n", e.what());
     return 1;

@@ -33,6 +33,14 @@ constexpr int kExitUsage = 2;
 // whether the broker stopped on its own (a fatal socket error).
 constexpr std::chrono::milliseconds kSignalWait{200};
 
+// ZeroMQ I/O threads (the ROUTER's connections are spread over them). Under
+// 64 clients one I/O thread was ~74% of the tracker's CPU (epoll, send and
+// recv for every request) against ~26% for the broker; with two the tracker
+// answered more in 7 of 9 alternating runs, median 1.07x (0.98-1.27x) on
+// 2 shared cores (docs/performance.md). p2p-bench-zmq-echo, its ceiling, has
+// the same default.
+constexpr int kDefaultIoThreads = 2;
+
 int run(int argc, char** argv) {
   p2p::tracker::TrackerOptions options;
   CLI::App app{"p2p-tracker: index of files and peers for p2p-share"};
@@ -41,6 +49,7 @@ int run(int argc, char** argv) {
   int copy_timeout_ms = static_cast<int>(options.copy_timeout.count());
   int rejoin_window_ms = -1;  // not given: one liveness window
   std::string log_level = "info";
+  int io_threads = kDefaultIoThreads;
   app.add_option("--listen", options.endpoint, "endpoint to bind (':0' picks a free port)")->capture_default_str();
   app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval on service links")
       ->check(CLI::Range(1, 3'600'000))
@@ -68,6 +77,9 @@ int run(int argc, char** argv) {
                  "names are answered 'announcing' (ask again), and safe mode goes on; 0 when no peer can be "
                  "rejoining [default: liveness x heartbeat]")
       ->check(CLI::Range(0, 86'400'000));
+  app.add_option("--io-threads", io_threads, "ZeroMQ I/O threads for the tracker's connections")
+      ->check(CLI::Range(1, 16))
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "debug | info | warn")
       ->check(CLI::IsMember({"debug", "info", "warn"}))
       ->capture_default_str();
@@ -90,7 +102,7 @@ int run(int argc, char** argv) {
   if (!p2p::HugePageHeap::prepare()) P2P_INFO("malloc: heap not kept for huge pages (this allocator ignores mallopt)");
   p2p::StopSignals stop_signals;  // before any thread exists: see stop_signals.h
 
-  zmq::context_t ctx;
+  zmq::context_t ctx(io_threads);
   p2p::tracker::Broker broker(ctx, options);
   p2p::Result<std::string> endpoint = broker.bind();
   if (!endpoint.ok()) {
@@ -100,9 +112,9 @@ int run(int argc, char** argv) {
   std::printf("listening %s\n", endpoint->c_str());
   std::fflush(stdout);
   P2P_INFO("listening %s heartbeat=%dms liveness=%d replicas=%u repair-grace=%dms max-copies-per-peer=%u "
-           "copy-timeout=%dms rejoin-window=%lldms",
+           "copy-timeout=%dms rejoin-window=%lldms io-threads=%d",
            endpoint->c_str(), heartbeat_ms, options.liveness, options.replicas, repair_grace_ms,
-           options.max_copies_per_peer, copy_timeout_ms, static_cast<long long>(options.rejoin().count()));
+           options.max_copies_per_peer, copy_timeout_ms, static_cast<long long>(options.rejoin().count()), io_threads);
 
   std::atomic<bool> finished{false};
   p2p::Status result;

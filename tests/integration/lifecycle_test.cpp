@@ -68,3 +68,17 @@ TEST_CASE("a peer refuses a --scrub-rate that is neither 0 nor a size with a usa
     CHECK(r.err.find("--scrub-rate") != std::string::npos);
   }
 }
+
+TEST_CASE("the tracker serves its peers and clients with one I/O thread or four, and refuses zero with a usage error",
+          "[lifecycle]") {
+  for (const char* threads : {"1", "4"}) {
+    Cluster c(ClusterOptions{}.with_peers(2).with_tracker_args({"--io-threads", threads}));
+    INFO("--io-threads " << threads << "\n" << c.logs());
+    auto peers = parse_json(c.p2p({"peers", "--json"}));
+    CHECK(peers.size() == 2);
+  }
+  RunResult r = run(bin_path("p2p-tracker"), {"--listen", "tcp://127.0.0.1:0", "--io-threads", "0"}, 10s);
+  INFO(describe(r));
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--io-threads") != std::string::npos);
+}
