@@ -188,8 +188,9 @@ class Broker {
   // While replication waits for announcements: stops keeping the short files
   // in order once the wait has seen a big announcement (unsorted_announcement).
   void pause_short_files_if_big();
-  // When replication resumes: sorts the short files again if they were paused.
-  void resume_short_files();
+  // Sorts the short files again (FileIndex::keep_short_files) when safe mode
+  // ends or replication resumes; returns the milliseconds it took, for the log.
+  long long sort_short_files();
   void send_copy(const CopyOrder& order, TimePoint now);
   void send_delete(const DeleteOrder& order, TimePoint now);
   void release_drained(TimePoint now);
@@ -268,7 +269,6 @@ class Broker {
   TimePoint last_announcement_{};   // the latest READY or ANNOUNCE of a storage service still announcing
   bool waiting_for_announcement_ = false;  // replication waits for one (logged when it starts and ends)
   std::uint64_t announced_in_wait_ = 0;    // files announced since the wait began (or since safe mode ended)
-  bool short_files_paused_ = false;        // by pause_short_files_if_big, until resume_short_files
   // Since when departures have been in progress without a break, and how many
   // files they took off (logged when done).
   TimePoint departures_since_{};

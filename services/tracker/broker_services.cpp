@@ -126,22 +126,18 @@ bool Broker::announcement_in_progress(TimePoint now) const {
 }
 
 void Broker::pause_short_files_if_big() {
-  if (short_files_paused_) return;
+  if (!index_.short_files_kept()) return;
   if (announced_in_wait_ < std::max<std::uint64_t>(options_.unsorted_announcement, index_.counts().files / 4)) return;
-  short_files_paused_ = true;
   short_file_pauses_.fetch_add(1);
   index_.pause_short_files();
   P2P_INFO("%llu files announced while replication waits: short files no longer kept in order until it resumes",
            static_cast<unsigned long long>(announced_in_wait_));
 }
 
-void Broker::resume_short_files() {
-  if (!short_files_paused_) return;
-  short_files_paused_ = false;
+long long Broker::sort_short_files() {
   const TimePoint started = Clock::now();
   index_.keep_short_files();
-  P2P_INFO("%lld ms to sort the short files",
-           static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()));
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
 }
 
 void Broker::on_replicated(const codec::Envelope& env, const ServiceKey& service) {
@@ -224,15 +220,12 @@ void Broker::replicate(TimePoint now) {
   if (in_safe_mode(policy_, now)) return;
   if (!safe_mode_over_) {
     safe_mode_over_ = true;
-    const TimePoint sort_started = Clock::now();
-    index_.keep_short_files();
     P2P_INFO("safe mode over: %lld ms since start (%s), repairs, trims and releases begin; %lld ms to sort the "
              "short files",
              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count()),
              index_state(now).complete() ? "the index is complete"
                                          : "no announcement for one repair grace; the index is not complete yet",
-             static_cast<long long>(
-                 std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - sort_started).count()));
+             sort_short_files());
   }
   // After safe mode, a peer that registers with many files (restarted, or
   // back after a while) announces for as long: its files only look lost.
@@ -244,7 +237,8 @@ void Broker::replicate(TimePoint now) {
     } else {
       P2P_INFO("replication resumes: %s", announcing_.empty() ? "every peer has announced what it holds"
                                                               : "no announcement for one repair grace");
-      resume_short_files();
+      // Paused by a big announcement (pause_short_files_if_big): sorted before the plan below.
+      if (!index_.short_files_kept()) P2P_INFO("%lld ms to sort the short files", sort_short_files());
     }
   }
   if (waiting_for_announcement_) {

@@ -172,6 +172,7 @@ class FileIndex {
   // short_of_holders() and the surplus files are kept as ever.
   void pause_short_files();
   void keep_short_files();
+  bool short_files_kept() const { return short_files_kept_; }
   // Files with more holders than k, by file id.
   void visit_surplus(const std::function<void(const FileRecord&)>& visit) const;
 
